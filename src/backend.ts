@@ -1,0 +1,36 @@
+import * as tf from '@tensorflow/tfjs';
+
+export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+/** Registers tfjs-node-gpu or tfjs-node if one is installed; returns whether one was. */
+function tryNativeBackend(): boolean {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      require(pkg); // registers the 'tensorflow' backend as a side effect
+      return true;
+    } catch {
+      // not installed (its install needs libtensorflow, which is optional)
+    }
+  }
+  return false;
+}
+
+/**
+ * Selects the tfjs backend: 'auto' takes native TensorFlow (tfjs-node-gpu, then tfjs-node)
+ * when installed, else wasm. Returns the backend actually in use.
+ */
+export async function useBackend(name: BackendName = 'auto'): Promise<string> {
+  if (!BACKENDS.includes(name)) throw new Error(`unknown backend "${name}" (choose ${BACKENDS.join(', ')})`);
+  if (name === 'auto' || name === 'tensorflow') {
+    if (tryNativeBackend() && (await tf.setBackend('tensorflow'))) return 'tensorflow';
+    if (name === 'tensorflow') {
+      throw new Error('backend "tensorflow" needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu installed');
+    }
+    name = 'wasm';
+  }
+  if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend(name))) throw new Error(`backend "${name}" failed to initialise`);
+  await tf.ready();
+  return tf.getBackend();
+}

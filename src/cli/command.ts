@@ -1,0 +1,111 @@
+import { parseArgs } from 'util';
+
+/** An option of a verb: its parseArgs type plus the line `--help` prints for it. */
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  short?: string;
+  /** Placeholder shown in help, e.g. DIR. */
+  arg?: string;
+  help: string;
+}
+
+export type OptionValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** The synopsis after `blip-itm`, e.g. 'score --model DIR --image IMG... --text TXT...'. */
+  usage: string;
+  options: Record<string, OptionSpec>;
+  /** Whether bare words after the options are accepted (e.g. image paths). */
+  positionals?: string;
+  /** Extra help text printed after the options. */
+  details?: string;
+  run(args: ParsedArgs): Promise<void>;
+}
+
+/** An error in how the command was called: printed with a pointer to --help, exit code 2. */
+export class UsageError extends Error {}
+
+export class ParsedArgs {
+  constructor(readonly values: OptionValues, readonly positionals: string[], private readonly command: string) {}
+
+  string(name: string): string | undefined {
+    const v = this.values[name];
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  required(name: string): string {
+    const v = this.string(name);
+    if (v === undefined) throw new UsageError(`${this.command}: --${name} is required`);
+    return v;
+  }
+
+  strings(name: string): string[] {
+    const v = this.values[name];
+    return Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : [];
+  }
+
+  flag(name: string): boolean {
+    return this.values[name] === true;
+  }
+
+  number(name: string, fallback?: number): number | undefined {
+    const v = this.string(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${this.command}: --${name} must be a number, got "${v}"`);
+    return n;
+  }
+
+  integer(name: string, fallback?: number): number | undefined {
+    const n = this.number(name, fallback);
+    if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`${this.command}: --${name} must be an integer, got ${n}`);
+    return n;
+  }
+}
+
+/** Options every verb has. */
+export const COMMON_OPTIONS: Record<string, OptionSpec> = {
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+  verbose: { type: 'boolean', help: 'print the stack trace of an error' },
+};
+
+export const MODEL_OPTIONS: Record<string, OptionSpec> = {
+  model: { type: 'string', arg: 'DIR|HUB_ID', help: 'model directory, or a hub id such as Salesforce/blip-itm-base-coco (default: $BLIP_ITM_MODEL)' },
+  backend: { type: 'string', arg: 'NAME', help: 'auto (default), tensorflow, wasm or cpu' },
+};
+
+export function parse(command: Command, argv: string[]): ParsedArgs {
+  const options = { ...COMMON_OPTIONS, ...command.options };
+  const config: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
+  for (const [name, o] of Object.entries(options)) {
+    config[name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
+    if (positionals.length && !command.positionals && !values.help) {
+      throw new UsageError(`${command.name}: unexpected argument "${positionals[0]}"`);
+    }
+    return new ParsedArgs(values as OptionValues, positionals, command.name);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    // parseArgs' messages name the option; keep its first sentence.
+    throw new UsageError(`${command.name}: ${(e as Error).message.split('. ')[0]}`);
+  }
+}
+
+export function helpText(command: Command): string {
+  const options = { ...command.options, ...COMMON_OPTIONS };
+  const rows = Object.entries(options).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}${o.multiple ? '...' : ''}`;
+    return [flag, o.help];
+  });
+  const width = Math.max(...rows.map(([f]) => f.length));
+  const lines = [`usage: blip-itm ${command.usage}`, '', command.summary, ''];
+  if (command.positionals) lines.push(command.positionals, '');
+  lines.push('options:', ...rows.map(([f, h]) => `  ${f.padEnd(width)}  ${h}`));
+  if (command.details) lines.push('', command.details);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,36 @@
+import { BackendName } from '../backend';
+import { BlipItm } from '../model/blip-itm';
+import { ParsedArgs, UsageError } from './command';
+import { readTextFile } from './io';
+
+export function modelSource(args: ParsedArgs): string {
+  const source = args.string('model') ?? process.env.BLIP_ITM_MODEL;
+  if (!source) throw new UsageError(`--model DIR|HUB_ID is required (or set BLIP_ITM_MODEL)`);
+  return source;
+}
+
+/** Loads the model named by --model/--backend, warning on stderr about checkpoint tensors it ignores. */
+export async function loadModel(args: ParsedArgs): Promise<BlipItm> {
+  const model = await BlipItm.load(modelSource(args), {
+    backend: (args.string('backend') ?? 'auto') as BackendName,
+    progress: process.stderr.isTTY,
+  });
+  if (model.unusedWeights.length) {
+    const shown = model.unusedWeights.slice(0, 5).join(', ');
+    const more = model.unusedWeights.length > 5 ? ` and ${model.unusedWeights.length - 5} more` : '';
+    process.stderr.write(`blip-itm: note: the checkpoint has tensors the model does not use: ${shown}${more}\n`);
+  }
+  return model;
+}
+
+/** Texts from --text, then --texts-file (one per line), in that order. */
+export function textsFrom(args: ParsedArgs): string[] {
+  const texts = args.strings('text');
+  const file = args.string('texts-file');
+  if (file) {
+    const lines = readTextFile(file).split(/\r?\n/);
+    if (lines.length && lines[lines.length - 1] === '') lines.pop();
+    texts.push(...lines);
+  }
+  return texts;
+}

@@ -1,0 +1,58 @@
+import { Command, UsageError, helpText, parse } from './command';
+import { download } from './verbs/download';
+import { dump } from './verbs/dump';
+import { parity } from './verbs/parity';
+import { preprocess } from './verbs/preprocess';
+import { score } from './verbs/score';
+import { tokenize } from './verbs/tokenize';
+
+const COMMANDS: Command[] = [score, dump, parity, tokenize, preprocess, download];
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'usage: blip-itm COMMAND [options]',
+    '',
+    'BLIP image-text matching (Salesforce/blip-itm-base-coco) on TensorFlow.js.',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary.split('. ')[0].replace(/\.$/, '')}`),
+    '',
+    'Run `blip-itm COMMAND --help` for a command\'s options.',
+    '',
+  ].join('\n');
+}
+
+/** Runs the CLI; resolves to the process exit code. Errors print one line (the stack with --verbose). */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp());
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    process.stdout.write(`${require('../../../package.json').version}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`blip-itm: unknown command "${name}" (see blip-itm --help)\n`);
+    return 2;
+  }
+  const verbose = rest.includes('--verbose');
+  try {
+    const args = parse(command, rest);
+    if (args.flag('help')) {
+      process.stdout.write(helpText(command));
+      return 0;
+    }
+    await command.run(args);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    const err = e as Error;
+    const usage = e instanceof UsageError;
+    process.stderr.write(`blip-itm: ${err.message}${usage ? ` (see blip-itm ${name} --help)` : ''}\n`);
+    if (verbose && err.stack) process.stderr.write(err.stack + '\n');
+    return usage ? 2 : 1;
+  }
+}

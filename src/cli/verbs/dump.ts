@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs';
+import * as path from 'path';
+import { toRaw } from '../../parity/to-raw';
+import { writeSafetensors } from '../../weights/safetensors';
+import { Command, MODEL_OPTIONS, UsageError } from '../command';
+import { loadModel, textsFrom } from '../load';
+
+export const dump: Command = {
+  name: 'dump',
+  summary: 'Runs every image with every text (image-major pairs) and writes every activation, named as '
+    + 'transformers\' reference dump names them, to a safetensors file.',
+  usage: 'dump --model DIR|HUB_ID --image IMG... --text TXT... --out FILE.safetensors [--enc-token] [--gradcam-layer L]',
+  options: {
+    ...MODEL_OPTIONS,
+    image: { type: 'string', multiple: true, arg: 'IMG', help: 'image file; repeat for several' },
+    text: { type: 'string', multiple: true, arg: 'TXT', help: 'text; repeat for several' },
+    'texts-file': { type: 'string', arg: 'FILE', help: 'more texts, one per line' },
+    out: { type: 'string', arg: 'FILE', help: 'safetensors file to write' },
+    'enc-token': { type: 'boolean', help: 'put [ENC] (id 30523) at position 0 of the ITM input' },
+    'max-length': { type: 'string', arg: 'N', help: 'truncate texts to N tokens' },
+    'no-activations': { type: 'boolean', help: 'write inputs and final scores only' },
+    'gradcam-layer': { type: 'string', arg: 'L', help: 'also write gradcam.{L}: Grad-CAM of the ITM match logit over text layer L\'s cross-attention' },
+  },
+  details: 'Names: pixel_values, input_ids, attention_mask, vision.hidden_states.{i}, vision.attentions.{i},\n'
+    + 'vision.last_hidden_state, itm.text.hidden_states.{i}, itm.text.attentions.{i}, itm.text.cross_attentions.{i},\n'
+    + 'itm.logits, itm.probs, itc.text.hidden_states.{i}, itc.image_embeds, itc.text_embeds, itc.cosine, gradcam.{L}.',
+  async run(args) {
+    const images = args.strings('image');
+    const texts = textsFrom(args);
+    const out = args.required('out');
+    if (!images.length) throw new UsageError('dump: no image given (--image IMG)');
+    if (!texts.length) throw new UsageError('dump: no text given (--text TXT)');
+    const gradcamLayer = args.integer('gradcam-layer');
+    const model = await loadModel(args);
+    let tensors: Map<string, tf.Tensor> | undefined;
+    try {
+      tensors = await model.forward(images, texts, {
+        encToken: args.flag('enc-token'),
+        maxLength: args.integer('max-length'),
+        activations: !args.flag('no-activations'),
+        gradcamLayer,
+      });
+      const metadata = {
+        images: JSON.stringify(images.map((p) => path.basename(p))),
+        texts: JSON.stringify(texts),
+        pairs: 'image-major',
+        enc_token: args.flag('enc-token') ? 'True' : 'False',
+        producer: 'blip-itm',
+        backend: model.backend,
+      };
+      writeSafetensors(out, toRaw(tensors), metadata);
+      process.stderr.write(`wrote ${tensors.size} tensors to ${out}\n`);
+    } finally {
+      tensors?.forEach((t) => t.dispose());
+      model.dispose();
+    }
+  },
+};

@@ -1,0 +1,25 @@
+import { ImageProcessor, preprocessToTensors } from '../../image';
+import { resolveModel } from '../../hub';
+import { writeSafetensors } from '../../weights/safetensors';
+import { Command, UsageError } from '../command';
+import { modelSource } from '../load';
+
+export const preprocess: Command = {
+  name: 'preprocess',
+  summary: 'Runs the image processor (decode, EXIF, RGB, Pillow-exact bicubic resize, normalise) and writes, '
+    + 'for image i, resized.{i} (uint8 [H,W,3]) and pixel_values.{i} (float32 [3,H,W]).',
+  usage: 'preprocess --model DIR|HUB_ID [--size N] IMG... --out FILE.safetensors',
+  positionals: 'IMG...: JPEG or PNG files.',
+  options: {
+    model: { type: 'string', arg: 'DIR|HUB_ID', help: 'model directory (its preprocessor_config.json) or hub id' },
+    size: { type: 'string', arg: 'N', help: 'resize to NxN instead of the configured size' },
+    out: { type: 'string', arg: 'FILE', help: 'safetensors file to write' },
+  },
+  async run(args) {
+    if (!args.positionals.length) throw new UsageError('preprocess: no image given');
+    const out = args.required('out');
+    const processor = ImageProcessor.fromDir(await resolveModel(modelSource(args)), { size: args.integer('size') });
+    writeSafetensors(out, preprocessToTensors(processor, args.positionals), { producer: 'blip-itm' });
+    process.stderr.write(`wrote ${args.positionals.length * 2} tensors to ${out}\n`);
+  },
+};

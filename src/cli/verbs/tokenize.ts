@@ -1,0 +1,22 @@
+import { BertTokenizer, tokenizeLines } from '../../tokenizer';
+import { Command } from '../command';
+import { readStdin } from '../io';
+import { modelSource } from '../load';
+import { resolveModel } from '../../hub';
+
+export const tokenize: Command = {
+  name: 'tokenize',
+  summary: 'Reads JSON strings, one per line, from standard input and writes one JSON array of token ids per line.',
+  usage: 'tokenize --model DIR|HUB_ID [--max-length N] < strings.jsonl',
+  options: {
+    model: { type: 'string', arg: 'DIR|HUB_ID', help: 'model directory (its vocab.txt and tokenizer_config.json) or hub id' },
+    'max-length': { type: 'string', arg: 'N', help: 'truncate to N tokens, [CLS] and [SEP] included' },
+  },
+  async run(args) {
+    const tokenizer = BertTokenizer.fromDir(await resolveModel(modelSource(args)));
+    const lines = (await readStdin()).split(/\r?\n/);
+    if (lines.length && lines[lines.length - 1] === '') lines.pop();
+    const out = tokenizeLines(tokenizer, lines, args.integer('max-length'));
+    process.stdout.write(out.map((l) => l + '\n').join(''));
+  },
+};

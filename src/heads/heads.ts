@@ -1,0 +1,46 @@
+import * as tf from '@tensorflow/tfjs';
+import { BlipConfig } from '../config';
+import { l2Normalize, linear } from '../nn/ops';
+import { Linear, WeightView } from '../weights/view';
+
+export interface HeadWeights {
+  itmHead: Linear;    // [D_text, 2]
+  visionProj: Linear; // [D_vision, E]
+  textProj: Linear;   // [D_text, E]
+}
+
+/** Reads `itm_head`, `vision_proj`, `text_proj` from the root view. */
+export function loadHeadWeights(w: WeightView, c: BlipConfig): HeadWeights {
+  return {
+    itmHead: w.at('itm_head').linear(c.text.hiddenSize, 2),
+    visionProj: w.at('vision_proj').linear(c.vision.hiddenSize, c.imageTextHiddenSize),
+    textProj: w.at('text_proj').linear(c.text.hiddenSize, c.imageTextHiddenSize),
+  };
+}
+
+/** First token of each sequence: [N, L, D] → [N, D]. */
+export function firstToken(states: tf.Tensor3D): tf.Tensor2D {
+  const [n, , d] = states.shape;
+  return states.slice([0, 0, 0], [n, 1, d]).reshape([n, d]) as tf.Tensor2D;
+}
+
+/** ITM: logits [N, 2] of (no match, match) from the multimodal text states. */
+export function itmLogits(textStates: tf.Tensor3D, w: HeadWeights): tf.Tensor2D {
+  return linear(firstToken(textStates), w.itmHead) as tf.Tensor2D;
+}
+
+/** Match probability softmax(logits)[:, 1]: [N, 2] → [N]. */
+export function matchProbability(logits: tf.Tensor2D): tf.Tensor1D {
+  const n = logits.shape[0];
+  return tf.softmax(logits, -1).slice([0, 1], [n, 1]).reshape([n]) as tf.Tensor1D;
+}
+
+/** ITC image embedding: normalised vision_proj of the class token: [B, T, Dv] → [B, E]. */
+export function imageItcEmbeds(imageStates: tf.Tensor3D, w: HeadWeights): tf.Tensor2D {
+  return l2Normalize(linear(firstToken(imageStates), w.visionProj) as tf.Tensor2D);
+}
+
+/** ITC text embedding: normalised text_proj of the [CLS] state of the text-only encoder. */
+export function textItcEmbeds(textStates: tf.Tensor3D, w: HeadWeights): tf.Tensor2D {
+  return l2Normalize(linear(firstToken(textStates), w.textProj) as tf.Tensor2D);
+}

@@ -1,0 +1,132 @@
+import * as fs from 'fs';
+import { applyOrientation, orientationOf } from './exif';
+import { decodeJpeg } from './jpeg';
+import { decodePng } from './png';
+import { CHANNELS, PilMode, toRgb } from './rgb';
+import { ImageDecodeError, ImageInput, RawImage, RgbImage } from './types';
+
+/**
+ * Any input to an upright RGB image, as transformers' load_image does it: open (JPEG or PNG),
+ * apply the EXIF orientation (ImageOps.exif_transpose), convert('RGB').
+ * Every failure is an ImageDecodeError naming the file (or `name`, or "image buffer").
+ */
+
+/** Pillow refuses images over twice Image.MAX_IMAGE_PIXELS as decompression bombs. */
+const MAX_PIXELS = 2 * Math.floor(1024 * 1024 * 1024 / 4 / 3);
+
+export function decodeImage(input: ImageInput, name?: string): RgbImage {
+  if (typeof input === 'string') {
+    const source = name ?? input;
+    return decodeBytes(readImageFile(input, source), source);
+  }
+  if (input instanceof Uint8Array) return decodeBytes(input, name ?? 'image buffer');
+  if (isRawImage(input)) return decodeRaw(input, name ?? 'raw image');
+  throw new ImageDecodeError(name ?? 'image', 'expected a file path, encoded image bytes or a RawImage {data, width, height, channels}');
+}
+
+function isRawImage(x: unknown): x is RawImage {
+  return typeof x === 'object' && x !== null && 'data' in x && 'width' in x && 'height' in x && 'channels' in x;
+}
+
+function readImageFile(file: string, source: string): Uint8Array {
+  if (/^https?:\/\//i.test(file)) throw new ImageDecodeError(source, 'URLs are not fetched; download the image and pass the file');
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ImageDecodeError(source, code === 'ENOENT' ? 'no such file' : `cannot read the file (${(e as Error).message})`);
+  }
+  if (st.isDirectory()) throw new ImageDecodeError(source, 'is a directory, not an image file');
+  if (st.size === 0) throw new ImageDecodeError(source, 'empty file (0 bytes)');
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new ImageDecodeError(source, `cannot read the file (${(e as Error).message})`);
+  }
+}
+
+/** Names the container format from its magic bytes; null when unrecognised. */
+export function sniffFormat(b: Uint8Array): string | null {
+  const s = (start: number, text: string) => {
+    if (b.length < start + text.length) return false;
+    for (let i = 0; i < text.length; i++) if (b[start + i] !== text.charCodeAt(i)) return false;
+    return true;
+  };
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'JPEG';
+  if (s(0, '\x89PNG\r\n\x1a\n')) return 'PNG';
+  if (s(0, 'GIF87a') || s(0, 'GIF89a')) return 'GIF';
+  if (s(0, 'RIFF') && s(8, 'WEBP')) return 'WebP';
+  if (s(0, 'BM')) return 'BMP';
+  if (s(0, 'II*\x00') || s(0, 'MM\x00*')) return 'TIFF';
+  if (s(4, 'ftyp')) {
+    if (s(8, 'avif') || s(8, 'avis')) return 'AVIF';
+    if (s(8, 'heic') || s(8, 'heix') || s(8, 'mif1') || s(8, 'msf1') || s(8, 'hevc')) return 'HEIF/HEIC';
+    return 'ISO media (ftyp)';
+  }
+  if (s(0, '\x00\x00\x00\x0cjP  ') || (b.length >= 4 && b[0] === 0xff && b[1] === 0x4f && b[2] === 0xff && b[3] === 0x51)) return 'JPEG 2000';
+  if ((b.length >= 2 && b[0] === 0xff && b[1] === 0x0a) || s(0, '\x00\x00\x00\x0cJXL ')) return 'JPEG XL';
+  if (s(0, '\x00\x00\x01\x00')) return 'ICO';
+  if (s(0, '8BPS')) return 'PSD';
+  if (s(0, 'qoif')) return 'QOI';
+  if (b.length >= 2 && b[0] === 0x50 && b[1] >= 0x31 && b[1] <= 0x37) return 'PNM';
+  if (b.length >= 2 && b[0] === 0xff && b[1] === 0xd8) return 'JPEG';
+  return null;
+}
+
+function describeStart(b: Uint8Array): string {
+  return Array.from(b.subarray(0, 8), (x) => x.toString(16).padStart(2, '0')).join(' ');
+}
+
+function decodeBytes(bytes: Uint8Array, source: string): RgbImage {
+  if (bytes.length === 0) throw new ImageDecodeError(source, 'empty image data (0 bytes)');
+  const format = sniffFormat(bytes);
+  if (format === null) {
+    throw new ImageDecodeError(source, `not a JPEG or PNG image (unrecognised format, first bytes ${describeStart(bytes)})`);
+  }
+  if (format !== 'JPEG' && format !== 'PNG') {
+    throw new ImageDecodeError(source, `unsupported image format ${format}; only JPEG and PNG are supported (convert it first)`);
+  }
+  try {
+    if (format === 'JPEG') {
+      const j = decodeJpeg(bytes);
+      checkSize(j.width, j.height, source);
+      const rgb = toRgb(j.data, j.width, j.height, j.mode);
+      return applyOrientation(rgb, orientationOf(j.exif, j.xmp));
+    }
+    const p = decodePng(bytes);
+    checkSize(p.image.width, p.image.height, source);
+    return applyOrientation(p.image, orientationOf(p.exif, p.xmp));
+  } catch (e) {
+    if (e instanceof ImageDecodeError) throw e;
+    const msg = (e as Error).message ?? String(e);
+    throw new ImageDecodeError(source, e instanceof RangeError ? `${format} image too large to decode (${msg})` : msg);
+  }
+}
+
+function checkSize(width: number, height: number, source: string): void {
+  if (width < 1 || height < 1) throw new ImageDecodeError(source, `zero-size image (${width}x${height})`);
+  if (width * height > MAX_PIXELS) {
+    throw new ImageDecodeError(source, `image of ${width}x${height} pixels exceeds the ${MAX_PIXELS}-pixel limit (decompression bomb?)`);
+  }
+}
+
+const RAW_MODES: Record<number, PilMode> = { 1: 'L', 2: 'LA', 3: 'RGB', 4: 'RGBA' };
+
+function decodeRaw(img: RawImage, source: string): RgbImage {
+  const { width, height, channels, data } = img;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 0 || height < 0) {
+    throw new ImageDecodeError(source, `bad raw image size ${width}x${height}`);
+  }
+  if (width === 0 || height === 0) throw new ImageDecodeError(source, `zero-size image (${width}x${height})`);
+  const mode = RAW_MODES[channels];
+  if (!mode) throw new ImageDecodeError(source, `raw image channels must be 1, 2, 3 or 4, got ${channels}`);
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
+    throw new ImageDecodeError(source, 'raw image data must be a Uint8Array or Uint8ClampedArray of 8-bit samples');
+  }
+  const need = width * height * CHANNELS[mode];
+  if (data.length !== need) {
+    throw new ImageDecodeError(source, `raw image data has ${data.length} bytes; ${width}x${height}x${channels} needs ${need}`);
+  }
+  return toRgb(data, width, height, mode);
+}

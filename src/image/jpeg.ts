@@ -1,0 +1,602 @@
+import { Component, JpegError, componentsToPixels } from './jpeg-pixels';
+
+export { JpegError };
+
+/**
+ * A JPEG decoder that reproduces what Pillow gets from libjpeg-turbo (its default settings:
+ * JDCT_ISLOW integer IDCT, fancy upsampling, fixed-point YCbCr→RGB), so the model sees the
+ * same integers as under transformers. jpeg-js could not be used for this: its IDCT, nearest
+ * chroma upsampling and float colour conversion differ (mean 0.6 levels on a 4:4:4 photo), and
+ * it keeps its coefficients private. This file parses markers and entropy-decodes baseline,
+ * extended and progressive Huffman scans into coefficient blocks; jpeg-pixels.ts turns them
+ * into pixels.
+ */
+
+/** What Pillow's JpegImagePlugin makes of the file, before any conversion. */
+export interface JpegImage {
+  width: number;
+  height: number;
+  /** 'L' gray, 'RGB', or 'CMYK' holding Pillow's values (libjpeg's output inverted: rawmode CMYK;I). */
+  mode: 'L' | 'RGB' | 'CMYK';
+  data: Uint8Array;
+  /** The first APP1 "Exif\0\0" segment with later ones appended, as Pillow's info["exif"]. */
+  exif: Uint8Array | null;
+  /** The last APP1 XMP packet, as Pillow's info["xmp"]. */
+  xmp: Uint8Array | null;
+  progressive: boolean;
+}
+
+// Zigzag position → natural (row-major) position. The 16 extra 63s copy libjpeg's
+// jpeg_natural_order padding, which absorbs run lengths that overshoot in corrupt data.
+const NATURAL = new Int32Array([
+  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
+  12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+  35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+  58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+  63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
+]);
+
+const LOOKAHEAD = 9;
+
+/** A Huffman table in libjpeg's "derived" form plus a 9-bit lookup for the short codes. */
+interface HuffTable {
+  lookup: Int32Array; // (length << 8) | symbol for codes of ≤ 9 bits, 0 otherwise
+  maxcode: Int32Array; // [0..17], largest code of each length, -1 if none; [17] is a sentinel
+  valoffset: Int32Array; // symbol index = code + valoffset[length]
+  values: Uint8Array;
+}
+
+function buildHuffTable(counts: Uint8Array, values: Uint8Array, isDC: boolean): HuffTable {
+  const maxcode = new Int32Array(18).fill(-1);
+  const valoffset = new Int32Array(18);
+  const lookup = new Int32Array(1 << LOOKAHEAD);
+  let code = 0;
+  let p = 0;
+  for (let len = 1; len <= 16; len++) {
+    valoffset[len] = p - code;
+    for (let i = 0; i < counts[len - 1]; i++) {
+      if (len <= LOOKAHEAD) {
+        const shift = LOOKAHEAD - len;
+        const base = code << shift;
+        for (let j = 0; j < 1 << shift; j++) lookup[base + j] = (len << 8) | values[p];
+      }
+      p++;
+      code++;
+    }
+    if (counts[len - 1]) maxcode[len] = code - 1;
+    // libjpeg rejects tables whose codes overflow their length (JERR_BAD_HUFF_TABLE).
+    if (code > 1 << len) throw new JpegError('corrupt JPEG: bad Huffman table');
+    code <<= 1;
+  }
+  maxcode[17] = 0xfffff;
+  if (isDC) {
+    for (let i = 0; i < p; i++) if (values[i] > 15) throw new JpegError('corrupt JPEG: bad Huffman table');
+  }
+  return { lookup, maxcode, valoffset, values };
+}
+
+/**
+ * Entropy-coded data reader with libjpeg's behaviour at the edges: FF00 is a data FF, a marker
+ * stops the data and zero bits are supplied after it (the decoder then marks the segment as
+ * short of data, like libjpeg's insufficient_data), and running off the end of the file is
+ * truncation, which Pillow reports as "image file is truncated".
+ */
+class BitReader {
+  acc = 0;
+  bits = 0;
+  /** How many of the low `bits` are zero filler after a marker. */
+  fake = 0;
+  /** The marker code that ended the data (libjpeg's unread_marker), or 0. */
+  marker = 0;
+  insufficient = false;
+
+  constructor(readonly data: Uint8Array, public pos: number) {}
+
+  fill(): void {
+    const data = this.data;
+    while (this.bits <= 24) {
+      let c = 0;
+      if (this.marker === 0) {
+        if (this.pos >= data.length) throw new JpegError('truncated JPEG: the file ends inside the compressed image data');
+        c = data[this.pos++];
+        if (c === 0xff) {
+          let d: number;
+          // Any run of FFs then 00 stands for one FF data byte; FFs then a code is a marker.
+          do {
+            if (this.pos >= data.length) throw new JpegError('truncated JPEG: the file ends inside the compressed image data');
+            d = data[this.pos++];
+          } while (d === 0xff);
+          if (d === 0) {
+            c = 0xff;
+          } else {
+            this.marker = d;
+            c = 0;
+          }
+        }
+      }
+      if (this.marker !== 0) this.fake += 8;
+      this.acc = (this.acc << 8) | c;
+      this.bits += 8;
+    }
+  }
+
+  private used(): void {
+    if (this.bits < this.fake) {
+      this.insufficient = true;
+      this.fake = this.bits;
+    }
+  }
+
+  getBits(n: number): number {
+    if (this.bits < n) this.fill();
+    this.bits -= n;
+    const v = (this.acc >>> this.bits) & ((1 << n) - 1);
+    if (this.fake !== 0) this.used();
+    return v;
+  }
+
+  getBit(): number {
+    if (this.bits < 1) this.fill();
+    this.bits--;
+    const v = (this.acc >>> this.bits) & 1;
+    if (this.fake !== 0) this.used();
+    return v;
+  }
+
+  /** libjpeg's HUFF_DECODE + jpeg_huff_decode: a bad code consumes 17 bits and yields 0. */
+  decode(t: HuffTable): number {
+    if (this.bits < 17) this.fill();
+    const e = t.lookup[(this.acc >>> (this.bits - LOOKAHEAD)) & ((1 << LOOKAHEAD) - 1)];
+    if (e !== 0) {
+      this.bits -= e >> 8;
+      if (this.fake !== 0) this.used();
+      return e & 0xff;
+    }
+    let len = LOOKAHEAD + 1;
+    let code = (this.acc >>> (this.bits - len)) & ((1 << len) - 1);
+    while (code > t.maxcode[len]) {
+      len++;
+      code = (this.acc >>> (this.bits - len)) & ((1 << len) - 1);
+    }
+    this.bits -= len;
+    if (this.fake !== 0) this.used();
+    if (len > 16) return 0;
+    return t.values[code + t.valoffset[len]];
+  }
+
+  /** Drops buffered bits (at a restart or at the end of a scan). */
+  reset(): void {
+    this.acc = 0;
+    this.bits = 0;
+    this.fake = 0;
+  }
+}
+
+/** HUFF_EXTEND: an s-bit magnitude category value to a signed coefficient. */
+function extend(v: number, s: number): number {
+  return v < 1 << (s - 1) ? v - (1 << s) + 1 : v;
+}
+
+interface Frame {
+  progressive: boolean;
+  width: number;
+  height: number;
+  components: Component[];
+  maxH: number;
+  maxV: number;
+  mcusX: number;
+  mcusY: number;
+}
+
+interface ScanState {
+  eobrun: number;
+}
+
+/** libjpeg's next_marker: skip to the next FF xx (xx ≠ 0, ≠ FF); returns its code and moves past it. */
+function nextMarker(data: Uint8Array, pos: number): { code: number; pos: number } {
+  for (;;) {
+    while (pos < data.length && data[pos] !== 0xff) pos++;
+    do pos++; while (pos < data.length && data[pos] === 0xff);
+    if (pos >= data.length) throw new JpegError('truncated JPEG: no end-of-image marker (the file ends early)');
+    const c = data[pos++];
+    if (c !== 0) return { code: c, pos };
+  }
+}
+
+/** Reads an unsigned 16-bit big-endian value, failing cleanly past the end. */
+function u16(data: Uint8Array, pos: number): number {
+  if (pos + 2 > data.length) throw new JpegError('truncated JPEG: the file ends inside a marker segment');
+  return (data[pos] << 8) | data[pos + 1];
+}
+
+const SOF_NAMES: Record<number, string> = {
+  0xc3: 'lossless', 0xc5: 'differential sequential', 0xc6: 'differential progressive', 0xc7: 'differential lossless',
+  0xc9: 'arithmetic-coded sequential', 0xca: 'arithmetic-coded progressive', 0xcb: 'arithmetic-coded lossless',
+  0xcd: 'arithmetic-coded differential sequential', 0xce: 'arithmetic-coded differential progressive',
+  0xcf: 'arithmetic-coded differential lossless',
+};
+
+export function decodeJpeg(data: Uint8Array): JpegImage {
+  if (data.length < 3 || data[0] !== 0xff || data[1] !== 0xd8 || data[2] !== 0xff) throw new JpegError('not a JPEG file');
+  const qt: (Uint16Array | undefined)[] = [];
+  const dcTables: (HuffTable | undefined)[] = [];
+  const acTables: (HuffTable | undefined)[] = [];
+  let frame: Frame | null = null;
+  let restartInterval = 0;
+  let sawJFIF = false;
+  let adobeTransform = -1;
+  let exif: Uint8Array | null = null;
+  let xmp: Uint8Array | null = null;
+  let scans = 0;
+  let pos = 2;
+  let eoi = false;
+
+  while (!eoi) {
+    const m = nextMarker(data, pos);
+    pos = m.pos;
+    const code = m.code;
+    if (code === 0xd9) { eoi = true; break; }
+    if (code === 0xd8 || (code >= 0xd0 && code <= 0xd7) || code === 0x01) continue; // no payload
+    const len = u16(data, pos);
+    if (len < 2) throw new JpegError(`corrupt JPEG: marker FF${code.toString(16).toUpperCase()} has length ${len}`);
+    const end = pos + len;
+    if (end > data.length) throw new JpegError('truncated JPEG: the file ends inside a marker segment');
+    const seg = data.subarray(pos + 2, end);
+    switch (code) {
+      case 0xe0:
+        if (seg.length >= 5 && ascii(seg, 0, 5) === 'JFIF\0') sawJFIF = true;
+        break;
+      case 0xe1:
+        if (seg.length >= 6 && ascii(seg, 0, 6) === 'Exif\0\0') {
+          exif = exif === null ? seg.slice() : concat(exif, seg.subarray(6));
+        } else if (seg.length >= 29 && ascii(seg, 0, 29) === 'http://ns.adobe.com/xap/1.0/\0') {
+          xmp = seg.slice(29);
+        }
+        break;
+      case 0xee:
+        if (seg.length >= 12 && ascii(seg, 0, 5) === 'Adobe') adobeTransform = seg[11];
+        break;
+      case 0xdb: readDQT(seg, qt); break;
+      case 0xc4: readDHT(seg, dcTables, acTables); break;
+      case 0xdd:
+        if (seg.length < 2) throw new JpegError('corrupt JPEG: bad DRI segment');
+        restartInterval = (seg[0] << 8) | seg[1];
+        break;
+      case 0xc0: case 0xc1: case 0xc2:
+        if (frame) throw new JpegError('corrupt JPEG: more than one frame header');
+        frame = readSOF(seg, code === 0xc2);
+        break;
+      case 0xda: {
+        if (!frame) throw new JpegError('corrupt JPEG: scan before frame header');
+        pos = decodeScan(data, end, seg, frame, dcTables, acTables, restartInterval);
+        scans++;
+        continue;
+      }
+      default:
+        if (SOF_NAMES[code]) throw new JpegError(`unsupported JPEG: ${SOF_NAMES[code]} coding (only baseline, extended and progressive Huffman JPEGs are supported)`);
+        break; // APPn, COM, DNL and others carry nothing we need
+    }
+    pos = end;
+  }
+  if (!frame) throw new JpegError('corrupt JPEG: no frame header (SOF)');
+  if (scans === 0) throw new JpegError('corrupt JPEG: no image data (no SOS)');
+  for (const c of frame.components) {
+    const q = qt[c.tq];
+    if (!q) throw new JpegError(`corrupt JPEG: quantization table ${c.tq} is not defined`);
+    c.quant = q;
+  }
+  const { mode, pixels } = componentsToPixels(frame.components, frame.width, frame.height, frame.maxH, frame.maxV,
+    colorSpace(frame.components, sawJFIF, adobeTransform));
+  return { width: frame.width, height: frame.height, mode, data: pixels, exif, xmp, progressive: frame.progressive };
+}
+
+/** libjpeg's default_decompress_parms: how the stored components are to be read. */
+function colorSpace(comps: Component[], sawJFIF: boolean, adobe: number): 'gray' | 'ycc' | 'rgb' | 'cmyk' | 'ycck' {
+  if (comps.length === 1) return 'gray';
+  if (comps.length === 3) {
+    if (sawJFIF) return 'ycc';
+    if (adobe >= 0) return adobe === 0 ? 'rgb' : 'ycc';
+    const [a, b, c] = comps.map((x) => x.id);
+    if (a === 82 && b === 71 && c === 66) return 'rgb'; // 'R','G','B'
+    return 'ycc';
+  }
+  if (adobe >= 0) return adobe === 2 ? 'ycck' : adobe === 0 ? 'cmyk' : 'ycck';
+  return 'cmyk';
+}
+
+function ascii(b: Uint8Array, start: number, n: number): string {
+  let s = '';
+  for (let i = start; i < start + n; i++) s += String.fromCharCode(b[i]);
+  return s;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function readDQT(seg: Uint8Array, qt: (Uint16Array | undefined)[]): void {
+  let p = 0;
+  while (p < seg.length) {
+    const pq = seg[p] >> 4;
+    const tq = seg[p] & 15;
+    p++;
+    if (tq > 3 || pq > 1) throw new JpegError('corrupt JPEG: bad quantization table');
+    const need = pq ? 128 : 64;
+    if (p + need > seg.length) throw new JpegError('corrupt JPEG: short quantization table');
+    const t = new Uint16Array(64);
+    for (let i = 0; i < 64; i++) {
+      t[NATURAL[i]] = pq ? (seg[p] << 8) | seg[p + 1] : seg[p];
+      p += pq ? 2 : 1;
+    }
+    qt[tq] = t;
+  }
+}
+
+function readDHT(seg: Uint8Array, dc: (HuffTable | undefined)[], ac: (HuffTable | undefined)[]): void {
+  let p = 0;
+  while (p < seg.length) {
+    if (p + 17 > seg.length) throw new JpegError('corrupt JPEG: short Huffman table');
+    const tc = seg[p] >> 4;
+    const th = seg[p] & 15;
+    const counts = seg.subarray(p + 1, p + 17);
+    let n = 0;
+    for (let i = 0; i < 16; i++) n += counts[i];
+    if (n > 256 || p + 17 + n > seg.length || tc > 1 || th > 3) throw new JpegError('corrupt JPEG: bad Huffman table');
+    const values = seg.slice(p + 17, p + 17 + n);
+    (tc === 0 ? dc : ac)[th] = buildHuffTable(counts, values, tc === 0);
+    p += 17 + n;
+  }
+}
+
+function readSOF(seg: Uint8Array, progressive: boolean): Frame {
+  if (seg.length < 6) throw new JpegError('corrupt JPEG: short frame header');
+  const precision = seg[0];
+  const height = (seg[1] << 8) | seg[2];
+  const width = (seg[3] << 8) | seg[4];
+  const nc = seg[5];
+  // Pillow's own checks, with its wording.
+  if (precision !== 8) throw new JpegError(`unsupported JPEG: cannot handle ${precision}-bit layers`);
+  if (nc !== 1 && nc !== 3 && nc !== 4) throw new JpegError(`unsupported JPEG: cannot handle ${nc}-layer images`);
+  if (width === 0 || height === 0) throw new JpegError(`zero-size image (${width}x${height})`);
+  if (seg.length < 6 + nc * 3) throw new JpegError('corrupt JPEG: short frame header');
+  const components: Component[] = [];
+  let maxH = 1;
+  let maxV = 1;
+  for (let i = 0; i < nc; i++) {
+    const id = seg[6 + i * 3];
+    const h = seg[7 + i * 3] >> 4;
+    const v = seg[7 + i * 3] & 15;
+    const tq = seg[8 + i * 3];
+    if (h < 1 || h > 4 || v < 1 || v > 4) throw new JpegError('corrupt JPEG: bad sampling factors');
+    if (tq > 3) throw new JpegError('corrupt JPEG: bad quantization table index');
+    maxH = Math.max(maxH, h);
+    maxV = Math.max(maxV, v);
+    components.push({
+      id, h, v, tq, quant: new Uint16Array(64), blocksW: 0, blocksH: 0, stride: 0, coefs: new Int16Array(0),
+      dcTable: null, acTable: null, pred: 0,
+    });
+  }
+  const mcusX = Math.ceil(width / (8 * maxH));
+  const mcusY = Math.ceil(height / (8 * maxV));
+  for (const c of components) {
+    c.blocksW = Math.ceil((width * c.h) / (maxH * 8));
+    c.blocksH = Math.ceil((height * c.v) / (maxV * 8));
+    // Room for the dummy blocks that pad interleaved MCUs at the right and bottom edges.
+    c.stride = mcusX * c.h;
+    c.coefs = new Int16Array(c.stride * mcusY * c.v * 64);
+  }
+  return { progressive, width, height, components, maxH, maxV, mcusX, mcusY };
+}
+
+/** Decodes one scan; returns the position of the marker that follows it. */
+function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Frame,
+  dcTables: (HuffTable | undefined)[], acTables: (HuffTable | undefined)[], restartInterval: number): number {
+  const ns = seg[0];
+  if (!ns || ns > 4 || seg.length < 1 + ns * 2 + 3) throw new JpegError('corrupt JPEG: bad scan header');
+  const comps: Component[] = [];
+  for (let i = 0; i < ns; i++) {
+    const id = seg[1 + i * 2];
+    const c = frame.components.find((x) => x.id === id);
+    if (!c) throw new JpegError(`corrupt JPEG: scan refers to unknown component ${id}`);
+    c.dcTable = dcTables[seg[2 + i * 2] >> 4] ?? null;
+    c.acTable = acTables[seg[2 + i * 2] & 15] ?? null;
+    comps.push(c);
+  }
+  const ss = seg[1 + ns * 2];
+  const se = seg[2 + ns * 2];
+  const ah = seg[3 + ns * 2] >> 4;
+  const al = seg[3 + ns * 2] & 15;
+  const progressive = frame.progressive;
+  if (progressive) {
+    if (ss > se || se > 63 || (ss === 0 && se !== 0) || (ss !== 0 && ns !== 1) || al > 13 || ah > 13) {
+      throw new JpegError('corrupt JPEG: invalid progressive scan parameters');
+    }
+  }
+  const needDC = !progressive || ss === 0;
+  const needAC = !progressive || ss !== 0;
+  for (const c of comps) {
+    if (needDC && !(progressive && ah !== 0) && !c.dcTable) throw new JpegError('corrupt JPEG: scan uses an undefined Huffman table');
+    if (needAC && !c.acTable) throw new JpegError('corrupt JPEG: scan uses an undefined Huffman table');
+  }
+
+  const br = new BitReader(data, start);
+  const st: ScanState = { eobrun: 0 };
+  let decodeBlock: (c: Component, off: number) => void;
+  if (!progressive) decodeBlock = (c, off) => decodeBaseline(br, c, off);
+  else if (ss === 0) decodeBlock = ah === 0 ? (c, off) => decodeDCFirst(br, c, off, al) : (c, off) => decodeDCRefine(br, c, off, al);
+  else decodeBlock = ah === 0 ? (c, off) => decodeACFirst(br, st, c, off, ss, se, al) : (c, off) => decodeACRefine(br, st, c, off, ss, se, al);
+
+  const single = ns === 1;
+  const total = single ? comps[0].blocksW * comps[0].blocksH : frame.mcusX * frame.mcusY;
+  let restartsToGo = restartInterval;
+  let nextRestart = 0;
+  for (const c of comps) c.pred = 0;
+  for (let mcu = 0; mcu < total; mcu++) {
+    if (restartInterval) {
+      if (restartsToGo === 0) {
+        nextRestart = processRestart(br, nextRestart);
+        for (const c of comps) c.pred = 0;
+        st.eobrun = 0;
+        restartsToGo = restartInterval;
+      }
+      restartsToGo--;
+    }
+    // After hitting a marker libjpeg leaves the rest of the segment untouched (zero in a
+    // sequential scan: uniform gray), until the next restart.
+    if (br.insufficient) continue;
+    if (single) {
+      const c = comps[0];
+      const bx = mcu % c.blocksW;
+      const by = (mcu / c.blocksW) | 0;
+      decodeBlock(c, (by * c.stride + bx) * 64);
+    } else {
+      const mx = mcu % frame.mcusX;
+      const my = (mcu / frame.mcusX) | 0;
+      for (const c of comps) {
+        for (let v = 0; v < c.v; v++) {
+          const row = (my * c.v + v) * c.stride + mx * c.h;
+          for (let h = 0; h < c.h; h++) decodeBlock(c, (row + h) * 64);
+        }
+      }
+    }
+  }
+  // The scan ends at the marker that stopped the bit reader, or at the next one in the data.
+  if (br.marker !== 0) return br.pos - 2;
+  const m = nextMarker(data, br.pos);
+  return m.pos - 2;
+}
+
+/** libjpeg's process_restart + read_restart_marker + jpeg_resync_to_restart. */
+function processRestart(br: BitReader, expected: number): number {
+  br.reset();
+  let marker = br.marker;
+  if (marker === 0) {
+    const m = nextMarker(br.data, br.pos);
+    marker = m.code;
+    br.pos = m.pos;
+  }
+  const want = 0xd0 + expected;
+  if (marker === want) {
+    br.marker = 0;
+  } else {
+    // Resynchronise as jpeg_resync_to_restart does.
+    for (;;) {
+      let action: number;
+      if (marker < 0xc0) action = 2;
+      else if (marker < 0xd0 || marker > 0xd7) action = 3;
+      else if (marker === 0xd0 + ((expected + 1) & 7) || marker === 0xd0 + ((expected + 2) & 7)) action = 3;
+      else if (marker === 0xd0 + ((expected - 1) & 7) || marker === 0xd0 + ((expected - 2) & 7)) action = 2;
+      else action = 1;
+      if (action === 1) { br.marker = 0; break; }
+      if (action === 3) { br.marker = marker; break; }
+      const m = nextMarker(br.data, br.pos);
+      marker = m.code;
+      br.pos = m.pos;
+    }
+  }
+  if (br.marker === 0) br.insufficient = false;
+  return (expected + 1) & 7;
+}
+
+function decodeBaseline(br: BitReader, c: Component, off: number): void {
+  const coefs = c.coefs;
+  const dc = c.dcTable as HuffTable;
+  const ac = c.acTable as HuffTable;
+  let s = br.decode(dc);
+  let diff = 0;
+  if (s) diff = extend(br.getBits(s), s);
+  c.pred += diff;
+  coefs[off] = c.pred;
+  for (let k = 1; k < 64; k++) {
+    const rs = br.decode(ac);
+    const r = rs >> 4;
+    s = rs & 15;
+    if (s) {
+      k += r;
+      coefs[off + NATURAL[k]] = extend(br.getBits(s), s);
+    } else {
+      if (r !== 15) break;
+      k += 15;
+    }
+  }
+}
+
+function decodeDCFirst(br: BitReader, c: Component, off: number, al: number): void {
+  const s = br.decode(c.dcTable as HuffTable);
+  let diff = 0;
+  if (s) diff = extend(br.getBits(s), s);
+  c.pred += diff;
+  c.coefs[off] = c.pred * (1 << al);
+}
+
+function decodeDCRefine(br: BitReader, c: Component, off: number, al: number): void {
+  if (br.getBit()) c.coefs[off] |= 1 << al;
+}
+
+function decodeACFirst(br: BitReader, st: ScanState, c: Component, off: number, ss: number, se: number, al: number): void {
+  if (st.eobrun > 0) { st.eobrun--; return; }
+  const coefs = c.coefs;
+  const ac = c.acTable as HuffTable;
+  for (let k = ss; k <= se; k++) {
+    const rs = br.decode(ac);
+    const r = rs >> 4;
+    const s = rs & 15;
+    if (s) {
+      k += r;
+      coefs[off + NATURAL[k]] = extend(br.getBits(s), s) * (1 << al);
+    } else if (r === 15) {
+      k += 15;
+    } else {
+      st.eobrun = 1 << r;
+      if (r) st.eobrun += br.getBits(r);
+      st.eobrun--;
+      break;
+    }
+  }
+}
+
+function decodeACRefine(br: BitReader, st: ScanState, c: Component, off: number, ss: number, se: number, al: number): void {
+  const coefs = c.coefs;
+  const ac = c.acTable as HuffTable;
+  const p1 = 1 << al;
+  const m1 = -1 << al;
+  let k = ss;
+  if (st.eobrun === 0) {
+    for (; k <= se; k++) {
+      const rs = br.decode(ac);
+      let r = rs >> 4;
+      let s = rs & 15;
+      if (s) {
+        // s must be 1 here; libjpeg only warns otherwise and reads the sign bit anyway.
+        s = br.getBit() ? p1 : m1;
+      } else if (r !== 15) {
+        st.eobrun = 1 << r;
+        if (r) st.eobrun += br.getBits(r);
+        break;
+      }
+      // Skip r zero-history coefficients, refining the nonzero ones passed on the way.
+      do {
+        const z = off + NATURAL[k];
+        if (coefs[z] !== 0) {
+          if (br.getBit() && (coefs[z] & p1) === 0) coefs[z] += coefs[z] >= 0 ? p1 : m1;
+        } else {
+          if (--r < 0) break;
+        }
+        k++;
+      } while (k <= se);
+      if (s) coefs[off + NATURAL[k]] = s;
+    }
+  }
+  if (st.eobrun > 0) {
+    for (; k <= se; k++) {
+      const z = off + NATURAL[k];
+      if (coefs[z] !== 0) {
+        if (br.getBit() && (coefs[z] & p1) === 0) coefs[z] += coefs[z] >= 0 ? p1 : m1;
+      }
+    }
+    st.eobrun--;
+  }
+}

@@ -1,0 +1,7 @@
+// Public API of the BERT WordPiece tokenizer.
+export { BertTokenizer } from './bert-tokenizer';
+export type { EncodeOptions, Encoding, TokenizerFiles } from './bert-tokenizer';
+export { tokenizeLines } from './lines';
+export { normalizeText } from './normalize';
+export type { NormalizeOptions } from './normalize';
+export { splitWords } from './pretokenize';

@@ -1,0 +1,199 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  BYTES_PER_ELEMENT, RawTensor, TensorSource, decodeElements, numel, rawDTypeOf, shapeString,
+} from './raw-tensor';
+
+/**
+ * safetensors: 8-byte little-endian header length, a JSON header
+ * `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {..}}`, then the data.
+ * Tensors are read one at a time from the open file, so loading never holds the whole file
+ * and the backend's copy at once.
+ */
+interface Entry { dtype: string; shape: number[]; begin: number; end: number }
+
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+export class SafetensorsFile implements TensorSource {
+  readonly metadata: Record<string, string>;
+  private readonly entries: Map<string, Entry>;
+  private fd: number | null;
+
+  private constructor(readonly file: string, fd: number, entries: Map<string, Entry>, metadata: Record<string, string>) {
+    this.fd = fd;
+    this.entries = entries;
+    this.metadata = metadata;
+  }
+
+  static open(file: string): SafetensorsFile {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const fail = (why: string): never => { throw new Error(`${file}: not a valid safetensors file: ${why}`); };
+      if (size < 8) fail(`${size} bytes, shorter than the 8-byte header length`);
+      const lenBuf = Buffer.alloc(8);
+      fs.readSync(fd, lenBuf, 0, 8, 0);
+      const headerLen = Number(lenBuf.readBigUInt64LE(0));
+      if (headerLen > MAX_HEADER_BYTES) fail(`header length ${headerLen} is implausible`);
+      if (8 + headerLen > size) fail(`header of ${headerLen} bytes runs past the end of the ${size}-byte file (truncated?)`);
+      const headerBuf = Buffer.alloc(headerLen);
+      fs.readSync(fd, headerBuf, 0, headerLen, 8);
+      let header: unknown;
+      try { header = JSON.parse(headerBuf.toString('utf8')); } catch (e) { fail(`header is not JSON (${(e as Error).message})`); }
+      if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+      const dataStart = 8 + headerLen;
+      const entries = new Map<string, Entry>();
+      let metadata: Record<string, string> = {};
+      let dataEnd = 0;
+      for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+        if (name === '__metadata__') { metadata = (value ?? {}) as Record<string, string>; continue; }
+        const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+        const bytes = BYTES_PER_ELEMENT[String(v?.dtype)];
+        if (!bytes) fail(`tensor ${name}: unknown dtype ${JSON.stringify(v?.dtype)}`);
+        const shape = v.shape as number[];
+        if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor ${name}: bad shape ${JSON.stringify(v.shape)}`);
+        const offs = v.data_offsets as number[];
+        if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0) || offs[1] < offs[0]) {
+          fail(`tensor ${name}: bad data_offsets ${JSON.stringify(v.data_offsets)}`);
+        }
+        if (offs[1] - offs[0] !== numel(shape) * bytes) {
+          fail(`tensor ${name}: ${offs[1] - offs[0]} bytes for ${v.dtype} ${shapeString(shape)} (expected ${numel(shape) * bytes})`);
+        }
+        entries.set(name, { dtype: String(v.dtype), shape, begin: dataStart + offs[0], end: dataStart + offs[1] });
+        dataEnd = Math.max(dataEnd, offs[1]);
+      }
+      if (dataStart + dataEnd > size) {
+        fail(`truncated: the header describes ${dataStart + dataEnd} bytes but the file has ${size}`);
+      }
+      return new SafetensorsFile(file, fd, entries, metadata);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  keys(): string[] { return [...this.entries.keys()]; }
+  has(key: string): boolean { return this.entries.has(key); }
+  shape(key: string): number[] { return [...this.entry(key).shape]; }
+  storedDType(key: string): string { return this.entry(key).dtype; }
+
+  read(key: string): RawTensor {
+    const e = this.entry(key);
+    const count = numel(e.shape);
+    if (e.dtype === 'F32') {
+      // Read straight into the result: no intermediate buffer, no copy.
+      const data = new Float32Array(count);
+      this.readInto(new Uint8Array(data.buffer), e.begin, key);
+      return { dtype: 'float32', shape: [...e.shape], data };
+    }
+    const bytes = new Uint8Array(e.end - e.begin);
+    this.readInto(bytes, e.begin, key);
+    const data = decodeElements(bytes, e.dtype, count, `${this.file}: ${key}`);
+    return { dtype: rawDTypeOf(e.dtype), shape: [...e.shape], data };
+  }
+
+  private readInto(target: Uint8Array, position: number, key: string): void {
+    if (this.fd === null) throw new Error(`${this.file}: already closed`);
+    let done = 0;
+    while (done < target.length) {
+      // Node reads at most 2 GiB at once.
+      const n = fs.readSync(this.fd, target, done, Math.min(target.length - done, 1 << 30), position + done);
+      if (n === 0) throw new Error(`${this.file}: unexpected end of file reading ${key}`);
+      done += n;
+    }
+  }
+
+  close(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private entry(key: string): Entry {
+    const e = this.entries.get(key);
+    if (!e) throw new Error(`${this.file}: no tensor named ${key}`);
+    return e;
+  }
+}
+
+/** `model.safetensors.index.json` → the shards it names, presented as one source. */
+export class ShardedSafetensors implements TensorSource {
+  private constructor(private readonly owner: Map<string, SafetensorsFile>, private readonly shards: SafetensorsFile[]) {}
+
+  static open(indexFile: string): ShardedSafetensors {
+    let index: { weight_map?: Record<string, string> };
+    try { index = JSON.parse(fs.readFileSync(indexFile, 'utf8')); } catch (e) {
+      throw new Error(`${indexFile}: cannot read shard index (${(e as Error).message})`);
+    }
+    if (!index.weight_map || typeof index.weight_map !== 'object') throw new Error(`${indexFile}: no weight_map`);
+    const dir = path.dirname(indexFile);
+    const files = new Map<string, SafetensorsFile>();
+    const owner = new Map<string, SafetensorsFile>();
+    try {
+      for (const [key, shard] of Object.entries(index.weight_map)) {
+        let f = files.get(shard);
+        if (!f) { f = SafetensorsFile.open(path.join(dir, shard)); files.set(shard, f); }
+        if (!f.has(key)) throw new Error(`${indexFile}: ${key} is mapped to ${shard}, which does not contain it`);
+        owner.set(key, f);
+      }
+    } catch (e) {
+      for (const f of files.values()) f.close();
+      throw e;
+    }
+    return new ShardedSafetensors(owner, [...files.values()]);
+  }
+
+  keys(): string[] { return [...this.owner.keys()]; }
+  has(key: string): boolean { return this.owner.has(key); }
+  shape(key: string): number[] { return this.file(key).shape(key); }
+  storedDType(key: string): string { return this.file(key).storedDType(key); }
+  read(key: string): RawTensor { return this.file(key).read(key); }
+  close(): void { for (const f of this.shards) f.close(); }
+  private file(key: string): SafetensorsFile {
+    const f = this.owner.get(key);
+    if (!f) throw new Error(`no tensor named ${key} in the sharded checkpoint`);
+    return f;
+  }
+}
+
+const STORED_NAME: Record<RawTensor['dtype'], string> = { float32: 'F32', int32: 'I32', uint8: 'U8' };
+
+/** Writes tensors (in the given order) and string metadata as a safetensors file. */
+export function writeSafetensors(file: string, tensors: Map<string, RawTensor> | Record<string, RawTensor>,
+  metadata: Record<string, string> = {}): void {
+  const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of list) {
+    if (t.data.length !== numel(t.shape)) throw new Error(`${name}: ${t.data.length} values for shape ${shapeString(t.shape)}`);
+    header[name] = { dtype: STORED_NAME[t.dtype], shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // align the data start to 8 bytes
+  const headerBytes = Buffer.from(json, 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerBytes.length));
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, len);
+    fs.writeSync(fd, headerBytes);
+    for (const [, t] of list) fs.writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file); // never leave a half-written file under the final name
+}
+
+/** Reads every tensor of a small safetensors file (dumps, references) into memory. */
+export function readAllSafetensors(file: string): { tensors: Map<string, RawTensor>; metadata: Record<string, string> } {
+  const f = SafetensorsFile.open(file);
+  try {
+    const tensors = new Map<string, RawTensor>();
+    for (const k of f.keys()) tensors.set(k, f.read(k));
+    return { tensors, metadata: f.metadata };
+  } finally {
+    f.close();
+  }
+}

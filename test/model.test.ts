@@ -1,0 +1,149 @@
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { BlipItm } from '../src/model/blip-itm';
+import { compareTensors, formatDiffs } from '../src/parity/compare';
+import { toRaw } from '../src/parity/to-raw';
+import { IMAGES, TEXTS, TINY, fixture, reference, rows } from './helpers/fixtures';
+
+/** Asserts every reference tensor (optionally only some names) is within tol of ours, printing the table on failure. */
+function expectParity(refName: string, actual: Map<string, tf.Tensor>, opts: { only?: string[]; tol?: number } = {}) {
+  const diffs = compareTensors(reference(refName), toRaw(actual), { tol: opts.tol ?? 1e-4, only: opts.only });
+  const bad = diffs.filter((d) => !d.ok);
+  expect(bad, `\n${formatDiffs(diffs)}`).to.have.length(0);
+  return diffs;
+}
+
+describe('BlipItm on the tiny checkpoint: parity with transformers', function () {
+  let model: BlipItm;
+  before(() => { model = BlipItm.fromDir(TINY); });
+  after(() => model.dispose());
+
+  it('matches every activation given the reference pixel values and token ids', async () => {
+    const ref = reference('tiny-activations.safetensors');
+    const pix = ref.get('pixel_values')!;
+    const out = await model.forward(
+      { pixelValues: pix.data as Float32Array, shape: pix.shape as [number, number, number, number] },
+      { inputIds: rows(ref.get('input_ids')!), attentionMask: rows(ref.get('attention_mask')!) },
+      { gradcamLayer: 1 });
+    try {
+      const diffs = expectParity('tiny-activations.safetensors', out);
+      expect(diffs.length).to.equal(ref.size);
+    } finally {
+      out.forEach((t) => t.dispose());
+    }
+  });
+
+  it('matches end to end from image files and strings (our image pipeline and tokenizer)', async () => {
+    const out = await model.forward(IMAGES, TEXTS, { activations: false });
+    try {
+      // rocket.jpg is decoded by jpeg-js rather than libjpeg-turbo, so allow a little more.
+      expectParity('tiny-activations.safetensors', out, { only: ['input_ids', 'attention_mask', 'itm.logits', 'itm.probs', 'itc.image_embeds', 'itc.text_embeds', 'itc.cosine'], tol: 2e-3 });
+    } finally {
+      out.forEach((t) => t.dispose());
+    }
+  });
+
+  it('puts [ENC] at position 0 of the ITM input when asked', async () => {
+    const ref = reference('tiny-activations-enc.safetensors');
+    const pix = ref.get('pixel_values')!;
+    const out = await model.forward(
+      { pixelValues: pix.data as Float32Array, shape: pix.shape as [number, number, number, number] },
+      { inputIds: rows(ref.get('input_ids')!), attentionMask: rows(ref.get('attention_mask')!) },
+      { encToken: true, activations: false });
+    try {
+      expectParity('tiny-activations-enc.safetensors', out);
+    } finally {
+      out.forEach((t) => t.dispose());
+    }
+  });
+
+  it('match() and similarity() give the reference scores as plain arrays', async () => {
+    const ref = reference('tiny-activations.safetensors');
+    const emb = model.encodeImages([IMAGES[0], IMAGES[2]]); // the PNGs: exact pixels
+    try {
+      const m = await model.match(emb, TEXTS);
+      const s = await model.similarity(emb, TEXTS);
+      const probs = ref.get('itm.probs')!.data;
+      const cos = ref.get('itc.cosine')!.data;
+      [0, 2].forEach((img, r) => TEXTS.forEach((_, j) => {
+        expect(m.probs[r][j]).to.be.closeTo(probs[img * 3 + j], 1e-4);
+        expect(s[r][j]).to.be.closeTo(cos[img * 3 + j], 1e-4);
+      }));
+      expect(m.logits[0][0]).to.have.length(2);
+    } finally {
+      emb.forEach((e) => e.dispose());
+    }
+  });
+
+  it('scores texts in batches the same as one at a time', async () => {
+    const [emb] = model.encodeImages([IMAGES[0]]);
+    try {
+      const all = await model.match([emb], TEXTS);
+      const batched = await model.match([emb], TEXTS, { batchSize: 2 });
+      const single = await model.match([emb], [TEXTS[1]]);
+      expect(batched.probs[0][1]).to.be.closeTo(all.probs[0][1], 1e-5);
+      expect(single.probs[0][0]).to.be.closeTo(all.probs[0][1], 1e-5);
+    } finally {
+      emb.dispose();
+    }
+  });
+
+  it('leaks no tensors from any public entry point', async () => {
+    const before = tf.memory().numTensors;
+    const emb = model.encodeImages([IMAGES[0]]);
+    await model.match(emb, TEXTS);
+    await model.match([IMAGES[2]], TEXTS);
+    await model.similarity([IMAGES[2], emb[0]], TEXTS);
+    model.encodeTexts(TEXTS);
+    const out = await model.forward([IMAGES[0]], TEXTS, { gradcamLayer: 0 });
+    out.forEach((t) => t.dispose());
+    emb.forEach((e) => e.dispose());
+    expect(tf.memory().numTensors).to.equal(before);
+  });
+
+  it('rejects bad calls clearly', async () => {
+    await expectReject(model.match([IMAGES[0]], []), /no text given/);
+    await expectReject(model.match([fixture('images', 'missing.png')], ['x']), /missing\.png/);
+    await expectReject(model.forward([IMAGES[0]], ['x'], { gradcamLayer: 7 }), /layer 7 is out of range/);
+  });
+});
+
+describe('BlipItm checkpoint formats', () => {
+  it('loads the F16 checkpoint (converted to float32) and matches its reference scores', async () => {
+    const model = BlipItm.fromDir(fixture('blip-itm-tiny-f16'));
+    try {
+      const ref = reference('tiny-f16-scores.safetensors');
+      const pix = ref.get('pixel_values')!;
+      const out = await model.forward(
+        { pixelValues: pix.data as Float32Array, shape: pix.shape as [number, number, number, number] },
+        { inputIds: rows(ref.get('input_ids')!), attentionMask: rows(ref.get('attention_mask')!) },
+        { activations: false });
+      try { expectParity('tiny-f16-scores.safetensors', out); } finally { out.forEach((t) => t.dispose()); }
+      expect(model.unusedWeights).to.deep.equal([]); // position_ids is a known buffer
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('loads pytorch_model.bin to the same scores as model.safetensors', async () => {
+    const a = BlipItm.fromDir(TINY);
+    const b = BlipItm.fromDir(fixture('blip-itm-tiny-bin'));
+    try {
+      const [x, y] = [await a.match([IMAGES[0]], TEXTS), await b.match([IMAGES[0]], TEXTS)];
+      expect(y.probs).to.deep.equal(x.probs);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+});
+
+async function expectReject(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    expect((e as Error).message).to.match(pattern);
+    return;
+  }
+  expect.fail(`expected a rejection matching ${pattern}`);
+}
