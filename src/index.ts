@@ -1,6 +1,6 @@
 /** blip-itm: BLIP image-text matching on TensorFlow.js. */
-export { BlipItm } from './model/blip-itm';
-export type { LoadOptions, TextOptions, MatchResult, PixelBatch, ImageLike, ForwardOptions } from './model/blip-itm';
+export { BlipItm, defaultGradcamLayer } from './model/blip-itm';
+export type { LoadOptions, TextOptions, MatchResult, PixelBatch, ImageLike, ForwardOptions, GradcamResult } from './model/blip-itm';
 export { ImageEmbedding } from './model/image-embedding';
 export { useBackend, BACKENDS } from './backend';
 export type { BackendName } from './backend';

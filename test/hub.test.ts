@@ -112,6 +112,15 @@ describe('hub download', function () {
     ]);
   });
 
+  it('falls back to a complete cached snapshot when the hub cannot be reached', async () => {
+    const dir = await downloadModel(TINY, opts());
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    expect(await resolveModel(TINY, opts({ endpoint: `http://127.0.0.1:${port}` }))).to.equal(dir);
+  });
+
   it('fails clearly offline when the model is not cached', async () => {
     const err = await rejection(downloadModel(TINY, opts({ offline: true })));
     expect(err.message).to.match(/^offline mode: acme\/blip-itm-tiny@main is not in the cache/);

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { TextConfig } from '../config';
-import { additivePaddingMask, attend } from '../nn/attention';
-import { Recorder, gelu, layerNorm, linear, mergeHeads, splitHeads } from '../nn/ops';
+import { additivePaddingMask, attend, attendHeads } from '../nn/attention';
+import { Recorder, addColumnBias, gelu, layerNorm, linearT } from '../nn/ops';
+import { Linear } from '../weights/view';
 import { AttentionWeights, TextLayerWeights, TextWeights } from './weights';
 
 /**
@@ -13,10 +14,26 @@ export interface CrossAttentionSource {
   keysAndValues(layer: number): { keysT: tf.Tensor4D; values: tf.Tensor4D };
 }
 
+/** [N, L, D] → its tokens as columns, [D, N*L] (the operand layout of linearT). */
+function columns(x: tf.Tensor3D): tf.Tensor2D {
+  const [n, l, d] = x.shape;
+  return tf.transpose(x.reshape([n * l, d])) as tf.Tensor2D;
+}
+
+/** W xᵀ + b back in token-major layout: yᵀ [D, N*L] → [N, L, D]. */
+function rows(yT: tf.Tensor2D, w: Linear, n: number, l: number): tf.Tensor3D {
+  return tf.add(tf.transpose(linearT(yT, w)), w.bias).reshape([n, l, -1]) as tf.Tensor3D;
+}
+
 /** The image side of cross-attention: the image states through a layer's key/value projections. */
 export function crossKeysAndValues(imageStates: tf.Tensor3D, w: AttentionWeights, heads: number) {
-  const keysT = splitHeads(linear(imageStates, w.key), heads).transpose([0, 1, 3, 2]) as tf.Tensor4D; // [1, H, d, T]
-  const values = splitHeads(linear(imageStates, w.value), heads);                                      // [1, H, T, d]
+  const [b, t] = imageStates.shape;
+  if (b !== 1) throw new Error(`cross-attention keys and values are computed per image, got a batch of ${b}`);
+  const xT = columns(imageStates);                                                  // [Dv, T]
+  const d = w.key.weight.shape[0];
+  const keysT = addColumnBias(linearT(xT, w.key), w.key).reshape([1, heads, d / heads, t]) as tf.Tensor4D; // [1, H, d, T]
+  const values = addColumnBias(linearT(xT, w.value), w.value)
+    .reshape([heads, d / heads, t]).transpose([0, 2, 1]).reshape([1, heads, t, d / heads]) as tf.Tensor4D; // [1, H, T, d]
   return { keysT, values };
 }
 
@@ -30,42 +47,52 @@ function textEmbeddings(ids: tf.Tensor2D, w: TextWeights, c: TextConfig): tf.Ten
   return layerNorm(tf.add(words, positions), w.embeddingsLayerNorm) as tf.Tensor3D;
 }
 
-/** Attention output: dense, then LayerNorm of the residual sum (post-norm BERT). */
-function attentionOutput(context: tf.Tensor3D, residual: tf.Tensor3D, w: AttentionWeights): tf.Tensor3D {
-  return layerNorm(tf.add(linear(context, w.outputDense), residual), w.outputLayerNorm) as tf.Tensor3D;
+/** Attention output: dense (from the context as columns [D, N*L]), then LayerNorm of the residual sum (post-norm BERT). */
+function attentionOutput(contextT: tf.Tensor2D, residual: tf.Tensor3D, w: AttentionWeights): tf.Tensor3D {
+  const [n, l] = residual.shape;
+  return layerNorm(tf.add(rows(contextT, w.outputDense, n, l), residual), w.outputLayerNorm) as tf.Tensor3D;
+}
+
+/** A projection's output columns [D, N*L] → per-text heads [N, H, L, d] (or keys transposed, [N, H, d, L]). */
+function headsOf(yT: tf.Tensor2D, heads: number, n: number, l: number, keysT = false): tf.Tensor4D {
+  const d = yT.shape[0] / heads;
+  return yT.reshape([heads, d, n, l]).transpose(keysT ? [2, 0, 1, 3] : [2, 0, 3, 1]) as tf.Tensor4D;
 }
 
 function selfAttention(x: tf.Tensor3D, mask: tf.Tensor4D, w: AttentionWeights, heads: number) {
-  const hd = x.shape[2] / heads;
-  const q = splitHeads(linear(x, w.query), heads);                               // [N, H, L, d]
-  const keysT = splitHeads(linear(x, w.key), heads).transpose([0, 1, 3, 2]) as tf.Tensor4D; // [N, H, d, L]
-  const v = splitHeads(linear(x, w.value), heads);                               // [N, H, L, d]
+  const [n, l, dm] = x.shape;
+  const hd = dm / heads;
+  const xT = columns(x);                                                             // [D, N*L]
+  const q = headsOf(addColumnBias(linearT(xT, w.query), w.query), heads, n, l);      // [N, H, L, d]
+  const keysT = headsOf(addColumnBias(linearT(xT, w.key), w.key), heads, n, l, true); // [N, H, d, L]
+  const v = headsOf(addColumnBias(linearT(xT, w.value), w.value), heads, n, l);      // [N, H, L, d]
+  // Batched over texts x heads: a naive loop on wasm, but L x L per head is small.
   const { context, probs } = attend(q, keysT, v, 1 / Math.sqrt(hd), mask);
-  return { out: attentionOutput(mergeHeads(context), x, w), probs };
+  const contextT = context.transpose([1, 3, 0, 2]).reshape([dm, n * l]) as tf.Tensor2D; // [H, d, N, L] → [D, N*L]
+  return { out: attentionOutput(contextT, x, w), probs };
 }
 
 /**
  * Cross-attention of N texts to one image. The N texts' queries are stacked into one
- * [1, H, N*L, d] block so that each head is one matmul against the shared image keys.
+ * [H, N*L, d] block so that each head is one matmul against the shared image keys.
  */
 function crossAttention(x: tf.Tensor3D, kv: { keysT: tf.Tensor4D; values: tf.Tensor4D }, w: AttentionWeights, heads: number,
-  probsHook?: (probs: tf.Tensor4D) => tf.Tensor4D) {
+  keepProbs: boolean, probsHook?: (probs: tf.Tensor4D) => tf.Tensor4D) {
   const [n, l, d] = x.shape;
   const hd = d / heads;
-  const q = splitHeads(linear(x, w.query), heads)   // [N, H, L, d]
-    .transpose([1, 0, 2, 3])                         // [H, N, L, d]
-    .reshape([1, heads, n * l, hd]) as tf.Tensor4D;  // [1, H, N*L, d]
-  const { context, probs } = attend(q, kv.keysT, kv.values, 1 / Math.sqrt(hd), undefined, probsHook);
-  const merged = context
-    .reshape([heads, n, l, hd])                      // [H, N, L, d]
-    .transpose([1, 2, 0, 3])                         // [N, L, H, d]
-    .reshape([n, l, d]) as tf.Tensor3D;              // [N, L, D]
-  return { out: attentionOutput(merged, x, w), perText: () => crossProbsPerText(probs, n) };
+  const t = kv.keysT.shape[3];
+  const qT = addColumnBias(linearT(columns(x), w.query), w.query);                 // [D, N*L]
+  const q = qT.reshape([heads, hd, n * l]).transpose([0, 2, 1]) as tf.Tensor3D;    // [H, N*L, d]
+  const { context, probs } = attendHeads(q, kv.keysT.reshape([heads, hd, t]) as tf.Tensor3D,
+    kv.values.reshape([heads, t, hd]) as tf.Tensor3D, 1 / Math.sqrt(hd), { keepProbs, probsHook });
+  const contextT = context.transpose([0, 2, 1]).reshape([d, n * l]) as tf.Tensor2D; // [H, d, N*L] → [D, N*L]
+  return { out: attentionOutput(contextT, x, w), perText: () => crossProbsPerText(probs as tf.Tensor4D, n) };
 }
 
 function feedForward(x: tf.Tensor3D, w: TextLayerWeights): tf.Tensor3D {
-  const hidden = gelu(linear(x, w.intermediate));
-  return layerNorm(tf.add(linear(hidden, w.output), x), w.outputLayerNorm) as tf.Tensor3D;
+  const [n, l] = x.shape;
+  const hidden = gelu(addColumnBias(linearT(columns(x), w.intermediate), w.intermediate)) as tf.Tensor2D; // [F, N*L]
+  return layerNorm(tf.add(rows(hidden, w.output, n, l), x), w.outputLayerNorm) as tf.Tensor3D;
 }
 
 export interface TextForwardOptions {
@@ -94,17 +121,30 @@ export function textForward(ids: tf.Tensor2D, mask: tf.Tensor2D, w: TextWeights,
   const additive = additivePaddingMask(mask);
   let x = textEmbeddings(ids, w, c);
   rec?.(`${prefix}.hidden_states.0`, x);
+  // One scope per layer keeps the heap to one layer's intermediates, except under Grad-CAM,
+  // whose hook keeps a layer's probabilities beyond it.
+  const scoped = !crossProbsHook;
   w.layers.forEach((layer, i) => {
-    const self = selfAttention(x, additive, layer.attention, c.numAttentionHeads);
-    rec?.(`${prefix}.attentions.${i}`, self.probs);
-    x = self.out;
-    if (image) {
-      const hook = crossProbsHook && ((p: tf.Tensor4D) => crossProbsHook(i, p));
-      const cross = crossAttention(x, image.keysAndValues(i), layer.crossattention, c.numAttentionHeads, hook);
-      if (rec) rec(`${prefix}.cross_attentions.${i}`, cross.perText());
-      x = cross.out;
+    const step = () => {
+      let y = x;
+      const self = selfAttention(y, additive, layer.attention, c.numAttentionHeads);
+      rec?.(`${prefix}.attentions.${i}`, self.probs);
+      y = self.out;
+      if (image) {
+        const hook = crossProbsHook && ((p: tf.Tensor4D) => crossProbsHook(i, p));
+        const cross = crossAttention(y, image.keysAndValues(i), layer.crossattention, c.numAttentionHeads, !!rec, hook);
+        if (rec) rec(`${prefix}.cross_attentions.${i}`, cross.perText());
+        y = cross.out;
+      }
+      return feedForward(y, layer);
+    };
+    if (scoped) {
+      const prev = x;
+      x = tf.tidy(step);
+      if (i > 0) prev.dispose();
+    } else {
+      x = step();
     }
-    x = feedForward(x, layer);
     rec?.(`${prefix}.hidden_states.${i + 1}`, x);
   });
   return x;

@@ -4,7 +4,7 @@ import { LayerNormWeights, Linear, WeightView } from '../weights/view';
 
 export interface AttentionWeights {
   query: Linear;
-  key: Linear;     // [kvDim, D]: kvDim is the image width for cross-attention
+  key: Linear;     // [D, kvDim]: kvDim is the image width for cross-attention
   value: Linear;
   outputDense: Linear;
   outputLayerNorm: LayerNormWeights;

@@ -4,9 +4,9 @@ import { l2Normalize, linear } from '../nn/ops';
 import { Linear, WeightView } from '../weights/view';
 
 export interface HeadWeights {
-  itmHead: Linear;    // [D_text, 2]
-  visionProj: Linear; // [D_vision, E]
-  textProj: Linear;   // [D_text, E]
+  itmHead: Linear;    // [2, D_text]
+  visionProj: Linear; // [E, D_vision]
+  textProj: Linear;   // [E, D_text]
 }
 
 /** Reads `itm_head`, `vision_proj`, `text_proj` from the root view. */

@@ -20,8 +20,13 @@ export async function resolveModel(source: string, opts: HubOptions = {}): Promi
     if (!fs.statSync(local).isDirectory()) throw new Error(`model path is not a directory: ${source}`);
     return local;
   }
-  if (/^[.~/]/.test(source)) throw new Error(`model directory not found: ${source}`);
-  return downloadModel(source, opts);
+  if (/^[.~/]/.test(source) || source.split('/').length !== 2) throw new Error(`model directory not found: ${source}`);
+  try {
+    return await downloadModel(source, opts);
+  } catch (e) {
+    // "owner/name" is also a relative path: say both readings failed.
+    throw new Error(`model directory not found: ${source} (and as a hub id: ${(e as Error).message})`);
+  }
 }
 
 /** `blip-itm download HUB_ID [--revision REV]`: fetch a hub model into the cache, return its snapshot dir. */

@@ -30,6 +30,22 @@ export async function downloadSnapshot(s: HubSettings, repoId: string): Promise<
   if (COMMIT_RE.test(s.revision) && missingLocally(cache, s.revision, true).length === 0) {
     return cache.snapshotDir(s.revision);
   }
+  try {
+    return await fetchSnapshot(s, repoId, cache);
+  } catch (e) {
+    // Like huggingface_hub: when the hub cannot be reached at all, a complete cached snapshot serves.
+    if (e instanceof HubHttpError) throw e;
+    try {
+      const dir = fromCache(cache, s);
+      if (s.progress !== false) process.stderr.write(`note: ${(e as Error).message.split(';')[0]}; using the cached ${repoId}\n`);
+      return dir;
+    } catch {
+      throw e;
+    }
+  }
+}
+
+async function fetchSnapshot(s: HubSettings, repoId: string, cache: RepoCache): Promise<string> {
   const ctx: FetchContext = {
     client: { endpoint: s.endpoint, token: s.token, timeoutMs: s.timeoutMs },
     cache,

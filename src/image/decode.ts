@@ -14,12 +14,21 @@ import { ImageDecodeError, ImageInput, RawImage, RgbImage } from './types';
 /** Pillow refuses images over twice Image.MAX_IMAGE_PIXELS as decompression bombs. */
 const MAX_PIXELS = 2 * Math.floor(1024 * 1024 * 1024 / 4 / 3);
 
-export function decodeImage(input: ImageInput, name?: string): RgbImage {
+export interface DecodeOptions {
+  /**
+   * Apply the EXIF / XMP orientation (default true, as load_image does). false gives what
+   * `Image.open(f).convert('RGB')` gives, e.g. what reference/make_image_cases.py feeds the processor.
+   */
+  exifTranspose?: boolean;
+}
+
+export function decodeImage(input: ImageInput, name?: string, options: DecodeOptions = {}): RgbImage {
+  const exif = options.exifTranspose ?? true;
   if (typeof input === 'string') {
     const source = name ?? input;
-    return decodeBytes(readImageFile(input, source), source);
+    return decodeBytes(readImageFile(input, source), source, exif);
   }
-  if (input instanceof Uint8Array) return decodeBytes(input, name ?? 'image buffer');
+  if (input instanceof Uint8Array) return decodeBytes(input, name ?? 'image buffer', exif);
   if (isRawImage(input)) return decodeRaw(input, name ?? 'raw image');
   throw new ImageDecodeError(name ?? 'image', 'expected a file path, encoded image bytes or a RawImage {data, width, height, channels}');
 }
@@ -78,7 +87,7 @@ function describeStart(b: Uint8Array): string {
   return Array.from(b.subarray(0, 8), (x) => x.toString(16).padStart(2, '0')).join(' ');
 }
 
-function decodeBytes(bytes: Uint8Array, source: string): RgbImage {
+function decodeBytes(bytes: Uint8Array, source: string, exif: boolean): RgbImage {
   if (bytes.length === 0) throw new ImageDecodeError(source, 'empty image data (0 bytes)');
   const format = sniffFormat(bytes);
   if (format === null) {
@@ -92,11 +101,11 @@ function decodeBytes(bytes: Uint8Array, source: string): RgbImage {
       const j = decodeJpeg(bytes);
       checkSize(j.width, j.height, source);
       const rgb = toRgb(j.data, j.width, j.height, j.mode);
-      return applyOrientation(rgb, orientationOf(j.exif, j.xmp));
+      return exif ? applyOrientation(rgb, orientationOf(j.exif, j.xmp)) : rgb;
     }
     const p = decodePng(bytes);
     checkSize(p.image.width, p.image.height, source);
-    return applyOrientation(p.image, orientationOf(p.exif, p.xmp));
+    return exif ? applyOrientation(p.image, orientationOf(p.exif, p.xmp)) : p.image;
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     const msg = (e as Error).message ?? String(e);

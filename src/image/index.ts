@@ -2,7 +2,8 @@
 export type { ImageInput, RawImage, RgbImage } from './types';
 export { ImageDecodeError } from './types';
 export { decodeImage, sniffFormat } from './decode';
+export type { DecodeOptions } from './decode';
 export { resizeBicubic, resizeRgb, RESAMPLE } from './resize';
 export { applyOrientation, exifOrientation, xmpOrientation } from './exif';
 export { ImageProcessor, preprocessToTensors } from './processor';
-export type { ImageProcessorConfig, TensorOut } from './processor';
+export type { ImageProcessorConfig, ProcessorOptions, TensorOut } from './processor';

@@ -20,9 +20,13 @@ export interface Component {
   /** Blocks per row in `coefs` (covers the padding blocks of the last MCU column). */
   stride: number;
   coefs: Int16Array;
+  /** Huffman tables of the current scan (owned by jpeg.ts). */
   dcTable: unknown;
   acTable: unknown;
+  dcSel: number;
+  acSel: number;
   pred: number;
+  quantLatched: boolean;
 }
 
 const CONST_BITS = 13;
@@ -71,6 +75,18 @@ function idctComponent(c: Component): Uint8Array {
   for (let by = 0; by < c.blocksH; by++) {
     for (let bx = 0; bx < c.blocksW; bx++) {
       const b = (by * c.stride + bx) * 64;
+      // A block with only a DC coefficient comes out flat; this is what both passes compute
+      // for it (each through its all-zero-AC shortcut), done in one step.
+      let ac = 1;
+      while (ac < 64 && coefs[b + ac] === 0) ac++;
+      if (ac === 64) {
+        const v = lim[(((Math.imul(coefs[b], q[0]) << PASS1_BITS) + (1 << (PASS1_BITS + 2))) >> (PASS1_BITS + 3)) & 1023];
+        for (let o = by * 8 * pw + bx * 8, row = 0; row < 8; row++, o += pw) {
+          out[o] = v; out[o + 1] = v; out[o + 2] = v; out[o + 3] = v;
+          out[o + 4] = v; out[o + 5] = v; out[o + 6] = v; out[o + 7] = v;
+        }
+        continue;
+      }
       // Pass 1: columns from the coefficients into the work array, scaled up by PASS1_BITS.
       for (let col = 0; col < 8; col++) {
         const i = b + col;

@@ -39,6 +39,9 @@ const NATURAL = new Int32Array([
 const LOOKAHEAD = 9;
 
 /** A Huffman table in libjpeg's "derived" form plus a 9-bit lookup for the short codes. */
+/** A DHT table as stored in the file; libjpeg validates and derives it when a scan uses it. */
+interface RawHuffTable { counts: Uint8Array; values: Uint8Array; derived: HuffTable | null }
+
 interface HuffTable {
   lookup: Int32Array; // (length << 8) | symbol for codes of ≤ 9 bits, 0 otherwise
   maxcode: Int32Array; // [0..17], largest code of each length, -1 if none; [17] is a sentinel
@@ -219,8 +222,8 @@ const SOF_NAMES: Record<number, string> = {
 export function decodeJpeg(data: Uint8Array): JpegImage {
   if (data.length < 3 || data[0] !== 0xff || data[1] !== 0xd8 || data[2] !== 0xff) throw new JpegError('not a JPEG file');
   const qt: (Uint16Array | undefined)[] = [];
-  const dcTables: (HuffTable | undefined)[] = [];
-  const acTables: (HuffTable | undefined)[] = [];
+  const dcTables: (RawHuffTable | undefined)[] = [];
+  const acTables: (RawHuffTable | undefined)[] = [];
   let frame: Frame | null = null;
   let restartInterval = 0;
   let sawJFIF = false;
@@ -268,7 +271,7 @@ export function decodeJpeg(data: Uint8Array): JpegImage {
         break;
       case 0xda: {
         if (!frame) throw new JpegError('corrupt JPEG: scan before frame header');
-        pos = decodeScan(data, end, seg, frame, dcTables, acTables, restartInterval);
+        pos = decodeScan(data, end, seg, frame, qt, dcTables, acTables, restartInterval);
         scans++;
         continue;
       }
@@ -280,11 +283,6 @@ export function decodeJpeg(data: Uint8Array): JpegImage {
   }
   if (!frame) throw new JpegError('corrupt JPEG: no frame header (SOF)');
   if (scans === 0) throw new JpegError('corrupt JPEG: no image data (no SOS)');
-  for (const c of frame.components) {
-    const q = qt[c.tq];
-    if (!q) throw new JpegError(`corrupt JPEG: quantization table ${c.tq} is not defined`);
-    c.quant = q;
-  }
   const { mode, pixels } = componentsToPixels(frame.components, frame.width, frame.height, frame.maxH, frame.maxV,
     colorSpace(frame.components, sawJFIF, adobeTransform));
   return { width: frame.width, height: frame.height, mode, data: pixels, exif, xmp, progressive: frame.progressive };
@@ -335,7 +333,7 @@ function readDQT(seg: Uint8Array, qt: (Uint16Array | undefined)[]): void {
   }
 }
 
-function readDHT(seg: Uint8Array, dc: (HuffTable | undefined)[], ac: (HuffTable | undefined)[]): void {
+function readDHT(seg: Uint8Array, dc: (RawHuffTable | undefined)[], ac: (RawHuffTable | undefined)[]): void {
   let p = 0;
   while (p < seg.length) {
     if (p + 17 > seg.length) throw new JpegError('corrupt JPEG: short Huffman table');
@@ -346,7 +344,7 @@ function readDHT(seg: Uint8Array, dc: (HuffTable | undefined)[], ac: (HuffTable 
     for (let i = 0; i < 16; i++) n += counts[i];
     if (n > 256 || p + 17 + n > seg.length || tc > 1 || th > 3) throw new JpegError('corrupt JPEG: bad Huffman table');
     const values = seg.slice(p + 17, p + 17 + n);
-    (tc === 0 ? dc : ac)[th] = buildHuffTable(counts, values, tc === 0);
+    (tc === 0 ? dc : ac)[th] = { counts: counts.slice(), values, derived: null };
     p += 17 + n;
   }
 }
@@ -376,7 +374,7 @@ function readSOF(seg: Uint8Array, progressive: boolean): Frame {
     maxV = Math.max(maxV, v);
     components.push({
       id, h, v, tq, quant: new Uint16Array(64), blocksW: 0, blocksH: 0, stride: 0, coefs: new Int16Array(0),
-      dcTable: null, acTable: null, pred: 0,
+      dcTable: null, acTable: null, dcSel: 0, acSel: 0, pred: 0, quantLatched: false,
     });
   }
   const mcusX = Math.ceil(width / (8 * maxH));
@@ -391,9 +389,16 @@ function readSOF(seg: Uint8Array, progressive: boolean): Frame {
   return { progressive, width, height, components, maxH, maxV, mcusX, mcusY };
 }
 
+/** The derived form of a table a scan uses (built once), or libjpeg's errors. */
+function derive(t: RawHuffTable | undefined, isDC: boolean): HuffTable {
+  if (!t) throw new JpegError('corrupt JPEG: scan uses an undefined Huffman table');
+  if (!t.derived) t.derived = buildHuffTable(t.counts, t.values, isDC);
+  return t.derived;
+}
+
 /** Decodes one scan; returns the position of the marker that follows it. */
-function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Frame,
-  dcTables: (HuffTable | undefined)[], acTables: (HuffTable | undefined)[], restartInterval: number): number {
+function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Frame, qt: (Uint16Array | undefined)[],
+  dcTables: (RawHuffTable | undefined)[], acTables: (RawHuffTable | undefined)[], restartInterval: number): number {
   const ns = seg[0];
   if (!ns || ns > 4 || seg.length < 1 + ns * 2 + 3) throw new JpegError('corrupt JPEG: bad scan header');
   const comps: Component[] = [];
@@ -401,9 +406,16 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
     const id = seg[1 + i * 2];
     const c = frame.components.find((x) => x.id === id);
     if (!c) throw new JpegError(`corrupt JPEG: scan refers to unknown component ${id}`);
-    c.dcTable = dcTables[seg[2 + i * 2] >> 4] ?? null;
-    c.acTable = acTables[seg[2 + i * 2] & 15] ?? null;
+    c.dcSel = seg[2 + i * 2] >> 4;
+    c.acSel = seg[2 + i * 2] & 15;
     comps.push(c);
+    // libjpeg latches a component's quantization table when the component first appears in a scan.
+    if (!c.quantLatched) {
+      const q = qt[c.tq];
+      if (!q) throw new JpegError(`corrupt JPEG: quantization table ${c.tq} is not defined`);
+      c.quant = q.slice();
+      c.quantLatched = true;
+    }
   }
   const ss = seg[1 + ns * 2];
   const se = seg[2 + ns * 2];
@@ -418,8 +430,8 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
   const needDC = !progressive || ss === 0;
   const needAC = !progressive || ss !== 0;
   for (const c of comps) {
-    if (needDC && !(progressive && ah !== 0) && !c.dcTable) throw new JpegError('corrupt JPEG: scan uses an undefined Huffman table');
-    if (needAC && !c.acTable) throw new JpegError('corrupt JPEG: scan uses an undefined Huffman table');
+    c.dcTable = needDC && !(progressive && ah !== 0) ? derive(dcTables[c.dcSel], true) : null;
+    c.acTable = needAC ? derive(acTables[c.acSel], false) : null;
   }
 
   const br = new BitReader(data, start);

@@ -85,15 +85,24 @@ function parseSize(v: unknown): { width: number; height: number } {
   throw new Error(`"size" must be {"height": H, "width": W} or an integer, got ${JSON.stringify(v)}`);
 }
 
+export interface ProcessorOptions {
+  /** Square output size instead of the configured one. */
+  size?: number;
+  /** Apply EXIF orientation when decoding (default true, load_image semantics). */
+  exifTranspose?: boolean;
+}
+
 export class ImageProcessor {
   readonly config: ImageProcessorConfig;
+  readonly exifTranspose: boolean;
 
-  private constructor(config: ImageProcessorConfig) {
+  private constructor(config: ImageProcessorConfig, exifTranspose = true) {
     this.config = Object.freeze({ ...config, mean: [...config.mean], std: [...config.std] }) as ImageProcessorConfig;
+    this.exifTranspose = exifTranspose;
   }
 
   /** Reads DIR/preprocessor_config.json; `size` overrides both height and width. */
-  static fromDir(dir: string, overrides?: { size?: number }): ImageProcessor {
+  static fromDir(dir: string, overrides?: ProcessorOptions): ImageProcessor {
     const file = path.join(dir, 'preprocessor_config.json');
     let text: string;
     try {
@@ -111,17 +120,14 @@ export class ImageProcessor {
       throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
     }
     try {
-      const proc = ImageProcessor.fromConfig(json as object);
-      if (overrides?.size === undefined) return proc;
-      const s = positiveInt(overrides.size, 'size override');
-      return new ImageProcessor({ ...proc.config, width: s, height: s });
+      return ImageProcessor.fromConfig(json as object, overrides);
     } catch (e) {
       throw new Error(`${file}: ${(e as Error).message}`);
     }
   }
 
   /** From the parsed preprocessor_config.json; missing keys take BlipImageProcessor's defaults. */
-  static fromConfig(json: object): ImageProcessor {
+  static fromConfig(json: object, overrides?: ProcessorOptions): ImageProcessor {
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('image processor config must be a JSON object');
     const j = json as Record<string, unknown>;
     const { width, height } = parseSize(j.size);
@@ -143,7 +149,12 @@ export class ImageProcessor {
       resample,
     };
     if (config.std.some((s) => s === 0)) throw new Error('"image_std" contains 0');
-    return new ImageProcessor(config);
+    if (overrides?.size !== undefined) {
+      const s = positiveInt(overrides.size, 'size override');
+      config.width = s;
+      config.height = s;
+    }
+    return new ImageProcessor(config, overrides?.exifTranspose ?? true);
   }
 
   /** To the configured size, uint8 (Pillow's resize). Images already that size are copied. */
@@ -181,7 +192,8 @@ export class ImageProcessor {
   preprocess(images: ImageInput[]): { pixelValues: Float32Array; shape: [number, 3, number, number]; resized: RgbImage[] } {
     if (!Array.isArray(images) || images.length === 0) throw new Error('preprocess: no images given');
     const resized = images.map((img, i) => {
-      const rgb = decodeImage(img, typeof img === 'string' ? undefined : images.length > 1 ? `image ${i} (${describe(img)})` : undefined);
+      const name = typeof img === 'string' || images.length === 1 ? undefined : `image ${i} (${describe(img)})`;
+      const rgb = decodeImage(img, name, { exifTranspose: this.exifTranspose });
       return this.config.doResize ? this.resize(rgb) : rgb;
     });
     const H = Math.max(...resized.map((r) => r.height));

@@ -42,6 +42,24 @@ export interface PixelBatch { pixelValues: Float32Array; shape: [number, number,
 
 export type ImageLike = ImageInput | ImageEmbedding;
 
+export interface GradcamResult {
+  /** Text layer whose cross-attention was used. */
+  layer: number;
+  /** Side of each map: image_size / patch_size. */
+  grid: number;
+  /** ITM match probability of the pair. */
+  probability: number;
+  /** The tokens of the ITM input, [CLS] (or [ENC]) first, [SEP] last. */
+  tokens: string[];
+  /** One row-major grid x grid map per token, in token order. */
+  maps: Float32Array[];
+}
+
+/** BLIP's demo uses text layer 8 of 12 for Grad-CAM; keep that proportion for other depths. */
+export function defaultGradcamLayer(layers: number): number {
+  return Math.min(layers - 1, Math.round((layers * 2) / 3));
+}
+
 export interface ForwardOptions extends TextOptions {
   /** Record every layer's hidden states and attention probabilities (default true). */
   activations?: boolean;
@@ -230,6 +248,39 @@ export class BlipItm {
     } catch (e) {
       col.dispose();
       throw e;
+    }
+  }
+
+  /**
+   * Grad-CAM of the ITM match score over text layer `layer`'s cross-attention for one image and
+   * one text: one grid x grid map per text token ([CLS] first), as BLIP's authors compute it.
+   * Default layer: two thirds of the depth (8 of 12 for the base model, as BLIP's demo uses).
+   */
+  async gradcam(image: ImageLike, text: string, opts: TextOptions & { layer?: number } = {}): Promise<GradcamResult> {
+    this.checkAlive();
+    this.checkTexts([text]);
+    const layer = opts.layer ?? defaultGradcamLayer(this.config.text.numHiddenLayers);
+    const embedding = image instanceof ImageEmbedding ? image : this.embedPixels(this.pixels([image]));
+    try {
+      const enc = this.tokenize([text], opts, true);
+      const [maps, prob] = tf.tidy(() => {
+        const [ids, mask] = this.encodingTensors(enc);
+        const cams = gradcam(embedding, ids, mask, this.text, this.config.text, this.heads, layer); // [1, L, g, g]
+        const states = textForward(ids, mask, this.text, this.config.text, { image: embedding });
+        return [cams, matchProbability(itmLogits(states, this.heads))];
+      });
+      const [, l, grid] = maps.shape;
+      const data = (await maps.data()) as Float32Array;
+      const probability = (await prob.data())[0];
+      maps.dispose();
+      prob.dispose();
+      const tokens = enc.inputIds[0].map((id) => this.tokenizer.idToToken(id) ?? (id === this.tokenizer.encId ? '[ENC]' : `[${id}]`));
+      return {
+        layer, grid, probability, tokens,
+        maps: Array.from({ length: l }, (_, i) => data.slice(i * grid * grid, (i + 1) * grid * grid)),
+      };
+    } finally {
+      if (embedding !== image) embedding.dispose();
     }
   }
 

@@ -4,14 +4,56 @@ import { LayerNormWeights, Linear } from '../weights/view';
 /** Records a named intermediate tensor (hidden state, attention map) when inspection is on. */
 export type Recorder = (name: string, t: tf.Tensor) => void;
 
-/** x [..., in] @ W [in, out] + b, as one 2-D matmul (the fast path on every backend). */
+/**
+ * Whether the active backend is wasm. Its matMul only reaches XNNPACK's GEMM for an
+ * untransposed [1, M, K] x [1, K, N] product (anything batched or transposed falls to a naive
+ * loop at ~1 GFLOP/s), and it packs the right operand into a private copy that lives as long
+ * as that tensor. So on wasm the weight is the LEFT operand (W [out, in] @ xᵀ [in, N]): the
+ * activation gets packed (a few MB, freed with it) instead of every weight matrix being
+ * duplicated for the model's lifetime.
+ */
+export function onWasm(): boolean {
+  return tf.getBackend() === 'wasm';
+}
+
+/**
+ * xᵀ [in, N] → W xᵀ [out, N] (no bias: add it with `addColumnBias` if wanted).
+ * The layout of choice on wasm; other backends get the same result.
+ */
+export function linearT(xT: tf.Tensor2D, w: Linear): tf.Tensor2D {
+  return tf.matMul(w.weight, xT);
+}
+
+/** y [out, N] + b [out] broadcast along rows. */
+export function addColumnBias(y: tf.Tensor2D, w: Linear): tf.Tensor2D {
+  return tf.add(y, w.bias.reshape([-1, 1]));
+}
+
+/** x [..., in] @ Wᵀ + b with W [out, in] (PyTorch's layout), as one 2-D matmul. */
 export function linear(x: tf.Tensor, w: Linear): tf.Tensor {
-  const inDim = w.weight.shape[0];
-  const outDim = w.weight.shape[1];
+  const [outDim, inDim] = w.weight.shape;
   const lead = x.shape.slice(0, -1);
-  const flat = x.reshape([-1, inDim]) as tf.Tensor2D;               // [N, in]
-  const y = tf.fused.matMul({ a: flat, b: w.weight, bias: w.bias }); // [N, out]
+  const flat = x.reshape([-1, inDim]) as tf.Tensor2D; // [N, in]
+  let y: tf.Tensor2D;
+  if (onWasm()) {
+    // (W xᵀ)ᵀ + b: two cheap transposes of activations buy XNNPACK's GEMM without a packed weight copy.
+    y = tf.add(tf.transpose(linearT(tf.transpose(flat), w)), w.bias) as tf.Tensor2D;
+  } else {
+    y = tf.fused.matMul({ a: flat, b: w.weight, transposeB: true, bias: w.bias }) as tf.Tensor2D; // [N, out]
+  }
   return y.reshape([...lead, outDim]);
+}
+
+/**
+ * x [K, ...] → its K sub-tensors [...] along axis 0. On wasm, slice/unstack/split copy the
+ * WHOLE input out of the heap into JS for every piece (tfjs-backend-wasm's Slice kernel calls
+ * readSync), so pieces are taken with gather, a C++ kernel that copies only the piece.
+ */
+export function unstack0(x: tf.Tensor): tf.Tensor[] {
+  const k = x.shape[0];
+  if (!onWasm()) return tf.unstack(x);
+  const rest = x.shape.slice(1);
+  return Array.from({ length: k }, (_, i) => tf.gather(x, [i], 0).reshape(rest));
 }
 
 /** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */

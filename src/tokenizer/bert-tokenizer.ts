@@ -121,22 +121,28 @@ export class BertTokenizer {
     return new BertTokenizer(parseVocab(files.vocab), settings, 'vocab.txt');
   }
 
-  /** Word-piece ids of the text, without [CLS]/[SEP]. */
-  private textIds(text: string): number[] {
-    const out: number[] = [];
-    for (const seg of this.splitter.split(text)) {
-      if ('id' in seg) {
-        out.push(seg.id);
-        continue;
-      }
-      for (const word of splitWords(normalizeText(seg.text, this.normalizeOptions))) this.wordPiece.encodeWord(word, out);
+  /** Appends the word-piece ids of the text (no [CLS]/[SEP]) to `out`. */
+  private appendIds(text: string, out: number[]): void {
+    if (!this.splitter.mayMatch(text)) {
+      this.appendPlainIds(text, out);
+      return;
     }
-    return out;
+    for (const seg of this.splitter.split(text)) {
+      if (typeof seg === 'number') out.push(seg);
+      else this.appendPlainIds(seg, out);
+    }
+  }
+
+  /** Text with no special tokens in it. */
+  private appendPlainIds(text: string, out: number[]): void {
+    for (const word of splitWords(normalizeText(text, this.normalizeOptions))) this.wordPiece.encodeWord(word, out);
   }
 
   /** Word-piece tokens, no [CLS]/[SEP]. */
   tokenize(text: string): string[] {
-    return this.textIds(text).map((id) => this.vocab.idToToken[id]);
+    const ids: number[] = [];
+    this.appendIds(text, ids);
+    return ids.map((id) => this.vocab.idToToken[id]);
   }
 
   /**
@@ -145,12 +151,14 @@ export class BertTokenizer {
    * modelMaxLength (transformers only warns there).
    */
   encode(text: string, opts: { maxLength?: number; encToken?: boolean } = {}): number[] {
-    const body = this.textIds(text);
+    const ids = [opts.encToken ? this.encId : this.clsId];
+    this.appendIds(text, ids);
     if (opts.maxLength !== undefined) {
       checkMaxLength(opts.maxLength);
-      if (body.length > opts.maxLength - 2) body.length = opts.maxLength - 2;
+      if (ids.length > opts.maxLength - 1) ids.length = opts.maxLength - 1;
     }
-    return [opts.encToken ? this.encId : this.clsId, ...body, this.sepId];
+    ids.push(this.sepId);
+    return ids;
   }
 
   encodeBatch(texts: string[], opts: EncodeOptions = {}): Encoding {
@@ -160,13 +168,19 @@ export class BertTokenizer {
     const padding = opts.padding ?? 'longest';
     let width = 0;
     if (padding === 'longest') for (const r of rows) width = Math.max(width, r.length);
-    else if (padding === 'max_length') width = limit;
+    else if (padding === 'max_length') {
+      if (!Number.isSafeInteger(limit)) throw new RangeError(`padding 'max_length' needs a maxLength (modelMaxLength is ${limit})`);
+      width = limit;
+    }
     const inputIds: number[][] = [];
     const attentionMask: number[][] = [];
-    for (const r of rows) {
-      const pad = Math.max(0, width - r.length);
-      inputIds.push(pad > 0 ? r.concat(new Array<number>(pad).fill(this.padId)) : r);
-      attentionMask.push(new Array<number>(r.length).fill(1).concat(new Array<number>(pad).fill(0)));
+    for (const ids of rows) {
+      const n = ids.length;
+      const mask = new Array<number>(Math.max(width, n));
+      for (let k = 0; k < mask.length; k++) mask[k] = k < n ? 1 : 0;
+      for (let k = n; k < width; k++) ids.push(this.padId);
+      inputIds.push(ids);
+      attentionMask.push(mask);
     }
     return { inputIds, attentionMask };
   }

@@ -4,7 +4,7 @@ import { LayerNormWeights, Linear, WeightView } from '../weights/view';
 
 export interface VisionLayerWeights {
   layerNorm1: LayerNormWeights;
-  qkv: Linear;        // fused [D, 3D]: q, k, v stacked on the output axis
+  qkv: Linear;        // fused [3D, D]: q, k, v stacked on the output axis
   projection: Linear;
   layerNorm2: LayerNormWeights;
   fc1: Linear;
@@ -14,7 +14,7 @@ export interface VisionLayerWeights {
 export interface VisionWeights {
   classEmbedding: tf.Tensor;    // [1, 1, D]
   positionEmbedding: tf.Tensor; // [1, T, D]
-  patchEmbedding: Linear;       // [3*p*p, D]
+  patchEmbedding: Linear;       // [D, 3*p*p]
   layers: VisionLayerWeights[];
   postLayerNorm: LayerNormWeights;
 }

@@ -83,16 +83,26 @@ export class SafetensorsFile implements TensorSource {
     if (e.dtype === 'F32') {
       // Read straight into the result: no intermediate buffer, no copy.
       const data = new Float32Array(count);
-      this.readInto(new Uint8Array(data.buffer), e.begin, key);
+      this.readBytes(new Uint8Array(data.buffer), e.begin, key);
       return { dtype: 'float32', shape: [...e.shape], data };
     }
     const bytes = new Uint8Array(e.end - e.begin);
-    this.readInto(bytes, e.begin, key);
+    this.readBytes(bytes, e.begin, key);
     const data = decodeElements(bytes, e.dtype, count, `${this.file}: ${key}`);
     return { dtype: rawDTypeOf(e.dtype), shape: [...e.shape], data };
   }
 
-  private readInto(target: Uint8Array, position: number, key: string): void {
+  /** Reads a stored F32 tensor's bytes into `target` (e.g. straight into a backend's heap). */
+  readInto(key: string, target: Uint8Array): void {
+    const e = this.entry(key);
+    if (e.dtype !== 'F32') throw new Error(`${this.file}: ${key} is ${e.dtype}, not F32`);
+    if (target.byteLength !== e.end - e.begin) {
+      throw new Error(`${this.file}: ${key} has ${e.end - e.begin} bytes, the target ${target.byteLength}`);
+    }
+    this.readBytes(target, e.begin, key);
+  }
+
+  private readBytes(target: Uint8Array, position: number, key: string): void {
     if (this.fd === null) throw new Error(`${this.file}: already closed`);
     let done = 0;
     while (done < target.length) {
@@ -147,6 +157,7 @@ export class ShardedSafetensors implements TensorSource {
   shape(key: string): number[] { return this.file(key).shape(key); }
   storedDType(key: string): string { return this.file(key).storedDType(key); }
   read(key: string): RawTensor { return this.file(key).read(key); }
+  readInto(key: string, target: Uint8Array): void { this.file(key).readInto(key, target); }
   close(): void { for (const f of this.shards) f.close(); }
   private file(key: string): SafetensorsFile {
     const f = this.owner.get(key);

@@ -1,14 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { RawTensor, TensorSource, shapeString } from './raw-tensor';
 
+/** A source that can read a stored float32 tensor's bytes into a caller's buffer. */
+interface DirectReader { readInto(key: string, target: Uint8Array): void }
+
+/** The two wasm-backend methods the direct load uses (tfjs-backend-wasm's BackendWasm). */
+interface WasmBackendInternals {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
 /**
  * Checkpoint tensors as tf tensors, looked up by their checkpoint names verbatim.
  *
  * The store owns every tensor it creates (dispose() frees them all) and remembers which keys
- * the model used, so unused checkpoint tensors can be reported. This is also the one place
- * that converts layouts: PyTorch Linear weights [out, in] become [in, out] (tfjs matMul with
- * transposeB is an order of magnitude slower on wasm), and the patch conv's OIHW kernel becomes
- * a [C*kh*kw, O] matrix for a patchify-then-matmul embedding.
+ * the model used, so unused checkpoint tensors can be reported. Layouts stay as stored:
+ * Linear weights keep PyTorch's [out, in] (the model multiplies W @ xᵀ, see nn/ops linearT) and
+ * the patch conv's OIHW kernel is read as its [O, C*kh*kw] matrix, so loading never transposes.
  */
 export class WeightStore {
   private readonly used = new Set<string>();
@@ -20,6 +28,43 @@ export class WeightStore {
 
   /** Reads `key`, checking its checkpoint shape against `expected`. */
   raw(key: string, expected: readonly number[]): RawTensor {
+    this.checkShape(key, expected);
+    this.used.add(key);
+    return this.source.read(key);
+  }
+
+  /**
+   * Reads `key` (checked against `expected`) as a tensor of shape `as` (default: as stored),
+   * owned by the store. On wasm a float32 tensor is read from the file straight into the
+   * backend's heap: no JS-side array, one copy.
+   */
+  tensor(key: string, expected: readonly number[], as: readonly number[] = expected): tf.Tensor {
+    const direct = this.readDirect(key, expected, as);
+    if (direct) return direct;
+    const raw = this.raw(key, expected);
+    const data = raw.dtype === 'uint8' ? Int32Array.from(raw.data) : raw.data; // tfjs has no uint8 tensors
+    return this.keep(tf.tensor(data, [...as], raw.dtype === 'float32' ? 'float32' : 'int32'));
+  }
+
+  private readDirect(key: string, expected: readonly number[], as: readonly number[]): tf.Tensor | null {
+    const src = this.source as TensorSource & Partial<DirectReader>;
+    if (tf.getBackend() !== 'wasm' || typeof src.readInto !== 'function' || !src.has(key) || src.storedDType(key) !== 'F32') return null;
+    this.checkShape(key, expected);
+    const backend = tf.backend() as unknown as WasmBackendInternals;
+    const info = backend.makeOutput([...as], 'float32');
+    const t = tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor;
+    try {
+      const heap = backend.typedArrayFromHeap(info); // a view into the heap, taken after the allocation
+      src.readInto(key, new Uint8Array(heap.buffer, heap.byteOffset, heap.byteLength));
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
+    this.used.add(key);
+    return this.keep(t);
+  }
+
+  private checkShape(key: string, expected: readonly number[]): void {
     if (!this.source.has(key)) {
       throw new Error(`${this.origin}: missing tensor ${key} (expected shape ${shapeString(expected)})`);
     }
@@ -27,8 +72,6 @@ export class WeightStore {
     if (found.length !== expected.length || found.some((d, i) => d !== expected[i])) {
       throw new Error(`${this.origin}: tensor ${key} has shape ${shapeString(found)}, expected ${shapeString(expected)}`);
     }
-    this.used.add(key);
-    return this.source.read(key);
   }
 
   keep<T extends tf.Tensor>(t: T): T {
@@ -53,7 +96,7 @@ export class WeightStore {
   }
 }
 
-export interface Linear { weight: tf.Tensor2D; bias: tf.Tensor1D }   // weight [in, out]
+export interface Linear { weight: tf.Tensor2D; bias: tf.Tensor1D }   // weight [out, in], as PyTorch stores it
 export interface LayerNormWeights { weight: tf.Tensor1D; bias: tf.Tensor1D; eps: number }
 
 /** A prefix into the checkpoint, as in `w.at('text_encoder.encoder.layer').at(3).get(...)`. */
@@ -70,15 +113,12 @@ export class WeightView {
 
   /** A tensor as stored, after checking its shape. */
   get(name: string, shape: readonly number[]): tf.Tensor {
-    const raw = this.store.raw(this.key(name), shape);
-    const data = raw.dtype === 'uint8' ? Int32Array.from(raw.data) : raw.data; // tfjs has no uint8 tensors
-    return this.store.keep(tf.tensor(data, raw.shape, raw.dtype === 'float32' ? 'float32' : 'int32'));
+    return this.store.tensor(this.key(name), shape);
   }
 
-  /** A PyTorch nn.Linear(inDim, outDim) under this prefix, weight transposed to [in, out]. */
+  /** A PyTorch nn.Linear(inDim, outDim) under this prefix: weight [out, in] exactly as stored (see linearT). */
   linear(inDim: number, outDim: number): Linear {
-    const raw = this.store.raw(this.key('weight'), [outDim, inDim]);
-    const weight = this.store.keep(tf.tidy(() => tf.tensor2d(raw.data as Float32Array, [outDim, inDim]).transpose<tf.Tensor2D>()));
+    const weight = this.store.tensor(this.key('weight'), [outDim, inDim]) as tf.Tensor2D;
     return { weight, bias: this.get('bias', [outDim]) as tf.Tensor1D };
   }
 
@@ -86,11 +126,9 @@ export class WeightView {
     return { weight: this.get('weight', [dim]) as tf.Tensor1D, bias: this.get('bias', [dim]) as tf.Tensor1D, eps };
   }
 
-  /** A Conv2d(channels, outDim, k, stride=k) kernel as a [channels*k*k, outDim] matrix (c, y, x order). */
+  /** A Conv2d(channels, outDim, k, stride=k) kernel as a [outDim, channels*k*k] matrix (c, y, x order), a Linear. */
   patchConv(channels: number, outDim: number, k: number): Linear {
-    const raw = this.store.raw(this.key('weight'), [outDim, channels, k, k]);
-    const weight = this.store.keep(tf.tidy(() =>
-      tf.tensor2d(raw.data as Float32Array, [outDim, channels * k * k]).transpose<tf.Tensor2D>())); // [C*k*k, O]
+    const weight = this.store.tensor(this.key('weight'), [outDim, channels, k, k], [outDim, channels * k * k]) as tf.Tensor2D;
     return { weight, bias: this.get('bias', [outDim]) as tf.Tensor1D };
   }
 }

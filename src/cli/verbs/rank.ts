@@ -1,0 +1,38 @@
+import * as fs from 'fs';
+import { Command, MODEL_OPTIONS, UsageError } from '../command';
+import { loadModel, textsFrom } from '../load';
+import { rankTexts } from '../../retrieval';
+import { RETRIEVAL_OPTIONS, resultTable, retrievalOptions } from './search';
+
+export const rank: Command = {
+  name: 'rank',
+  summary: 'Ranks captions for one image: ITC shortlist, re-ranked by ITM match probability.',
+  usage: 'rank --model DIR|HUB_ID --image IMG --texts-file FILE [--text TXT...] [--rerank K] [--top-k N] [--json]',
+  options: {
+    ...MODEL_OPTIONS,
+    image: { type: 'string', arg: 'IMG', help: 'image file (JPEG or PNG)' },
+    'texts-file': { type: 'string', arg: 'FILE', help: 'candidate captions, one per line' },
+    text: { type: 'string', multiple: true, arg: 'TXT', help: 'a candidate caption; repeat for several' },
+    ...RETRIEVAL_OPTIONS,
+  },
+  details: '--json prints [{"text": caption, "itc": cosine, "itm": probability}, ...] (no "itm" with --rerank 0).',
+  async run(args) {
+    const image = args.required('image');
+    const texts = textsFrom(args);
+    if (!texts.length) throw new UsageError('rank: no caption given (--texts-file FILE or --text TXT)');
+    if (!fs.existsSync(image)) throw new Error(`${image}: no such file`);
+    const opts = retrievalOptions(args, 'rank');
+    const model = await loadModel(args);
+    try {
+      const ranked = await rankTexts(model, image, texts, opts);
+      if (args.flag('json')) {
+        const rows = ranked.map((r) => (r.itm === undefined ? { text: r.text, itc: r.itc } : { text: r.text, itc: r.itc, itm: r.itm }));
+        process.stdout.write(JSON.stringify(rows) + '\n');
+      } else {
+        process.stdout.write(resultTable(ranked.map((r) => ({ itc: r.itc, itm: r.itm, label: JSON.stringify(r.text) }))));
+      }
+    } finally {
+      model.dispose();
+    }
+  },
+};
