@@ -13,3 +13,8 @@ export { compareTensors, formatDiffs } from './parity/compare';
 export type { TensorDiff } from './parity/compare';
 export { SafetensorsFile, readAllSafetensors, writeSafetensors } from './weights/safetensors';
 export { downloadModel, resolveModel } from './hub';
+export { explainImage } from './inspect/explain';
+export type { ExplainOptions } from './inspect/explain';
+export { attentionMaps } from './inspect/attention';
+export type { AttentionKind } from './inspect/attention';
+export { overlayMap } from './inspect/overlay';

@@ -21,18 +21,22 @@ import { IMAGES, TEXTS, TINY, reference } from './helpers/fixtures';
 const CHELSEA = IMAGES[0];
 const CAPTION = 'a tabby cat lying on a rug';
 
-/** Runs `blip-itm explain ARGS --json` on the tiny model; returns the parsed JSON and the written PNG. */
-async function runExplain(out: string, ...argv: string[]): Promise<{ json: Record<string, unknown>; png: PNG }> {
+/** Runs `blip-itm explain ARGS --json` on the tiny model; returns the parsed JSON, the written PNG and stderr. */
+async function runExplain(out: string, ...argv: string[]): Promise<{ json: Record<string, unknown>; png: PNG; stderr: string }> {
   const args = parse(explain, ['--model', TINY, '--backend', tf.getBackend(), '--image', CHELSEA, '--out', out, '--json', ...argv]);
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => { chunks.push(String(chunk)); return true; }) as typeof process.stdout.write;
+  const captured = { stdout: '', stderr: '' };
+  const saved = { stdout: process.stdout.write, stderr: process.stderr.write };
+  for (const name of ['stdout', 'stderr'] as const) {
+    process[name].write = ((chunk: string | Uint8Array) => { captured[name] += String(chunk); return true; }) as typeof process.stdout.write;
+  }
   try {
     await explain.run(args);
   } finally {
-    process.stdout.write = write;
+    process.stdout.write = saved.stdout;
+    process.stderr.write = saved.stderr;
   }
-  return { json: JSON.parse(chunks.join('')) as Record<string, unknown>, png: PNG.sync.read(fs.readFileSync(out)) };
+  const json = JSON.parse(captured.stdout) as Record<string, unknown>;
+  return { json, png: PNG.sync.read(fs.readFileSync(out)), stderr: captured.stderr };
 }
 
 /** The RGB bytes of pixel (x, y) of a decoded pngjs image (RGBA) or an RgbImage (RGB). */
@@ -202,11 +206,14 @@ describe('inspect on the tiny checkpoint', function () {
     expect(change(lo)).to.be.lessThan(3);
   });
 
-  it('explain --size scales the output; the default layer of the tiny model gives zero word maps, drawn as the plain image', async () => {
-    const { json, png } = await runExplain(path.join(tmp, 'small.png'), '--text', CAPTION, '--size', '128');
+  it('explain --size scales the output; the last layer gives zero word maps, drawn as the plain image', async () => {
+    const { json: byDefault } = await runExplain(path.join(tmp, 'default.png'), '--text', CAPTION, '--size', '64');
+    expect(byDefault.layer).to.equal(0); // defaultGradcamLayer(2) avoids the last layer
+    const { json, png, stderr } = await runExplain(path.join(tmp, 'small.png'), '--text', CAPTION, '--size', '128', '--layer', '1');
     expect([png.width, png.height]).to.deep.equal([128, 85]);
-    expect(json.layer).to.equal(1); // defaultGradcamLayer(2)
+    expect(json.layer).to.equal(1); // the last layer, where only [CLS] reaches the ITM head
     expect(json.zeroMaps).to.deep.equal(['all words (mean)']);
+    expect(stderr).to.match(/zero everywhere.*try an earlier --layer/);
   });
 
   it('explain --grid draws the image, the all-words mean and one tile per token', async () => {
@@ -239,7 +246,7 @@ describe('inspect on the tiny checkpoint', function () {
 
   it('explain --attention writes cross, vision and text pictures', async () => {
     const cross = await runExplain(path.join(tmp, 'cross.png'), '--text', CAPTION, '--attention', 'cross', '--head', '1');
-    expect(cross.json).to.include({ method: 'attention', attention: 'cross', head: 1, layer: 1 });
+    expect(cross.json).to.include({ method: 'attention', attention: 'cross', head: 1, layer: 0 });
     expect([cross.png.width, cross.png.height]).to.deep.equal([451, 300]);
     const vision = await runExplain(path.join(tmp, 'vision.png'), '--attention', 'vision');
     expect(vision.json).to.include({ attention: 'vision', layer: 1, head: 'mean' });

@@ -1,12 +1,13 @@
 import { Command, UsageError, helpText, parse } from './command';
 import { download } from './verbs/download';
 import { dump } from './verbs/dump';
+import { explain } from './verbs/explain';
 import { parity } from './verbs/parity';
 import { preprocess } from './verbs/preprocess';
 import { score } from './verbs/score';
 import { tokenize } from './verbs/tokenize';
 
-const COMMANDS: Command[] = [score, dump, parity, tokenize, preprocess, download];
+const COMMANDS: Command[] = [score, explain, dump, parity, tokenize, preprocess, download];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

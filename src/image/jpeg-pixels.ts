@@ -290,16 +290,29 @@ export type JpegColorSpace = 'gray' | 'ycc' | 'rgb' | 'cmyk' | 'ycck';
 /** IDCT, upsampling and colour conversion; returns pixels in Pillow's mode for the file. */
 export function componentsToPixels(comps: Component[], width: number, height: number, maxH: number, maxV: number,
   space: JpegColorSpace): { mode: 'L' | 'RGB' | 'CMYK'; pixels: Uint8Array } {
-  const rowOf = comps.map((c) => {
+  for (const c of comps) {
     if (maxH % c.h !== 0 || maxV % c.v !== 0) {
       // libjpeg: JERR_FRACT_SAMPLE_NOTIMPL.
       throw new JpegError('unsupported JPEG: fractional sampling factors');
     }
+  }
+  const planes = comps.map((c) => {
     const plane = idctComponent(c);
     c.coefs = new Int16Array(0); // coefficients are no longer needed; let them go early
-    const cw = Math.ceil((width * c.h) / maxH);
-    const ch = Math.ceil((height * c.v) / maxV);
-    return rowUpsampler(plane, c.blocksW * 8, cw, ch, maxH / c.h, maxV / c.v, width);
+    return plane;
+  });
+  const geo = comps.map((c) => ({
+    pw: c.blocksW * 8, cw: Math.ceil((width * c.h) / maxH), ch: Math.ceil((height * c.v) / maxV),
+    hx: maxH / c.h, vx: maxV / c.v,
+  }));
+  // The common layouts (4:2:0, 4:2:2) take a fused path: same arithmetic, fewer passes.
+  if (space === 'ycc' && geo[0].hx === 1 && geo[0].vx === 1 && geo[1].hx === 2 && geo[1].cw > 2 &&
+    (geo[1].vx === 1 || geo[1].vx === 2) && geo[2].hx === geo[1].hx && geo[2].vx === geo[1].vx) {
+    return { mode: 'RGB', pixels: fusedYcc(planes, geo[0].pw, geo[1].pw, geo[1].cw, geo[1].ch, geo[1].vx, width, height) };
+  }
+  const rowOf = comps.map((c, i) => {
+    const g = geo[i];
+    return rowUpsampler(planes[i], g.pw, g.cw, g.ch, g.hx, g.vx, width);
   });
   const L = LIMIT;
   if (space === 'gray') {
@@ -356,4 +369,65 @@ export function componentsToPixels(comps: Component[], width: number, height: nu
     }
   }
   return { mode: 'CMYK', pixels: out };
+}
+
+/**
+ * Y at full size, Cb and Cr fancy-upsampled 2× horizontally and 1× or 2× vertically (h2v1 /
+ * h2v2 with the same arithmetic as rowUpsampler), converted to RGB in the same loop.
+ */
+function fusedYcc(planes: Uint8Array[], pwY: number, pwC: number, cw: number, ch: number, vx: number,
+  width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height * 3);
+  const [py, pb, pr] = planes;
+  // Column sums of the two chroma rows feeding output row y, with the last one repeated.
+  const sb = new Int32Array(cw + 1);
+  const sr = new Int32Array(cw + 1);
+  // h2v2 sums are 3 * near + far (scale 4): biases 8 / 7 and shift 4; h2v1 uses the row: 1 / 2, shift 2.
+  const shift = vx === 2 ? 4 : 2;
+  const biasE = vx === 2 ? 8 : 1;
+  const biasO = vx === 2 ? 7 : 2;
+  const L = LIMIT;
+  for (let y = 0; y < height; y++) {
+    if (vx === 2) {
+      const iy = y >> 1;
+      const far = ((y & 1) === 0 ? (iy > 0 ? iy - 1 : 0) : (iy < ch - 1 ? iy + 1 : iy)) * pwC;
+      const near = iy * pwC;
+      for (let x = 0; x < cw; x++) {
+        sb[x] = pb[near + x] * 3 + pb[far + x];
+        sr[x] = pr[near + x] * 3 + pr[far + x];
+      }
+    } else {
+      const row = y * pwC;
+      for (let x = 0; x < cw; x++) { sb[x] = pb[row + x]; sr[x] = pr[row + x]; }
+    }
+    sb[cw] = sb[cw - 1];
+    sr[cw] = sr[cw - 1];
+    const yRow = y * pwY;
+    let o = y * width * 3;
+    let prevB = sb[0];
+    let prevR = sr[0];
+    for (let x = 0; x < cw; x++) {
+      const b3 = sb[x] * 3;
+      const r3 = sr[x] * 3;
+      let cb = (b3 + prevB + biasE) >> shift;
+      let cr = (r3 + prevR + biasE) >> shift;
+      let yy = py[yRow + 2 * x] + LIMIT_OFF;
+      out[o] = L[yy + CR_R[cr]];
+      out[o + 1] = L[yy + ((CB_G[cb] + CR_G[cr]) >> 16)];
+      out[o + 2] = L[yy + CB_B[cb]];
+      o += 3;
+      if (2 * x + 1 < width) {
+        cb = (b3 + sb[x + 1] + biasO) >> shift;
+        cr = (r3 + sr[x + 1] + biasO) >> shift;
+        yy = py[yRow + 2 * x + 1] + LIMIT_OFF;
+        out[o] = L[yy + CR_R[cr]];
+        out[o + 1] = L[yy + ((CB_G[cb] + CR_G[cr]) >> 16)];
+        out[o + 2] = L[yy + CB_B[cb]];
+        o += 3;
+      }
+      prevB = sb[x];
+      prevR = sr[x];
+    }
+  }
+  return out;
 }

@@ -82,7 +82,8 @@ function readChunks(buf: Uint8Array): Chunk[] {
       break;
     }
     const data = buf.subarray(pos + 8, pos + 8 + len);
-    if (type !== 'IDAT') {
+    // Pillow verifies the CRCs of the chunks before the image data, and only those.
+    if (!sawIDAT && type !== 'IDAT') {
       const crc = zlib.crc32(buf.subarray(pos + 4, pos + 8 + len));
       if (crc !== u32(buf, pos + 8 + len)) throw new PngError(`corrupt PNG: bad CRC in the ${type} chunk`);
     }

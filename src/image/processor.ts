@@ -11,6 +11,8 @@ import { ImageInput, RgbImage } from './types';
  * (image_transforms.rescale), then (x - mean) / std in float32 with mean/std cast to float32
  * (image_transforms.normalize). Math.fround after each step gives the same bits, because
  * rounding a double result of a float32 +, -, *, / to float32 equals the float32 operation.
+ * Images are always converted to RGB (the model needs 3 channels): do_convert_rgb = false is
+ * accepted and recorded but changes nothing.
  */
 
 export interface ImageProcessorConfig {

@@ -1,10 +1,11 @@
 import { RgbImage } from './types';
 
 /**
- * Pillow's `convert('RGB')` (libImaging/Convert.c), which transformers' convert_to_rgb and
+ * Pillow's `convert('RGB')` (libImaging/Convert.c), which transformers 5.17's convert_to_rgb and
  * load_image call. It does NOT composite alpha on a background: RGBA→RGB and LA→RGB simply
- * drop the alpha channel (the horse.png fixture, RGBA with partly transparent pixels, confirms
- * this against transformers' output).
+ * drop the alpha channel. (horse.png cannot tell the two apart: its 12 partly transparent
+ * pixels are white already. The RGBA / LA / palette-with-alpha cases in images-extra can, and
+ * match Pillow only with the alpha dropped.)
  */
 export type PilMode = 'L' | 'LA' | 'RGB' | 'RGBA' | 'CMYK';
 

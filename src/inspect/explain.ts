@@ -59,58 +59,66 @@ export async function explainImage(model: BlipItm, image: RgbImage, text: string
   }
   // Fail on an unknown --token before the (slow, on a full model) gradient pass.
   if (opts.token !== undefined && !opts.grid) selectToken(previewTokens(model, text, opts), opts.token, model.tokenizer);
+  const m = await tokenMaps(model, image, text, opts);
+  if (m.matrix) {
+    const title = `text self-attention, layer ${m.base.layer}, ${headName(m.base.head ?? 'mean')}`;
+    const cell = opts.size === undefined ? undefined : opts.size / Math.max(1, m.maps.length);
+    return { ...m.base, zeroMaps: [], image: drawMatrix(m.maps, m.base.tokens, title, { cell, colormap: opts.colormap }) };
+  }
+  if (opts.grid) return gridPicture(image, text, m, opts);
+  const selection = kind === 'vision' ? { positions: [0], label: 'image [CLS] query' }
+    : opts.token === undefined ? defaultSelection(m.base.tokens) : selectToken(m.base.tokens, opts.token, model.tokenizer);
+  const map = toMap(meanRows(m.maps, selection.positions), m.grid);
+  return { ...m.base, selection, zeroMaps: zeroLabels([[selection.label, map.data]]), image: overlayMap(fitImage(image, opts.size), map, opts) };
+}
+
+interface TokenMaps {
+  base: Omit<Explanation, 'image' | 'zeroMaps'>;
+  /** One map per query: per text token (Grad-CAM, cross), per image query (vision), token rows (text). */
+  maps: ArrayLike<number>[];
+  grid: number;
+  /** Text self-attention: maps is a token x token matrix, not image maps. */
+  matrix: boolean;
+}
+
+async function tokenMaps(model: BlipItm, image: RgbImage, text: string, opts: ExplainOptions): Promise<TokenMaps> {
   const input = { ...image, channels: 3 as const };
   const textOpts = { maxLength: opts.maxLength, encToken: opts.encToken };
-  let maps: ArrayLike<number>[];
-  let grid: number;
-  let base: Omit<Explanation, 'image' | 'zeroMaps'>;
+  const kind = opts.attention;
   if (kind === undefined) {
     const g = await model.gradcam(input, text, { ...textOpts, layer: opts.layer });
-    maps = g.maps;
-    grid = g.grid;
-    base = { method: 'gradcam', layer: g.layer, probability: g.probability, tokens: g.tokens };
-  } else {
-    const a = await attentionMaps(model, input, text, { ...textOpts, kind, layer: opts.layer, head: opts.head });
-    maps = a.maps;
-    grid = a.grid;
-    base = { method: 'attention', kind, layer: a.layer, head: a.head, probability: a.probability, tokens: a.tokens };
-    if (kind === 'text') {
-      const title = `text self-attention, layer ${a.layer}, ${headName(a.head)}`;
-      const cell = opts.size === undefined ? undefined : opts.size / Math.max(1, a.maps.length);
-      return { ...base, zeroMaps: [], image: drawMatrix(a.maps, a.tokens, title, { cell, colormap: opts.colormap }) };
-    }
-    if (kind === 'vision') {
-      const selection = { positions: [0], label: 'image [CLS] query' };
-      const map = toMap(maps[0], grid);
-      return { ...base, selection, zeroMaps: zeroLabels([[selection.label, map.data]]), image: overlayMap(fitImage(image, opts.size), map, opts) };
-    }
+    return { base: { method: 'gradcam', layer: g.layer, probability: g.probability, tokens: g.tokens }, maps: g.maps, grid: g.grid, matrix: false };
   }
-  const tokens = base.tokens;
-  if (opts.grid) {
-    const tile = fitImage(image, opts.size ?? GRID_TILE);
-    const all = defaultSelection(tokens);
-    const shown: [string, Float32Array][] = [
-      [all.label === 'all words (mean)' ? 'all words' : all.label, meanRows(maps, all.positions)],
-      ...tokens.map((t, i): [string, Float32Array] => [t, Float32Array.from(maps[i])]),
-    ];
-    const tiles: Tile[] = [
-      { image: tile, label: 'image' },
-      ...shown.map(([label, values]) => ({ image: overlayMap(tile, toMap(values, grid), opts), label })),
-    ];
-    const what = base.method === 'gradcam' ? 'Grad-CAM' : `cross-attention ${headName(base.head ?? 'mean')}`;
-    const title = `${JSON.stringify(text)}  p=${base.probability.toFixed(3)}  ${what}, layer ${base.layer}`;
-    return { ...base, tiles: tiles.map((t) => t.label), zeroMaps: zeroLabels(shown), image: composeGrid(tiles, title).image };
-  }
-  const selection = opts.token === undefined ? defaultSelection(tokens) : selectToken(tokens, opts.token, model.tokenizer);
-  const map = toMap(meanRows(maps, selection.positions), grid);
-  return { ...base, selection, zeroMaps: zeroLabels([[selection.label, map.data]]), image: overlayMap(fitImage(image, opts.size), map, opts) };
+  const a = await attentionMaps(model, input, text, { ...textOpts, kind, layer: opts.layer, head: opts.head });
+  const base = { method: 'attention' as const, kind, layer: a.layer, head: a.head, probability: a.probability, tokens: a.tokens };
+  return { base, maps: a.maps, grid: a.grid, matrix: kind === 'text' };
+}
+
+/** Contact sheet: the image, the all-words mean, then every token's map, under a title line. */
+function gridPicture(image: RgbImage, text: string, m: TokenMaps, opts: ExplainOptions): Explanation {
+  const { base, maps, grid } = m;
+  const tile = fitImage(image, opts.size ?? GRID_TILE);
+  const all = defaultSelection(base.tokens);
+  const shown: [string, Float32Array][] = [
+    [all.label === 'all words (mean)' ? 'all words' : all.label, meanRows(maps, all.positions)],
+    ...base.tokens.map((t, i): [string, Float32Array] => [t, Float32Array.from(maps[i])]),
+  ];
+  const tiles: Tile[] = [
+    { image: tile, label: 'image' },
+    ...shown.map(([label, values]) => ({ image: overlayMap(tile, toMap(values, grid), opts), label })),
+  ];
+  const what = base.method === 'gradcam' ? 'Grad-CAM' : `cross-attention ${headName(base.head ?? 'mean')}`;
+  const title = `${JSON.stringify(text)}  p=${base.probability.toFixed(3)}  ${what}, layer ${base.layer}`;
+  return { ...base, tiles: tiles.map((t) => t.label), zeroMaps: zeroLabels(shown), image: composeGrid(tiles, title).image };
 }
 
 /** The ITM input's tokens as the model will make them (same truncation). */
 function previewTokens(model: BlipItm, text: string, opts: TextOptions): string[] {
   const maxLength = Math.min(opts.maxLength ?? Infinity, model.config.text.maxPositionEmbeddings);
   const ids = model.tokenizer.encode(text, { maxLength: Number.isFinite(maxLength) ? maxLength : undefined });
-  return ids.map((id) => model.tokenizer.idToToken(id) ?? `[${id}]`);
+  const tokens = ids.map((id) => model.tokenizer.idToToken(id) ?? `[${id}]`);
+  if (opts.encToken) tokens[0] = '[ENC]';
+  return tokens;
 }
 
 function zeroLabels(maps: [string, Float32Array][]): string[] {

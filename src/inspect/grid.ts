@@ -68,7 +68,11 @@ export function composeGrid(tiles: Tile[], title?: string): { image: RgbImage; l
   const tileHeight = Math.max(...tiles.map((t) => t.image.height));
   const layout = gridLayout(tiles.length, tileWidth, tileHeight, title !== undefined);
   const image = blankImage(layout.width, layout.height);
-  if (title !== undefined) drawText(image, fitText(title, layout.width - 2 * PAD, 2), PAD, PAD, { scale: 2, colour: INK });
+  if (title !== undefined) {
+    const room = layout.width - 2 * PAD;
+    const titleScale = textWidth(title, 2) <= room ? 2 : 1; // small glyphs before cutting the title short
+    drawText(image, fitText(title, room, titleScale), PAD, PAD + (2 - titleScale) * 3, { scale: titleScale, colour: INK });
+  }
   const scale = labelScale(tileWidth);
   tiles.forEach((tile, i) => {
     const x = PAD + (i % layout.columns) * (layout.cellWidth + PAD);

@@ -27,7 +27,7 @@ function blocks(img: RgbImage, factor: number): RgbImage {
  * written along the left and (turned) along the top, under a title. The colours span the
  * matrix's own min..max.
  */
-export function drawMatrix(rows: number[][], labels: string[], title: string,
+export function drawMatrix(rows: ArrayLike<number>[], labels: string[], title: string,
   opts: { cell?: number; colormap?: ColormapName } = {}): RgbImage {
   const n = rows.length;
   const cell = Math.max(4, Math.round(opts.cell ?? Math.min(40, Math.max(16, Math.floor(480 / Math.max(1, n))))));
@@ -41,7 +41,9 @@ export function drawMatrix(rows: number[][], labels: string[], title: string,
   drawText(image, title, PAD, PAD, { scale: 2, colour: INK });
   const x0 = PAD + labelSpace;
   const y0 = PAD + titleHeight + labelSpace;
-  const cells = colourise({ data: Float32Array.from(rows.flat()), width: n, height: n }, opts.colormap ?? 'jet');
+  const values = new Float32Array(n * n);
+  rows.forEach((row, i) => values.set(Array.from(row).slice(0, n), i * n));
+  const cells = colourise({ data: values, width: n, height: n }, opts.colormap ?? 'jet');
   paste(image, blocks(cells, cell), x0, y0);
   const glyph = GLYPH_HEIGHT * scale;
   names.forEach((name, i) => {

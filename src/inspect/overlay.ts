@@ -22,7 +22,8 @@ export interface OverlayOptions {
 }
 
 /** Heat maps are computed at most this many pixels on the longer side, then resized bilinearly: the map is smooth, so this changes nothing visible and keeps big photos fast. */
-const WORK_SIDE = 512;
+const WORK_SIDE = 256;
+const LEVELS = 1024;
 
 /**
  * Min-max normalisation to [0, 1], per map (every map uses its own full colour range, as LAVIS
@@ -68,14 +69,25 @@ export function overlayMap(image: RgbImage, map: FloatMap, opts: OverlayOptions 
   const { width, height } = image;
   const heat = heatMap(map, width, height, opts).data;
   const { lut } = getColormap(opts.colormap ?? 'jet');
+  // Opacity and colour per heat level (LEVELS steps: finer than 8-bit output can show), so the
+  // per-pixel loop is a lookup and a blend.
+  const opacity = new Float32Array(LEVELS + 1);
+  const colour = new Float32Array((LEVELS + 1) * 3);
+  for (let q = 0; q <= LEVELS; q++) {
+    const m = q / LEVELS;
+    opacity[q] = alpha * (gamma === 0 ? 1 : m ** gamma);
+    const c = colourIndex(m) * 3;
+    for (let ch = 0; ch < 3; ch++) colour[q * 3 + ch] = 255 * lut[c + ch];
+  }
+  const src = image.data;
   const out = new Uint8Array(width * height * 3);
   for (let p = 0; p < width * height; p++) {
-    const m = Math.min(1, Math.max(0, heat[p]));
-    const a = alpha * (gamma === 0 ? 1 : m ** gamma);
-    const c = colourIndex(m) * 3;
-    for (let ch = 0; ch < 3; ch++) {
-      const v = (1 - a) * image.data[p * 3 + ch] + a * 255 * lut[c + ch];
-      out[p * 3 + ch] = Math.round(Math.min(255, Math.max(0, v)));
+    const h = heat[p];
+    const q = h > 0 ? (h >= 1 ? LEVELS : Math.round(h * LEVELS)) : 0;
+    const a = opacity[q];
+    for (let ch = 0, i = p * 3; ch < 3; ch++, i++) {
+      const v = src[i] + a * (colour[q * 3 + ch] - src[i]);
+      out[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
     }
   }
   return { data: out, width, height };

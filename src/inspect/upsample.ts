@@ -90,25 +90,35 @@ function reflect(i: number, n: number): number {
 export function gaussianBlur(map: FloatMap, sigma: number): FloatMap {
   if (!(sigma > 0)) return { ...map, data: map.data.slice() };
   const radius = Math.floor(4 * sigma + 0.5);
-  const kernel = new Float32Array(2 * radius + 1);
+  const kernel = new Float64Array(2 * radius + 1);
   let sum = 0;
   for (let i = -radius; i <= radius; i++) sum += (kernel[i + radius] = Math.exp(-0.5 * (i / sigma) ** 2));
   for (let i = 0; i < kernel.length; i++) kernel[i] /= sum;
-  const { width, height } = map;
-  const pass = (src: Float32Array, n: number, lines: number, at: (line: number, i: number) => number): Float32Array => {
-    const dst = new Float32Array(src.length);
-    const line = new Float32Array(n + 2 * radius);
-    for (let l = 0; l < lines; l++) {
-      for (let i = -radius; i < n + radius; i++) line[i + radius] = src[at(l, reflect(i, n))];
-      for (let i = 0; i < n; i++) {
-        let s = 0;
-        for (let k = 0; k < kernel.length; k++) s += line[i + k] * kernel[k];
-        dst[at(l, i)] = s;
-      }
+  // Blur the rows, transpose, blur the rows again (the columns), transpose back.
+  const rows = blurRows(map.data, map.width, map.height, kernel, radius);
+  const cols = blurRows(transpose(rows, map.width, map.height), map.height, map.width, kernel, radius);
+  return { data: transpose(cols, map.height, map.width), width: map.width, height: map.height };
+}
+
+function blurRows(src: Float32Array, width: number, height: number, kernel: Float64Array, radius: number): Float32Array {
+  const dst = new Float32Array(src.length);
+  const line = new Float64Array(width + 2 * radius);
+  const index = Int32Array.from({ length: line.length }, (_, i) => reflect(i - radius, width));
+  const taps = kernel.length;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let i = 0; i < line.length; i++) line[i] = src[row + index[i]];
+    for (let x = 0; x < width; x++) {
+      let s = 0;
+      for (let k = 0; k < taps; k++) s += line[x + k] * kernel[k];
+      dst[row + x] = s;
     }
-    return dst;
-  };
-  const horizontal = pass(map.data, width, height, (y, x) => y * width + x);
-  const data = pass(horizontal, height, width, (x, y) => y * width + x);
-  return { data, width, height };
+  }
+  return dst;
+}
+
+function transpose(src: Float32Array, width: number, height: number): Float32Array {
+  const dst = new Float32Array(src.length);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) dst[x * height + y] = src[y * width + x];
+  return dst;
 }

@@ -55,9 +55,12 @@ export interface GradcamResult {
   maps: Float32Array[];
 }
 
-/** BLIP's demo uses text layer 8 of 12 for Grad-CAM; keep that proportion for other depths. */
+/**
+ * BLIP's demo uses text layer 8 of 12 for Grad-CAM; keep that proportion for other depths, but
+ * never the last layer, where only [CLS] reaches the ITM head and every word's map is zero.
+ */
 export function defaultGradcamLayer(layers: number): number {
-  return Math.min(layers - 1, Math.round((layers * 2) / 3));
+  return Math.max(0, Math.min(layers - 2, Math.round((layers * 2) / 3)));
 }
 
 export interface ForwardOptions extends TextOptions {

@@ -42,7 +42,8 @@ export function attendHeads(q: tf.Tensor3D, keysT: tf.Tensor3D, v: tf.Tensor3D, 
     if (opts.probsHook) probs = opts.probsHook(probs);
     return { context: tf.matMul(probs.reshape([h, tq, tk]), v) as tf.Tensor3D, probs: stacked ? probs : undefined };
   }
-  const qs = unstack0(tf.mul(q, scale)) as tf.Tensor2D[];
+  const grad = !!opts.probsHook; // Grad-CAM differentiates through the queries and the probabilities
+  const qs = unstack0(tf.mul(q, scale), grad) as tf.Tensor2D[];
   const ks = unstack0(keysT) as tf.Tensor2D[];
   const vs = unstack0(v) as tf.Tensor2D[];
   if (!stacked) {
@@ -52,7 +53,7 @@ export function attendHeads(q: tf.Tensor3D, keysT: tf.Tensor3D, v: tf.Tensor3D, 
   const scores = tf.stack(qs.map((qh, i) => tf.matMul(qh, ks[i])));        // [H, Tq, Tk]
   let probs = tf.softmax(scores, -1).reshape([1, h, tq, tk]) as tf.Tensor4D;
   if (opts.probsHook) probs = opts.probsHook(probs);
-  const ps = unstack0(probs.reshape([h, tq, tk])) as tf.Tensor2D[];
+  const ps = unstack0(probs.reshape([h, tq, tk]), grad) as tf.Tensor2D[];
   const context = tf.stack(ps.map((p, i) => tf.matMul(p, vs[i]))) as tf.Tensor3D;
   return { context, probs };
 }

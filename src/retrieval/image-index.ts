@@ -75,12 +75,23 @@ export class ImageIndex {
     const itc = this.reader.itc;
     const entries = this.manifest.entries;
     const out = new Float64Array(entries.length);
-    // A plain loop over the row-major [rows, embed] matrix: ~1 ns per multiply-add in V8.
+    // Over the row-major [rows, embed] matrix; four accumulators break the add dependency chain.
+    const e4 = e - (e % 4);
     for (let i = 0; i < entries.length; i++) {
       const base = entries[i].row * e;
-      let s = 0;
-      for (let k = 0; k < e; k++) s += itc[base + k] * query[k];
-      out[i] = s;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let k = 0;
+      for (; k < e4; k += 4) {
+        s0 += itc[base + k] * query[k];
+        s1 += itc[base + k + 1] * query[k + 1];
+        s2 += itc[base + k + 2] * query[k + 2];
+        s3 += itc[base + k + 3] * query[k + 3];
+      }
+      for (; k < e; k++) s0 += itc[base + k] * query[k];
+      out[i] = s0 + s1 + s2 + s3;
     }
     return out;
   }

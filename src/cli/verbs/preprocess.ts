@@ -14,11 +14,12 @@ export const preprocess: Command = {
     model: { type: 'string', arg: 'DIR|HUB_ID', help: 'model directory (its preprocessor_config.json) or hub id' },
     size: { type: 'string', arg: 'N', help: 'resize to NxN instead of the configured size' },
     out: { type: 'string', arg: 'FILE', help: 'safetensors file to write' },
+    'no-exif': { type: 'boolean', help: 'ignore EXIF orientation (as PIL Image.open without exif_transpose); default: applied, as transformers\' load_image' },
   },
   async run(args) {
     if (!args.positionals.length) throw new UsageError('preprocess: no image given');
     const out = args.required('out');
-    const processor = ImageProcessor.fromDir(await resolveModel(modelSource(args)), { size: args.integer('size') });
+    const processor = ImageProcessor.fromDir(await resolveModel(modelSource(args)), { size: args.integer('size'), exifTranspose: !args.flag('no-exif') });
     writeSafetensors(out, preprocessToTensors(processor, args.positionals), { producer: 'blip-itm' });
     process.stderr.write(`wrote ${args.positionals.length * 2} tensors to ${out}\n`);
   },

@@ -1,0 +1,121 @@
+import * as fs from 'fs';
+import { BackendName, useBackend } from '../backend';
+import { BlipItm } from '../model/blip-itm';
+
+/** 16 captions of 6-10 words: the ITM/ITC batch of the benchmark (the PyTorch twin uses the same). */
+export const BENCH_TEXTS: readonly string[] = [
+  'a cat sleeping on a red couch',
+  'two dogs running across a green field',
+  'a man riding a bicycle down the street',
+  'a plate of pasta with tomato sauce and basil',
+  'a small boat floating on a calm lake',
+  'a child flying a kite on the beach',
+  'a city skyline at night with bright lights',
+  'a woman reading a book in a quiet library',
+  'a red train crossing an old stone bridge',
+  'a bowl of fresh fruit on a wooden table',
+  'a horse standing alone in a snowy field',
+  'a group of people playing football in the park',
+  'an airplane taking off from a busy airport runway',
+  'a rocket launching into a clear blue sky',
+  'a laptop and a cup of coffee on a desk',
+  'a black and white photo of an old man',
+];
+
+/** One text for itm1_s. */
+export const BENCH_TEXT = 'a photo of a cat';
+
+export interface BenchOptions {
+  model: string;
+  image: string;
+  /** Timed runs after one warm-up run (default 3). */
+  runs?: number;
+  backend?: BackendName;
+  /** Called after each run with that run's timings (e.g. progress on stderr). */
+  onRun?: (run: number, t: RunTimes, warmUp: boolean) => void;
+}
+
+export interface RunTimes { load_s: number; image_s: number; itm1_s: number; itm16_s: number; text16_s: number }
+
+export interface BenchResult extends RunTimes {
+  backend: string;
+  runs: number;
+  /** Peak resident set size of the process, MiB. */
+  rss_mb: number;
+}
+
+function seconds(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Peak RSS in MiB: VmHWM from /proc/self/status on Linux, else process.resourceUsage().maxRSS. */
+export function peakRssMb(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024; // kB
+}
+
+async function timeRun(opts: BenchOptions): Promise<RunTimes> {
+  let t = process.hrtime.bigint();
+  const model = BlipItm.fromDir(opts.model);
+  const load_s = seconds(t);
+  try {
+    t = process.hrtime.bigint();
+    model.encodeImages([opts.image]).forEach((e) => e.dispose());
+    const image_s = seconds(t);
+
+    t = process.hrtime.bigint();
+    await model.match([opts.image], [BENCH_TEXT]);
+    const itm1_s = seconds(t);
+
+    const [embedding] = model.encodeImages([opts.image]); // untimed: itm16 starts from an encoded image
+    try {
+      t = process.hrtime.bigint();
+      await model.match([embedding], [...BENCH_TEXTS]);
+    } finally {
+      embedding.dispose();
+    }
+    const itm16_s = seconds(t);
+
+    t = process.hrtime.bigint();
+    model.encodeTexts([...BENCH_TEXTS]);
+    const text16_s = seconds(t);
+    return { load_s, image_s, itm1_s, itm16_s, text16_s };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Times loading and inference: one warm-up run, then `runs` runs; reports each quantity's
+ * median. A run loads the model from the directory (load_s), encodes the image (image_s),
+ * matches the image file against one text, encoding included (itm1_s), matches an encoded
+ * image against 16 texts (itm16_s, the image's cross-attention keys/values computed within,
+ * as on first use) and embeds the 16 texts for ITC (text16_s).
+ */
+export async function runBench(opts: BenchOptions): Promise<BenchResult> {
+  const runs = Math.max(1, Math.floor(opts.runs ?? 3));
+  if (!fs.existsSync(opts.image)) throw new Error(`${opts.image}: no such file`);
+  const backend = await useBackend(opts.backend ?? 'auto');
+  const all: RunTimes[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const t = await timeRun(opts);
+    opts.onRun?.(i, t, i === 0);
+    if (i > 0) all.push(t);
+  }
+  const med = (k: keyof RunTimes) => Number(median(all.map((r) => r[k])).toFixed(3));
+  return {
+    load_s: med('load_s'), image_s: med('image_s'), itm1_s: med('itm1_s'), itm16_s: med('itm16_s'),
+    text16_s: med('text16_s'), rss_mb: Math.round(peakRssMb()), backend, runs,
+  };
+}
