@@ -5,9 +5,9 @@
  *
  *   node scripts/bench-retrieval.js [--images 3200] [--work /tmp/blip-itm-bench]
  *        [--tiny test/fixtures/blip-itm-tiny] [--base /tmp/ck/base] [--base-images 24]
- *        [--skip-tiny] [--skip-base] [--json FILE]
+ *        [--skip-tiny] [--skip-scan] [--skip-base] [--skip-f16] [--json FILE]
  *
- * 1. generates --images variants (crops, flips, tints; half PNG, half JPEG) of the fixture images;
+ * 1. generates --images variants (crops, flips, tints; half PNG, half JPEG via cjpeg if installed) of the fixture images;
  * 2. tiny checkpoint: builds indexes of 100, 1000 and all images (time, size, memory), a no-op
  *    update, search latency (ITC only, and re-ranking 16);
  * 3. the ITC scan alone at base-model width (256) over synthetic indexes of 100 to 100,000 rows;
@@ -19,8 +19,8 @@
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { spawnSync } = require('child_process');
 const { PNG } = require('pngjs');
-const jpeg = require('jpeg-js');
 
 const DIST = path.resolve(__dirname, '../dist/src');
 const tf = require('@tensorflow/tfjs');
@@ -68,6 +68,15 @@ function rng(seed) {
   return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32; };
 }
 
+/** JPEG bytes by libjpeg's cjpeg (quality 85) when installed; null without it (then PNG only). */
+function toJpeg(rgba, w, h) {
+  const rgb = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < w * h; i++) rgba.copy(rgb, i * 3, i * 4, i * 4 + 3);
+  const ppm = Buffer.concat([Buffer.from(`P6\n${w} ${h}\n255\n`), rgb]);
+  const r = spawnSync('cjpeg', ['-quality', '85'], { input: ppm, maxBuffer: 1 << 28 });
+  return r.status === 0 ? r.stdout : null;
+}
+
 function generate(dir, n) {
   const marker = path.join(dir, `.generated-${n}`);
   if (fs.existsSync(marker)) return;
@@ -94,12 +103,13 @@ function generate(dir, n) {
       }
     }
     const name = path.join(dir, `img-${String(i).padStart(5, '0')}`);
-    if (i % 2 === 0) {
+    const jpg = i % 2 === 1 ? toJpeg(rgba, w, h) : null;
+    if (jpg) {
+      fs.writeFileSync(`${name}.jpg`, jpg);
+    } else {
       const png = new PNG({ width: w, height: h });
       rgba.copy(png.data);
       fs.writeFileSync(`${name}.png`, PNG.sync.write(png));
-    } else {
-      fs.writeFileSync(`${name}.jpg`, jpeg.encode({ data: rgba, width: w, height: h }, 85).data);
     }
   }
   fs.writeFileSync(marker, '');
@@ -213,6 +223,11 @@ async function base(images, work, baseDir, count) {
   log(`search over ${count}: text ${s.textMs.toFixed(0)} ms, ITC-only search ${s.searchItcOnlyMs.toFixed(0)} ms, `
     + `rerank all ${count}: ${(s.searchRerankMs / 1000).toFixed(2)} s = ${s.rerankPerCandidateMs.toFixed(0)} ms/candidate (states row read ${median(readT).toFixed(1)} ms)`);
 
+  results.base = {
+    images: count, loadMs: load.wall, indexWallMsPerImage: perImage, indexCpuMsPerImage: m.cpu / count, noopUpdateMs: m.noopWall,
+    bytesPerImage: m.bytes / count, peakRss: m.peakRss, ...s, statesRowReadMs: median(readT),
+  };
+  if (flag('skip-f16')) { index.close(); model.dispose(); return; }
   // float16 states: ITM probabilities from float32 states vs the same states through float16.
   let maxDiff = 0;
   let sumDiff = 0;
@@ -246,11 +261,7 @@ async function base(images, work, baseDir, count) {
   index.close();
   log(`float16 states: ITM probability |diff| max ${maxDiff.toExponential(2)}, mean ${(sumDiff / pairs).toExponential(2)} over ${pairs} pairs; `
     + `order changed for ${orderChanges} of 3 queries`);
-  results.base = {
-    images: count, loadMs: load.wall, indexWallMsPerImage: perImage, indexCpuMsPerImage: m.cpu / count, noopUpdateMs: m.noopWall,
-    bytesPerImage: m.bytes / count, peakRss: m.peakRss, ...s, statesRowReadMs: median(readT),
-    float16: { maxAbsDiff: maxDiff, meanAbsDiff: sumDiff / pairs, pairs, orderChanges },
-  };
+  results.base.float16 = { maxAbsDiff: maxDiff, meanAbsDiff: sumDiff / pairs, pairs, orderChanges };
   model.dispose();
 }
 
@@ -261,6 +272,7 @@ async function base(images, work, baseDir, count) {
   const imagesDir = path.join(work, 'images');
   const gen = await timed(() => generate(imagesDir, n));
   const images = fs.readdirSync(imagesDir).filter((f) => !f.startsWith('.')).sort().map((f) => path.join(imagesDir, f));
+  results.backend = tf.getBackend();
   log(`# bench-retrieval on ${results.machine}, backend ${tf.getBackend()}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   log(`${images.length} images in ${imagesDir} (${mb(dirBytes(imagesDir))} MB; generated in ${(gen.wall / 1000).toFixed(1)} s)`);
   if (!flag('skip-tiny')) await tiny(images, work, arg('tiny', path.join(FIXTURES, 'blip-itm-tiny')));
@@ -268,5 +280,7 @@ async function base(images, work, baseDir, count) {
   const baseDir = arg('base', '/tmp/ck/base');
   if (!flag('skip-base') && fs.existsSync(path.join(baseDir, 'config.json'))) await base(images, work, baseDir, Number(arg('base-images', '24')));
   const json = arg('json');
+  results.loadavgEnd = os.loadavg();
+  log(`load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   if (json) fs.writeFileSync(json, JSON.stringify(results, null, 1));
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -5,6 +5,7 @@ export const BACKENDS: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', '
 
 /** Registers tfjs-node-gpu or tfjs-node if one is installed; returns whether one was. */
 function tryNativeBackend(): boolean {
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1'; // hide TensorFlow's start-up info lines
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
       require(pkg); // registers the 'tensorflow' backend as a side effect

@@ -17,6 +17,7 @@ import { encodePng } from '../src/inspect/png';
 import { gaussianBlur, upsampleMap } from '../src/inspect/upsample';
 import { BlipItm } from '../src/model/blip-itm';
 import { IMAGES, TEXTS, TINY, reference } from './helpers/fixtures';
+import { expectReject } from './helpers/expect';
 
 const CHELSEA = IMAGES[0];
 const CAPTION = 'a tabby cat lying on a rug';
@@ -57,16 +58,6 @@ function argExtreme(values: Float32Array, sign: 1 | -1): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (sign * (values[i] - values[best]) > 0) best = i;
   return best;
-}
-
-async function expectReject(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    expect((e as Error).message).to.match(pattern);
-    return;
-  }
-  expect.fail(`expected a rejection matching ${pattern}`);
 }
 
 describe('inspect: colour maps, upsampling, overlay, PNG', () => {

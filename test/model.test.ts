@@ -1,9 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { BlipItm } from '../src/model/blip-itm';
+import { BlipItm, ForwardOptions } from '../src/model/blip-itm';
 import { compareTensors, formatDiffs } from '../src/parity/compare';
 import { toRaw } from '../src/parity/to-raw';
 import { IMAGES, TEXTS, TINY, fixture, reference, rows } from './helpers/fixtures';
+import { expectReject } from './helpers/expect';
+
+/** Our forward on a reference file's own pixel values and token ids (isolates the model from preprocessing). */
+function forwardOnReferenceInputs(model: BlipItm, refName: string, opts: ForwardOptions): Promise<Map<string, tf.Tensor>> {
+  const ref = reference(refName);
+  const pix = ref.get('pixel_values')!;
+  return model.forward(
+    { pixelValues: pix.data as Float32Array, shape: pix.shape as [number, number, number, number] },
+    { inputIds: rows(ref.get('input_ids')!), attentionMask: rows(ref.get('attention_mask')!) },
+    opts);
+}
 
 /** Asserts every reference tensor (optionally only some names) is within tol of ours, printing the table on failure. */
 function expectParity(refName: string, actual: Map<string, tf.Tensor>, opts: { only?: string[]; tol?: number } = {}) {
@@ -19,15 +30,10 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
   after(() => model.dispose());
 
   it('matches every activation given the reference pixel values and token ids', async () => {
-    const ref = reference('tiny-activations.safetensors');
-    const pix = ref.get('pixel_values')!;
-    const out = await model.forward(
-      { pixelValues: pix.data as Float32Array, shape: pix.shape as [number, number, number, number] },
-      { inputIds: rows(ref.get('input_ids')!), attentionMask: rows(ref.get('attention_mask')!) },
-      { gradcamLayer: 1 });
+    const out = await forwardOnReferenceInputs(model, 'tiny-activations.safetensors', { gradcamLayer: 1 });
     try {
       const diffs = expectParity('tiny-activations.safetensors', out);
-      expect(diffs.length).to.equal(ref.size);
+      expect(diffs.length).to.equal(reference('tiny-activations.safetensors').size);
     } finally {
       out.forEach((t) => t.dispose());
     }
@@ -43,12 +49,7 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
   });
 
   it('puts [ENC] at position 0 of the ITM input when asked', async () => {
-    const ref = reference('tiny-activations-enc.safetensors');
-    const pix = ref.get('pixel_values')!;
-    const out = await model.forward(
-      { pixelValues: pix.data as Float32Array, shape: pix.shape as [number, number, number, number] },
-      { inputIds: rows(ref.get('input_ids')!), attentionMask: rows(ref.get('attention_mask')!) },
-      { encToken: true, activations: false });
+    const out = await forwardOnReferenceInputs(model, 'tiny-activations-enc.safetensors', { encToken: true, activations: false });
     try {
       expectParity('tiny-activations-enc.safetensors', out);
     } finally {
@@ -111,12 +112,7 @@ describe('BlipItm checkpoint formats', () => {
   it('loads the F16 checkpoint (converted to float32) and matches its reference scores', async () => {
     const model = BlipItm.fromDir(fixture('blip-itm-tiny-f16'));
     try {
-      const ref = reference('tiny-f16-scores.safetensors');
-      const pix = ref.get('pixel_values')!;
-      const out = await model.forward(
-        { pixelValues: pix.data as Float32Array, shape: pix.shape as [number, number, number, number] },
-        { inputIds: rows(ref.get('input_ids')!), attentionMask: rows(ref.get('attention_mask')!) },
-        { activations: false });
+      const out = await forwardOnReferenceInputs(model, 'tiny-f16-scores.safetensors', { activations: false });
       try { expectParity('tiny-f16-scores.safetensors', out); } finally { out.forEach((t) => t.dispose()); }
       expect(model.unusedWeights).to.deep.equal([]); // position_ids is a known buffer
     } finally {
@@ -136,13 +132,3 @@ describe('BlipItm checkpoint formats', () => {
     }
   });
 });
-
-async function expectReject(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    expect((e as Error).message).to.match(pattern);
-    return;
-  }
-  expect.fail(`expected a rejection matching ${pattern}`);
-}

@@ -1,5 +1,6 @@
 import { Command, UsageError, helpText, parse } from './command';
 import { download } from './verbs/download';
+import { bench } from './verbs/bench';
 import { dump } from './verbs/dump';
 import { explain } from './verbs/explain';
 import { parity } from './verbs/parity';
@@ -7,7 +8,7 @@ import { preprocess } from './verbs/preprocess';
 import { score } from './verbs/score';
 import { tokenize } from './verbs/tokenize';
 
-const COMMANDS: Command[] = [score, explain, dump, parity, tokenize, preprocess, download];
+const COMMANDS: Command[] = [score, explain, dump, parity, bench, tokenize, preprocess, download];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
