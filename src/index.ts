@@ -18,3 +18,4 @@ export type { ExplainOptions } from './inspect/explain';
 export { attentionMaps } from './inspect/attention';
 export type { AttentionKind } from './inspect/attention';
 export { overlayMap } from './inspect/overlay';
+export * from './retrieval';

@@ -1,31 +1,11 @@
 import { expect } from 'chai';
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { readAllSafetensors } from '../src/weights/safetensors';
+import { cli } from './helpers/cli';
 import { FakeHub, loadRepoDir } from './helpers/fake-hub';
 import { IMAGES, TEXTS, TINY, fixture, reference } from './helpers/fixtures';
-
-const BIN = path.resolve(__dirname, '../../bin/blip-itm.js');
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-/** Runs the CLI as a user would, in a child process on the wasm backend. */
-function cli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, HF_HUB_OFFLINE: '', HF_ENDPOINT: 'http://127.0.0.1:9', ...opts.env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
-  });
-}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-cli-'));
 const MODEL = ['--model', TINY, '--backend', 'wasm'];
@@ -59,7 +39,7 @@ describe('blip-itm command line', function () {
   it('documents every command and option', async () => {
     const main = await cli(['--help']);
     expect(main.code).to.equal(0);
-    for (const verb of ['score', 'dump', 'parity', 'tokenize', 'preprocess', 'download']) {
+    for (const verb of ['score', 'rank', 'index', 'search', 'explain', 'dump', 'parity', 'bench', 'tokenize', 'preprocess', 'download']) {
       expect(main.stdout).to.contain(`  ${verb}`);
       const h = await cli([verb, '--help']);
       expect(h.code, verb).to.equal(0);

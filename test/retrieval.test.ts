@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { spawn } from 'child_process';
+import { cli } from './helpers/cli';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -161,8 +161,12 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       const photos = path.join(root, 'photos');
       expect((await build(root)).report.encoded).to.equal(3);
 
+      const indexDir = path.join(root, 'index');
+      const mtimes = () => fs.readdirSync(indexDir).map((n) => fs.statSync(path.join(indexDir, n)).mtimeMs);
+      const before = mtimes();
       let r = (await build(root)).report;
       expect(r).to.include({ files: 3, encoded: 0, unchanged: 3 });
+      expect(mtimes(), 'a no-op update rewrites nothing').to.deep.equal(before);
 
       // Changed content (and size): only that file is encoded.
       fs.copyFileSync(fixture('images', 'camera.png'), path.join(photos, 'horse.png'));
@@ -363,29 +367,6 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
 
   describe('command line', () => {
     // Until main.ts registers the verbs, a tiny runner does what main() does for them.
-    const RUNNER = `
-      const { parse } = require(${JSON.stringify(path.resolve(__dirname, '../src/cli/command.js'))});
-      const verbs = {
-        index: require(${JSON.stringify(path.resolve(__dirname, '../src/cli/verbs/index-cmd.js'))}).indexCommand,
-        search: require(${JSON.stringify(path.resolve(__dirname, '../src/cli/verbs/search.js'))}).search,
-        rank: require(${JSON.stringify(path.resolve(__dirname, '../src/cli/verbs/rank.js'))}).rank,
-      };
-      const [name, ...rest] = process.argv.slice(1);
-      verbs[name].run(parse(verbs[name], rest)).then(
-        () => { process.exitCode = process.exitCode ?? 0; },
-        (e) => { process.stderr.write('blip-itm: ' + e.message + '\\n'); process.exitCode = 1; });`;
-
-    function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-      return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ['-e', RUNNER, ...args]);
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => { stdout += d; });
-        child.stderr.on('data', (d) => { stderr += d; });
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
-    }
     const MODEL = ['--model', TINY, '--backend', 'wasm'];
 
     it('index, search --json and rank --json', async () => {

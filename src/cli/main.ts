@@ -3,12 +3,15 @@ import { download } from './verbs/download';
 import { bench } from './verbs/bench';
 import { dump } from './verbs/dump';
 import { explain } from './verbs/explain';
+import { indexCommand } from './verbs/index-cmd';
+import { rank } from './verbs/rank';
+import { search } from './verbs/search';
 import { parity } from './verbs/parity';
 import { preprocess } from './verbs/preprocess';
 import { score } from './verbs/score';
 import { tokenize } from './verbs/tokenize';
 
-const COMMANDS: Command[] = [score, explain, dump, parity, bench, tokenize, preprocess, download];
+const COMMANDS: Command[] = [score, rank, indexCommand, search, explain, dump, parity, bench, tokenize, preprocess, download];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendName, useBackend } from '../backend';
-import { BlipConfig, readConfig } from '../config';
+import { BlipConfig, imageTokens, readConfig } from '../config';
 import { textForward } from '../bert/encoder';
 import { TextWeights, loadTextWeights } from '../bert/weights';
 import { HeadWeights, imageItcEmbeds, itmLogits, loadHeadWeights, matchProbability, textItcEmbeds } from '../heads/heads';
@@ -142,6 +142,25 @@ export class BlipItm {
       throw e;
     }
     return out;
+  }
+
+  /**
+   * An ImageEmbedding rebuilt from stored features (e.g. a retrieval index): `states` is one
+   * image's post-LayerNorm `vision.last_hidden_state`, [T x D] row-major, and `itc` its
+   * normalised ITC embedding. The caller disposes it.
+   */
+  embeddingFromStates(states: Float32Array, itc: Float32Array): ImageEmbedding {
+    this.checkAlive();
+    const v = this.config.vision;
+    const tokens = imageTokens(v);
+    if (states.length !== tokens * v.hiddenSize) {
+      throw new Error(`embeddingFromStates: ${states.length} values, expected ${tokens} tokens x ${v.hiddenSize} = ${tokens * v.hiddenSize}`);
+    }
+    if (itc.length !== this.config.imageTextHiddenSize) {
+      throw new Error(`embeddingFromStates: ITC embedding of ${itc.length} values, expected ${this.config.imageTextHiddenSize}`);
+    }
+    const tensor = tf.tensor3d(states, [1, tokens, v.hiddenSize]); // [T*D] → [1, T, D]
+    return new ImageEmbedding(tensor, itc, this.text.layers, this.config.text.numAttentionHeads);
   }
 
   /** Normalised ITC text embeddings (text_proj of the text-only [CLS] state), one per text. */

@@ -1,7 +1,6 @@
 import * as path from 'path';
 import { BlipItm } from '../model/blip-itm';
 import { ImageEmbedding } from '../model/image-embedding';
-import { embeddingFromStates } from './embedding';
 import { checkSameModel } from './fingerprint';
 import { Dims, IndexEntry, Manifest, StatesStorage, checkEndianness, readManifest } from './index-format';
 import { BuildOptions, BuildReport, buildIndex } from './indexer';
@@ -103,7 +102,7 @@ export class ImageIndex {
   embedding(model: BlipItm, i: number): ImageEmbedding {
     const entry = this.manifest.entries[i];
     const states = this.reader.states(entry.row);
-    if (states) return embeddingFromStates(model, states, this.reader.itcRow(entry.row).slice());
+    if (states) return model.embeddingFromStates(states, this.reader.itcRow(entry.row).slice());
     return model.encodeImages([entry.path])[0];
   }
 

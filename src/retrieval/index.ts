@@ -9,6 +9,5 @@ export { DEFAULT_RERANK, DEFAULT_TOP_K, RERANK_ORDERS, topIndices } from './scor
 export type { RerankOrder, RetrievalOptions } from './scoring';
 export { STATES_STORAGES, FORMAT_VERSION } from './index-format';
 export type { IndexEntry, StatesStorage, Manifest } from './index-format';
-export { embeddingFromStates } from './embedding';
 export { findImages, IMAGE_EXTENSIONS } from './walk';
 export { modelRecord } from './fingerprint';

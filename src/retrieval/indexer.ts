@@ -143,6 +143,8 @@ class Build {
   private readonly report: BuildReport;
   private lastCheckpoint = Date.now();
   private sinceCheckpoint = 0;
+  /** The manifest as last written (or found), to skip rewriting an unchanged one. */
+  private onDisk: Manifest | null;
 
   constructor(
     private readonly model: BlipItm,
@@ -154,6 +156,7 @@ class Build {
     private readonly started: number,
   ) {
     this.dims = modelDims(model);
+    this.onDisk = old;
     this.data = old?.data ?? newDataName();
     try {
       this.writer = RowWriter.open(dir, this.data, this.dims, storage, old?.rows ?? 0, !old);
@@ -262,8 +265,7 @@ class Build {
     const dead = this.writer.rows - live.size;
     // Rows of removed or changed files stay in the data file until they are a quarter of it.
     if (final && dead > 0 && dead * 4 > this.writer.rows) entries = this.compact(entries);
-    this.writer.sync();
-    writeManifest(this.dir, {
+    const manifest: Manifest = {
       format: FORMAT_NAME,
       version: FORMAT_VERSION,
       model: this.record,
@@ -273,8 +275,14 @@ class Build {
       rows: this.writer.rows,
       entries,
       updated: new Date().toISOString(),
-    });
-    removeStrays(this.dir, this.data); // a replaced or compacted generation
+    };
+    // Nothing changed: leave the index untouched (its files keep their mtimes).
+    if (!this.onDisk || !sameContent(manifest, this.onDisk)) {
+      this.writer.sync();
+      writeManifest(this.dir, manifest);
+      this.onDisk = manifest;
+      removeStrays(this.dir, this.data); // a replaced or compacted generation
+    }
     this.report.files = entries.length;
     this.lastCheckpoint = Date.now();
     this.sinceCheckpoint = 0;
@@ -313,6 +321,10 @@ class Build {
     this.report.seconds = (Date.now() - this.started) / 1000;
     return this.report;
   }
+}
+
+function sameContent(a: Manifest, b: Manifest): boolean {
+  return JSON.stringify({ ...a, updated: '' }) === JSON.stringify({ ...b, updated: '' });
 }
 
 function hashOrNull(file: string): string | null {

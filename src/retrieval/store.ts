@@ -17,6 +17,11 @@ function readAt(fd: number, target: Uint8Array, position: number, what: string):
   }
 }
 
+/** Truncates to `size` only when longer: a no-op update leaves the files (and their mtimes) alone. */
+function cutTo(fd: number, size: number): void {
+  if (fs.fstatSync(fd).size !== size) fs.ftruncateSync(fd, size);
+}
+
 function bytesOf(a: Float32Array | Uint16Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
@@ -45,8 +50,8 @@ export class RowWriter {
     try {
       if (storage !== 'none') statesFd = fs.openSync(statesFile(dir, data), flags);
       if (!create) {
-        fs.ftruncateSync(itcFd, rows * itcRowBytes(dims));
-        if (statesFd !== null) fs.ftruncateSync(statesFd, rows * statesRowBytes(dims, storage));
+        cutTo(itcFd, rows * itcRowBytes(dims));
+        if (statesFd !== null) cutTo(statesFd, rows * statesRowBytes(dims, storage));
       }
     } catch (e) {
       fs.closeSync(itcFd);

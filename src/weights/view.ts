@@ -43,7 +43,13 @@ export class WeightStore {
     if (direct) return direct;
     const raw = this.raw(key, expected);
     const data = raw.dtype === 'uint8' ? Int32Array.from(raw.data) : raw.data; // tfjs has no uint8 tensors
-    return this.keep(tf.tensor(data, [...as], raw.dtype === 'float32' ? 'float32' : 'int32'));
+    const t = tf.tensor(data, [...as], raw.dtype === 'float32' ? 'float32' : 'int32');
+    if (tf.getBackend() !== 'tensorflow') return this.keep(t);
+    // tfjs-node keeps an uploaded tensor's JS array alive beside TensorFlow's copy; an op's
+    // output lives in TensorFlow alone, so one identity op halves the weights' footprint.
+    const native = tf.add(t, 0);
+    t.dispose();
+    return this.keep(native);
   }
 
   private readDirect(key: string, expected: readonly number[], as: readonly number[]): tf.Tensor | null {
