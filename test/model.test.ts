@@ -88,6 +88,23 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
     }
   });
 
+  it('scores short queries against raw image states as it does with projected keys and values', async () => {
+    // 'a cat' is 4 tokens, below the head width 8: a fresh embedding attends to its states directly.
+    const [direct, projected] = model.encodeImages([IMAGES[0], IMAGES[0]]);
+    try {
+      await model.match([projected], [TEXTS[1]]); // 14 tokens: projects and caches every layer's keys/values
+      const a = await model.match([direct], ['a cat']);
+      const b = await model.match([projected], ['a cat']);
+      expect(a.logits[0][0][1]).to.be.closeTo(b.logits[0][0][1], 1e-5);
+      const ga = await model.gradcam(direct, 'a cat', { layer: 0 });
+      const gb = await model.gradcam(projected, 'a cat', { layer: 0 });
+      ga.maps.forEach((m, i) => m.forEach((v, j) => expect(v).to.be.closeTo(gb.maps[i][j], 1e-6)));
+    } finally {
+      direct.dispose();
+      projected.dispose();
+    }
+  });
+
   it('leaks no tensors from any public entry point', async () => {
     const before = tf.memory().numTensors;
     const emb = model.encodeImages([IMAGES[0]]);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { TextConfig } from '../config';
-import { additivePaddingMask, attend, attendHeads } from '../nn/attention';
+import { HeadsOptions, additivePaddingMask, attend, attendHeads } from '../nn/attention';
 import { Recorder, addColumnBias, gelu, layerNorm, linearT } from '../nn/ops';
 import { Linear } from '../weights/view';
 import { AttentionWeights, TextLayerWeights, TextWeights } from './weights';
@@ -12,6 +12,12 @@ import { AttentionWeights, TextLayerWeights, TextWeights } from './weights';
  */
 export interface CrossAttentionSource {
   keysAndValues(layer: number): { keysT: tf.Tensor4D; values: tf.Tensor4D };
+  /**
+   * Optional: the image states [T, E] and their transpose [E, T], offered when attending to
+   * them directly is cheaper than projecting keys and values (see `attendToStates`);
+   * undefined when the keys and values of `layer` should be used.
+   */
+  statesFor?(layer: number, queryRows: number): { states: tf.Tensor2D; statesT: tf.Tensor2D } | undefined;
 }
 
 /** [N, L, D] → its tokens as columns, [D, N*L] (the operand layout of linearT). */
@@ -76,17 +82,49 @@ function selfAttention(x: tf.Tensor3D, mask: tf.Tensor4D, w: AttentionWeights, h
  * Cross-attention of N texts to one image. The N texts' queries are stacked into one
  * [H, N*L, d] block so that each head is one matmul against the shared image keys.
  */
-function crossAttention(x: tf.Tensor3D, kv: { keysT: tf.Tensor4D; values: tf.Tensor4D }, w: AttentionWeights, heads: number,
+function crossAttention(x: tf.Tensor3D, image: CrossAttentionSource, layer: number, w: AttentionWeights, heads: number,
   keepProbs: boolean, probsHook?: (probs: tf.Tensor4D) => tf.Tensor4D) {
   const [n, l, d] = x.shape;
   const hd = d / heads;
-  const t = kv.keysT.shape[3];
   const qT = addColumnBias(linearT(columns(x), w.query), w.query);                 // [D, N*L]
   const q = qT.reshape([heads, hd, n * l]).transpose([0, 2, 1]) as tf.Tensor3D;    // [H, N*L, d]
-  const { context, probs } = attendHeads(q, kv.keysT.reshape([heads, hd, t]) as tf.Tensor3D,
-    kv.values.reshape([heads, t, hd]) as tf.Tensor3D, 1 / Math.sqrt(hd), { keepProbs, probsHook });
+  const direct = image.statesFor?.(layer, n * l);
+  const { context, probs } = direct
+    ? attendToStates(q, direct.states, direct.statesT, w, 1 / Math.sqrt(hd), { keepProbs, probsHook })
+    : attendHeadsTo(q, image.keysAndValues(layer), heads, hd, 1 / Math.sqrt(hd), { keepProbs, probsHook });
   const contextT = context.transpose([0, 2, 1]).reshape([d, n * l]) as tf.Tensor2D; // [H, d, N*L] → [D, N*L]
   return { out: attentionOutput(contextT, x, w), perText: () => crossProbsPerText(probs as tf.Tensor4D, n) };
+}
+
+function attendHeadsTo(q: tf.Tensor3D, kv: { keysT: tf.Tensor4D; values: tf.Tensor4D }, heads: number, hd: number,
+  scale: number, opts: HeadsOptions) {
+  const t = kv.keysT.shape[3];
+  return attendHeads(q, kv.keysT.reshape([heads, hd, t]) as tf.Tensor3D, kv.values.reshape([heads, t, hd]) as tf.Tensor3D, scale, opts);
+}
+
+/**
+ * Cross-attention without projecting the image's keys and values, for few queries:
+ * scores_h = q_h K_hᵀ = (q_h W_k,h) Sᵀ + q_h·b_k,h, and the last term is constant along each
+ * row, so softmax drops it; context_h = P_h (S W_v,hᵀ + b_v,h) = (P_h S) W_v,hᵀ + (P_h 1) b_v,h. Per head this costs Tq·E·(d + 2T) instead of the 2·T·E·D of
+ * projecting all T image tokens, a win while Tq (texts x tokens) is below the head width d.
+ * q [H, Tq, d], states S [T, E], statesT [E, T] → context [H, Tq, d], probs [1, H, Tq, T].
+ */
+function attendToStates(q: tf.Tensor3D, states: tf.Tensor2D, statesT: tf.Tensor2D, w: AttentionWeights, scale: number,
+  opts: HeadsOptions): { context: tf.Tensor3D; probs?: tf.Tensor4D } {
+  const [h, tq, d] = q.shape;
+  const [t, e] = states.shape;
+  const wk = w.key.weight.reshape([h, d, e]);                                    // [H, d, E]
+  const qk = tf.matMul(tf.mul(q, scale), wk).reshape([h * tq, e]) as tf.Tensor2D; // [H*Tq, E]
+  let probs = tf.softmax(tf.matMul(qk, statesT), -1).reshape([1, h, tq, t]) as tf.Tensor4D; // [1, H, Tq, T]
+  if (opts.probsHook) probs = opts.probsHook(probs);
+  const flat = probs.reshape([h * tq, t]);                                       // [H*Tq, T]
+  const mixed = tf.matMul(flat, states).reshape([h, tq, e]);                      // [H, Tq, E]
+  const wv = w.value.weight.reshape([h, d, e]);                                  // [H, d, E]
+  // The bias enters as (row sum of P) x b_v, which is b_v in value but keeps the gradient with
+  // respect to P what it is with projected values (Grad-CAM differentiates there).
+  const rowSums = tf.sum(flat, -1, true).reshape([h, tq, 1]);                     // [H, Tq, 1]
+  const context = tf.add(tf.matMul(mixed, wv, false, true), tf.mul(rowSums, w.value.bias.reshape([h, 1, d]))) as tf.Tensor3D; // [H, Tq, d]
+  return { context, probs: opts.keepProbs || opts.probsHook ? probs : undefined };
 }
 
 function feedForward(x: tf.Tensor3D, w: TextLayerWeights): tf.Tensor3D {
@@ -132,7 +170,7 @@ export function textForward(ids: tf.Tensor2D, mask: tf.Tensor2D, w: TextWeights,
       y = self.out;
       if (image) {
         const hook = crossProbsHook && ((p: tf.Tensor4D) => crossProbsHook(i, p));
-        const cross = crossAttention(y, image.keysAndValues(i), layer.crossattention, c.numAttentionHeads, !!rec, hook);
+        const cross = crossAttention(y, image, i, layer.crossattention, c.numAttentionHeads, !!rec, hook);
         if (rec) rec(`${prefix}.cross_attentions.${i}`, cross.perText());
         y = cross.out;
       }

@@ -2,6 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { CrossAttentionSource, crossKeysAndValues } from '../bert/encoder';
 import { TextLayerWeights } from '../bert/weights';
 
+/** How many times a layer attends to the raw states before its keys and values are projected and kept. */
+const DIRECT_USES = 4;
+
 /**
  * One encoded image: its post-LayerNorm states [1, T, D], its normalised ITC embedding, and,
  * computed on first use and then kept, each text layer's cross-attention keys and values.
@@ -12,6 +15,8 @@ import { TextLayerWeights } from '../bert/weights';
  */
 export class ImageEmbedding implements CrossAttentionSource {
   private readonly cache = new Map<number, { keysT: tf.Tensor4D; values: tf.Tensor4D }>();
+  private readonly directUses = new Map<number, number>();
+  private direct?: { states: tf.Tensor2D; statesT: tf.Tensor2D };
   private disposed = false;
 
   constructor(
@@ -37,6 +42,26 @@ export class ImageEmbedding implements CrossAttentionSource {
     return kv;
   }
 
+  /**
+   * Attend to the states directly (no key/value projection) while that is cheaper: the keys and
+   * values of this layer are not computed yet, the query block is narrower than a head, and the
+   * image has been met only a few times (after that, projecting once pays for itself).
+   */
+  statesFor(layer: number, queryRows: number): { states: tf.Tensor2D; statesT: tf.Tensor2D } | undefined {
+    const headWidth = this.textLayers[layer].crossattention.query.weight.shape[0] / this.heads;
+    const uses = (this.directUses.get(layer) ?? 0) + 1;
+    if (this.cache.has(layer) || queryRows >= headWidth || uses > DIRECT_USES) return undefined;
+    this.directUses.set(layer, uses);
+    if (!this.direct) {
+      const [, t, e] = this.states.shape;
+      this.direct = tf.tidy(() => {
+        const states = this.states.reshape([t, e]) as tf.Tensor2D;                 // [T, E]
+        return { states: tf.keep(states.clone()), statesT: tf.keep(states.transpose<tf.Tensor2D>()) }; // [E, T]
+      });
+    }
+    return this.direct;
+  }
+
   get isDisposed(): boolean { return this.disposed; }
 
   dispose(): void {
@@ -44,6 +69,8 @@ export class ImageEmbedding implements CrossAttentionSource {
     this.disposed = true;
     this.states.dispose();
     for (const kv of this.cache.values()) { kv.keysT.dispose(); kv.values.dispose(); }
+    this.direct?.states.dispose();
+    this.direct?.statesT.dispose();
     this.cache.clear();
   }
 }
