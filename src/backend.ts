@@ -33,5 +33,7 @@ export async function useBackend(name: BackendName = 'auto'): Promise<string> {
   if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend(name))) throw new Error(`backend "${name}" failed to initialise`);
   await tf.ready();
+  // The cpu backend prints a banner recommending tfjs-node on first use; the choice was deliberate.
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return tf.getBackend();
 }

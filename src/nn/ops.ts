@@ -85,18 +85,6 @@ export function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }
 
-/** [B, T, H*d] → [B, H, T, d] */
-export function splitHeads(x: tf.Tensor, heads: number): tf.Tensor4D {
-  const [b, t, width] = x.shape;
-  return x.reshape([b, t, heads, width / heads]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
-}
-
-/** [B, H, T, d] → [B, T, H*d] */
-export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
-  const [b, h, t, d] = x.shape;
-  return x.transpose([0, 2, 1, 3]).reshape([b, t, h * d]) as tf.Tensor3D;
-}
-
 /** Row-wise L2 normalisation, x / max(‖x‖, 1e-12), as torch.nn.functional.normalize. */
 export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
   const norm = tf.sqrt(tf.sum(tf.square(x), 1, true));

@@ -26,16 +26,6 @@ function embedOne(pixels: tf.Tensor4D, w: VisionWeights, c: VisionConfig): tf.Te
     .reshape([1, g * g + 1, d]) as tf.Tensor3D;
 }
 
-/** Pixels [B, 3, S, S] → patch embeddings with the class token and positions: [B, T, D]. */
-export function visionEmbeddings(pixels: tf.Tensor4D, w: VisionWeights, c: VisionConfig): tf.Tensor3D {
-  const [b, ch, h, wd] = pixels.shape;
-  if (h !== c.imageSize || wd !== c.imageSize || ch !== 3) {
-    throw new Error(`pixel_values must be [B, 3, ${c.imageSize}, ${c.imageSize}], got [${pixels.shape.join(', ')}]`);
-  }
-  if (b === 1) return embedOne(pixels, w, c);
-  return tf.concat(tf.split(pixels, b, 0).map((one) => embedOne(one as tf.Tensor4D, w, c)), 0) as tf.Tensor3D;
-}
-
 function visionLayer(x: tf.Tensor3D, w: VisionLayerWeights, c: VisionConfig, index: number, rec?: Recorder): tf.Tensor3D {
   const [, t, d] = x.shape;
   const heads = c.numAttentionHeads;
