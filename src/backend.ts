@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { enableWasmThreads } from './wasm-threads';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -19,9 +20,10 @@ function tryNativeBackend(): boolean {
 
 /**
  * Selects the tfjs backend: 'auto' takes native TensorFlow (tfjs-node-gpu, then tfjs-node)
- * when installed, else wasm. Returns the backend actually in use.
+ * when installed, else wasm. Returns the backend actually in use. `threads` > 1 runs wasm's
+ * multi-threaded build (opt-in: see wasm-threads.ts); it applies when wasm first starts.
  */
-export async function useBackend(name: BackendName = 'auto'): Promise<string> {
+export async function useBackend(name: BackendName = 'auto', opts: { threads?: number } = {}): Promise<string> {
   if (!BACKENDS.includes(name)) throw new Error(`unknown backend "${name}" (choose ${BACKENDS.join(', ')})`);
   if (name === 'auto' || name === 'tensorflow') {
     if (tryNativeBackend() && (await tf.setBackend('tensorflow'))) return 'tensorflow';
@@ -30,7 +32,12 @@ export async function useBackend(name: BackendName = 'auto'): Promise<string> {
     }
     name = 'wasm';
   }
-  if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
+  if (name === 'wasm') {
+    require('@tensorflow/tfjs-backend-wasm');
+    // Threads take effect when the wasm backend first starts in this process.
+    const started = 'wasm' in (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
+    if (opts.threads !== undefined && opts.threads > 1 && !started) enableWasmThreads(opts.threads);
+  }
   if (!(await tf.setBackend(name))) throw new Error(`backend "${name}" failed to initialise`);
   await tf.ready();
   // The cpu backend prints a banner recommending tfjs-node on first use; the choice was deliberate.

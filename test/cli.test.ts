@@ -36,6 +36,15 @@ describe('blip-itm command line', function () {
     expect(Object.keys(JSON.parse(j.stdout))).to.deep.equal(['itc']);
   });
 
+  it('--threads 2 runs wasm multi-threaded with the same scores, and the process exits', async () => {
+    const args = ['score', ...MODEL, '--image', IMAGES[0], '--text', TEXTS[0], '--json'];
+    const [one, two] = [await cli(args), await cli([...args, '--threads', '2'])];
+    expect(two.code, two.stderr).to.equal(0);
+    expect(two.stdout).to.equal(one.stdout);
+    const bad = await cli([...args, '--threads', '0']);
+    expect(bad.stderr).to.match(/--threads must be an integer from 1 to 8/);
+  });
+
   it('documents every command and option', async () => {
     const main = await cli(['--help']);
     expect(main.code).to.equal(0);

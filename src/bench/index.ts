@@ -31,6 +31,8 @@ export interface BenchOptions {
   /** Timed runs after one warm-up run (default 3). */
   runs?: number;
   backend?: BackendName;
+  /** wasm threads (opt-in multi-threaded build). */
+  threads?: number;
   /** Called after each run with that run's timings (e.g. progress on stderr). */
   onRun?: (run: number, t: RunTimes, warmUp: boolean) => void;
 }
@@ -106,7 +108,7 @@ async function timeRun(opts: BenchOptions): Promise<RunTimes> {
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const runs = Math.max(1, Math.floor(opts.runs ?? 3));
   if (!fs.existsSync(opts.image)) throw new Error(`${opts.image}: no such file`);
-  const backend = await useBackend(opts.backend ?? 'auto');
+  const backend = await useBackend(opts.backend ?? 'auto', { threads: opts.threads });
   const all: RunTimes[] = [];
   for (let i = 0; i <= runs; i++) {
     const t = await timeRun(opts);
@@ -116,6 +118,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const med = (k: keyof RunTimes) => Number(median(all.map((r) => r[k])).toFixed(3));
   return {
     load_s: med('load_s'), image_s: med('image_s'), itm1_s: med('itm1_s'), itm16_s: med('itm16_s'),
-    text16_s: med('text16_s'), rss_mb: Math.round(peakRssMb()), backend, runs,
+    text16_s: med('text16_s'), rss_mb: Math.round(peakRssMb()),
+    backend: backend === 'wasm' && (opts.threads ?? 1) > 1 ? `wasm (${opts.threads} threads)` : backend, runs,
   };
 }

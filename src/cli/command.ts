@@ -75,6 +75,7 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
 export const MODEL_OPTIONS: Record<string, OptionSpec> = {
   model: { type: 'string', arg: 'DIR|HUB_ID', help: 'model directory, or a hub id such as Salesforce/blip-itm-base-coco (default: $BLIP_ITM_MODEL)' },
   backend: { type: 'string', arg: 'NAME', help: 'auto (default), tensorflow, wasm or cpu' },
+  threads: { type: 'string', arg: 'N', help: 'wasm: use its multi-threaded build with N threads (opt-in; default $BLIP_ITM_WASM_THREADS or 1)' },
 };
 
 export function parse(command: Command, argv: string[]): ParsedArgs {

@@ -13,6 +13,7 @@ export function modelSource(args: ParsedArgs): string {
 export async function loadModel(args: ParsedArgs): Promise<BlipItm> {
   const model = await BlipItm.load(modelSource(args), {
     backend: (args.string('backend') ?? 'auto') as BackendName,
+    threads: threadsFrom(args),
     progress: process.stderr.isTTY,
   });
   if (model.unusedWeights.length) {
@@ -33,4 +34,12 @@ export function textsFrom(args: ParsedArgs): string[] {
     texts.push(...lines);
   }
   return texts;
+}
+
+/** --threads N, else $BLIP_ITM_WASM_THREADS, else 1. */
+export function threadsFrom(args: ParsedArgs): number {
+  const fromEnv = process.env.BLIP_ITM_WASM_THREADS;
+  const n = args.integer('threads') ?? (fromEnv ? Number(fromEnv) : 1);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new UsageError(`--threads must be an integer from 1 to 8, got ${args.string('threads') ?? fromEnv}`);
+  return n;
 }

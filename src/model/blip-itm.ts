@@ -19,6 +19,8 @@ import { gradcam } from './gradcam';
 export interface LoadOptions extends HubOptions {
   /** tfjs backend: 'auto' (native TensorFlow if installed, else wasm), 'tensorflow', 'wasm' or 'cpu'. */
   backend?: BackendName;
+  /** wasm only: run its multi-threaded build with this many threads (opt-in; default 1). */
+  threads?: number;
 }
 
 export interface TextOptions {
@@ -100,7 +102,7 @@ export class BlipItm {
 
   /** Loads from a local model directory or a hub id (fetched once into the Hugging Face cache). */
   static async load(source: string, opts: LoadOptions = {}): Promise<BlipItm> {
-    const backend = await useBackend(opts.backend ?? 'auto');
+    const backend = await useBackend(opts.backend ?? 'auto', { threads: opts.threads });
     const dir = await resolveModel(source, opts);
     return BlipItm.fromDir(dir, backend);
   }

@@ -1,7 +1,7 @@
 import { BackendName } from '../../backend';
 import { runBench } from '../../bench';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
-import { modelSource } from '../load';
+import { modelSource, threadsFrom } from '../load';
 
 export const bench: Command = {
   name: 'bench',
@@ -30,6 +30,7 @@ export const bench: Command = {
       image,
       runs,
       backend: (args.string('backend') ?? 'auto') as BackendName,
+      threads: threadsFrom(args),
       onRun: quiet ? undefined : (i, t, warm) => {
         const parts = Object.entries(t).map(([k, v]) => `${k} ${v.toFixed(2)}`).join('  ');
         process.stderr.write(`${warm ? 'warm-up' : `run ${i}`}: ${parts}\n`);
