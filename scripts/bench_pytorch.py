@@ -14,6 +14,7 @@ rss_mb    peak RSS of the process (ru_maxrss)
 """
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -23,26 +24,11 @@ import torch
 from PIL import Image
 from transformers import BlipForImageTextRetrieval, BlipProcessor
 
-# Must match src/bench/index.ts.
-TEXTS = [
-    'a cat sleeping on a red couch',
-    'two dogs running across a green field',
-    'a man riding a bicycle down the street',
-    'a plate of pasta with tomato sauce and basil',
-    'a small boat floating on a calm lake',
-    'a child flying a kite on the beach',
-    'a city skyline at night with bright lights',
-    'a woman reading a book in a quiet library',
-    'a red train crossing an old stone bridge',
-    'a bowl of fresh fruit on a wooden table',
-    'a horse standing alone in a snowy field',
-    'a group of people playing football in the park',
-    'an airplane taking off from a busy airport runway',
-    'a rocket launching into a clear blue sky',
-    'a laptop and a cup of coffee on a desk',
-    'a black and white photo of an old man',
-]
-TEXT = 'a photo of a cat'
+# The same texts as `blip-itm bench` (one file serves both).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src', 'bench', 'captions.json')) as f:
+    _captions = json.load(f)
+TEXTS = _captions['texts16']
+TEXT = _captions['itm1_text']
 
 
 def load(model_dir):

@@ -1,29 +1,15 @@
 import * as fs from 'fs';
 import { BackendName, useBackend } from '../backend';
 import { BlipItm } from '../model/blip-itm';
+import captions from './captions.json';
 
 /** 16 captions of 6-10 words: the ITM/ITC batch of the benchmark (the PyTorch twin uses the same). */
-export const BENCH_TEXTS: readonly string[] = [
-  'a cat sleeping on a red couch',
-  'two dogs running across a green field',
-  'a man riding a bicycle down the street',
-  'a plate of pasta with tomato sauce and basil',
-  'a small boat floating on a calm lake',
-  'a child flying a kite on the beach',
-  'a city skyline at night with bright lights',
-  'a woman reading a book in a quiet library',
-  'a red train crossing an old stone bridge',
-  'a bowl of fresh fruit on a wooden table',
-  'a horse standing alone in a snowy field',
-  'a group of people playing football in the park',
-  'an airplane taking off from a busy airport runway',
-  'a rocket launching into a clear blue sky',
-  'a laptop and a cup of coffee on a desk',
-  'a black and white photo of an old man',
-];
-
-/** One text for itm1_s. */
-export const BENCH_TEXT = 'a photo of a cat';
+/**
+ * The benchmark's texts, shared with the PyTorch twin (scripts/bench_pytorch.py reads the same
+ * file): one text for itm1_s and 16 captions of 6-10 words for itm16_s / text16_s.
+ */
+export const BENCH_TEXTS: readonly string[] = captions.texts16;
+export const BENCH_TEXT: string = captions.itm1_text;
 
 export interface BenchOptions {
   model: string;
