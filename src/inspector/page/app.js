@@ -1,0 +1,451 @@
+// The inspector page: state, controls and views. Data comes only from api.js; pictures from draw.js.
+import * as api from './api.js';
+import { drawColourbar, drawMatrix, drawOverlay, fitCanvas, mean } from './draw.js';
+
+const $ = (id) => document.getElementById(id);
+const MAIN_SIDE = 448;
+const THUMB_SIDE = 72;
+const VIEWS = {
+  gradcam: { layers: 'text', heads: false, tokens: true },
+  cross: { layers: 'text', heads: true, tokens: true },
+  vision: { layers: 'vision', heads: true, tokens: false },
+  text: { layers: 'text', heads: true, tokens: false },
+};
+
+const state = {
+  info: null,
+  images: [],
+  image: null,
+  imageEl: null,
+  texts: [],
+  encToken: false,
+  scores: null,
+  sort: { key: 'index', dir: 1 },
+  caption: 0,
+  view: 'gradcam',
+  layer: {},
+  head: { cross: 'mean', vision: 'mean', text: 'mean' },
+  /** Pinned token selection {label, positions} or null for the whole caption. */
+  token: null,
+  /** Selection under the mouse, shown while hovering. */
+  hover: null,
+  lut: null,
+  alpha: 0.6,
+  redraws: 0,
+  shown: null,
+  renderSeq: 0,
+  gradcams: new Map(),
+  attentions: new Map(),
+};
+// For tests and the curious: how many times the main picture was drawn.
+window.inspector = { get redraws() { return state.redraws; }, get shown() { return state.shown; } };
+
+api.onProgress((busy, status) => {
+  $('progress').hidden = !busy;
+  if (!busy) return;
+  const text = status?.running
+    ? `${status.running} · ${(status.elapsedMs / 1000).toFixed(1)} s${status.waiting ? ` · ${status.waiting} waiting` : ''}`
+    : 'working…';
+  $('progress-text').textContent = text;
+});
+
+let errorTimer = null;
+function showError(e) {
+  $('error').textContent = e.message ?? String(e);
+  $('error').hidden = false;
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(() => { $('error').hidden = true; }, 10000);
+}
+
+function loadImage(src) {
+  return new Promise((resolve, reject) => {
+    const img = new Image();
+    img.onload = () => resolve(img);
+    img.onerror = () => reject(new Error(`could not load ${src}`));
+    img.src = src;
+  });
+}
+
+// ---- images ----------------------------------------------------------------------------
+
+function renderImageList() {
+  const list = $('image-list');
+  list.replaceChildren(...state.images.map((info) => {
+    const b = document.createElement('button');
+    b.title = `${info.name} (${info.width}x${info.height})`;
+    b.classList.toggle('active', info.id === state.image);
+    const img = document.createElement('img');
+    img.src = api.imageUrl(info.id);
+    img.alt = info.name;
+    b.append(img);
+    b.addEventListener('click', () => selectImage(info.id).catch(showError));
+    return b;
+  }));
+}
+
+async function selectImage(id) {
+  state.image = id;
+  state.imageEl = await loadImage(api.imageUrl(id));
+  $('preview').src = state.imageEl.src;
+  renderImageList();
+  await rescore();
+}
+
+async function uploadFiles(files) {
+  for (const file of files) {
+    const info = await api.upload(file);
+    state.images.push(info);
+    await selectImage(info.id);
+  }
+}
+
+function setUpDrop() {
+  const zone = $('dropzone');
+  for (const type of ['dragenter', 'dragover']) {
+    document.addEventListener(type, (e) => { e.preventDefault(); zone.classList.add('over'); });
+  }
+  document.addEventListener('dragleave', (e) => { if (e.target === document.documentElement || e.target === zone) zone.classList.remove('over'); });
+  document.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    uploadFiles([...e.dataTransfer.files]).catch(showError);
+  });
+  $('file').addEventListener('change', (e) => uploadFiles([...e.target.files]).catch(showError));
+}
+
+// ---- scores ------------------------------------------------------------------------------
+
+async function rescore() {
+  if (state.image === null || !state.texts.length) return;
+  state.scores = await api.score(state.image, state.texts, state.encToken);
+  state.caption = Math.min(state.caption, state.texts.length - 1);
+  renderScores();
+  await render();
+}
+
+function rows() {
+  const s = state.scores;
+  const out = s.texts.map((text, index) => ({
+    index, text, prob: s.probs[index], logitNo: s.logits[index][0], logitYes: s.logits[index][1], itc: s.itc[index],
+  }));
+  const { key, dir } = state.sort;
+  return out.sort((a, b) => (a[key] < b[key] ? -dir : a[key] > b[key] ? dir : 0));
+}
+
+function cell(text, className) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function renderScores() {
+  const body = $('scores').tBodies[0];
+  body.replaceChildren(...rows().map((r) => {
+    const tr = document.createElement('tr');
+    tr.dataset.index = r.index;
+    tr.classList.toggle('selected', r.index === state.caption);
+    const prob = cell(r.prob.toFixed(4), 'num prob');
+    const bar = document.createElement('div');
+    bar.className = 'pbar';
+    bar.style.width = `${(r.prob * 100).toFixed(1)}%`;
+    prob.append(bar);
+    tr.append(cell(String(r.index + 1), 'num muted'), cell(r.text || '(empty)'), prob,
+      cell(r.logitNo.toFixed(3), 'num'), cell(r.logitYes.toFixed(3), 'num'), cell(r.itc.toFixed(4), 'num'));
+    tr.addEventListener('click', () => {
+      state.caption = r.index;
+      state.token = null;
+      renderScores();
+      render().catch(showError);
+    });
+    return tr;
+  }));
+  for (const th of $('scores').tHead.rows[0].cells) {
+    th.classList.toggle('sorted-asc', th.dataset.key === state.sort.key && state.sort.dir > 0);
+    th.classList.toggle('sorted-desc', th.dataset.key === state.sort.key && state.sort.dir < 0);
+  }
+}
+
+function setUpTable() {
+  for (const th of $('scores').tHead.rows[0].cells) {
+    th.addEventListener('click', () => {
+      const key = th.dataset.key;
+      const numeric = key !== 'text' && key !== 'index';
+      state.sort = state.sort.key === key ? { key, dir: -state.sort.dir } : { key, dir: numeric ? -1 : 1 };
+      if (state.scores) renderScores();
+    });
+  }
+}
+
+// ---- data for the views ------------------------------------------------------------------
+
+function caption() {
+  return state.texts[state.caption];
+}
+
+async function gradcamData() {
+  const key = JSON.stringify([state.image, caption(), state.layer.gradcam, state.encToken]);
+  if (!state.gradcams.has(key)) state.gradcams.set(key, await api.gradcam(state.image, caption(), state.layer.gradcam, state.encToken));
+  return state.gradcams.get(key);
+}
+
+async function attentionData() {
+  const key = JSON.stringify([state.image, caption(), state.encToken]);
+  if (!state.attentions.has(key)) {
+    if (state.attentions.size >= 3) state.attentions.delete(state.attentions.keys().next().value);
+    state.attentions.set(key, await api.attention(state.image, caption(), state.encToken));
+  }
+  return state.attentions.get(key);
+}
+
+/** Word tokens as chips ([CLS]/[SEP] too): hover shows, click pins. */
+function wordSelections(tokens) {
+  const words = [];
+  for (let i = 1; i < tokens.length - 1; i++) {
+    if (tokens[i].startsWith('##') && words.length) {
+      const last = words[words.length - 1];
+      last.label += tokens[i].slice(2);
+      last.positions.push(i);
+    } else {
+      words.push({ label: tokens[i], positions: [i] });
+    }
+  }
+  const all = Array.from({ length: Math.max(0, tokens.length - 2) }, (_, i) => i + 1);
+  const caption = { label: 'whole caption', positions: all.length ? all : [0], caption: true };
+  const special = (i) => ({ label: tokens[i], positions: [i], special: true });
+  return [caption, special(0), ...words, special(tokens.length - 1)];
+}
+
+function selection(tokens) {
+  const options = wordSelections(tokens);
+  const pick = state.hover ?? state.token;
+  return (pick && options.find((o) => o.label === pick.label && o.positions.join() === pick.positions.join())) ?? options[0];
+}
+
+let chips = { key: '', list: [] };
+
+function renderChips(tokens) {
+  const key = JSON.stringify(tokens);
+  if (chips.key !== key) {
+    chips = { key, list: wordSelections(tokens).map((o) => {
+      const chip = document.createElement('button');
+      chip.className = 'chip';
+      chip.textContent = o.label;
+      chip.classList.toggle('special', Boolean(o.special || o.caption));
+      chip.title = `token position${o.positions.length > 1 ? 's' : ''} ${o.positions.join(', ')}`;
+      chip.addEventListener('mouseenter', () => { state.hover = o; render().catch(showError); });
+      chip.addEventListener('mouseleave', () => { state.hover = null; render().catch(showError); });
+      chip.addEventListener('click', () => { state.token = o.caption ? null : o; state.hover = null; render().catch(showError); });
+      return { o, chip };
+    }) };
+    $('tokens').replaceChildren(...chips.list.map((c) => c.chip));
+  }
+  const current = selection(tokens);
+  for (const { o, chip } of chips.list) {
+    const pinned = state.token ? o.positions.join() === state.token.positions.join() : Boolean(o.caption);
+    chip.classList.toggle('active', pinned);
+    chip.classList.toggle('hover', o.positions.join() === current.positions.join() && !pinned);
+  }
+}
+
+// ---- the views -----------------------------------------------------------------------------
+
+function headMap(perHead, head) {
+  return head === 'mean' ? mean(perHead) : perHead[head];
+}
+
+/** The numbers behind one picture: {map | matrix, describe}. */
+function picture(view, data, layer, head, sel) {
+  if (view === 'gradcam') {
+    return { map: mean(sel.positions.map((p) => data.maps[p])), describe: `Grad-CAM of the ITM match logit over text layer ${data.layer}'s cross-attention (heads averaged), ${sel.label}` };
+  }
+  if (view === 'cross') {
+    const perHead = data.cross[layer].map((tokens) => mean(sel.positions.map((p) => tokens[p])));
+    return { map: headMap(perHead, head), describe: `cross-attention of text layer ${layer}, ${head === 'mean' ? 'mean of heads' : `head ${head}`}: ${sel.label} over the image patches` };
+  }
+  if (view === 'vision') {
+    if (head === 'rollout') return { map: data.rollout[layer], describe: `attention rollout from the image [CLS] through ViT layers 0..${layer} (heads averaged, identity added)` };
+    return { map: headMap(data.vision[layer], head), describe: `ViT layer ${layer} self-attention of the [CLS] query, ${head === 'mean' ? 'mean of heads' : `head ${head}`}` };
+  }
+  const matrix = head === 'mean' ? data.textSelf[layer][0].map((_, q) => mean(data.textSelf[layer].map((h) => h[q]))) : data.textSelf[layer][head];
+  return { matrix, describe: `text self-attention of the ITM encoder, layer ${layer}, ${head === 'mean' ? 'mean of heads' : `head ${head}`} (rows: tokens attending, columns: attended)` };
+}
+
+function drawPicture(canvas, pic, data, side, labels) {
+  if (pic.matrix) {
+    drawMatrix(canvas, pic.matrix, data.tokens, state.lut, { side, labels });
+  } else {
+    fitCanvas(canvas, state.imageEl, side);
+    drawOverlay(canvas, state.imageEl, pic.map, data.grid, state.lut, state.alpha);
+  }
+}
+
+function thumbnailGrid(view, data, sel) {
+  const thumbs = $('thumbs');
+  const items = [];
+  if (view === 'gradcam') {
+    const options = wordSelections(data.tokens).filter((o) => !o.special);
+    thumbs.style.gridTemplateColumns = `repeat(auto-fill, ${THUMB_SIDE + 8}px)`;
+    for (const o of options) {
+      const fig = document.createElement('figure');
+      const canvas = document.createElement('canvas');
+      drawPicture(canvas, picture(view, data, 0, 'mean', o), data, THUMB_SIDE, false);
+      canvas.classList.toggle('active', o.positions.join() === sel.positions.join());
+      canvas.addEventListener('mouseenter', () => { state.hover = o; render().catch(showError); });
+      canvas.addEventListener('mouseleave', () => { state.hover = null; render().catch(showError); });
+      canvas.addEventListener('click', () => { state.token = o.caption ? null : o; render().catch(showError); });
+      const label = document.createElement('figcaption');
+      label.textContent = o.label;
+      fig.append(canvas, label);
+      items.push(fig);
+    }
+    thumbs.replaceChildren(...items);
+    return;
+  }
+  const layers = view === 'vision' ? state.info.visionLayers : state.info.textLayers;
+  const heads = view === 'vision' ? state.info.visionHeads : state.info.textHeads;
+  const columns = [...Array.from({ length: heads }, (_, h) => h), 'mean', ...(view === 'vision' ? ['rollout'] : [])];
+  const side = Math.max(28, Math.min(THUMB_SIDE, Math.floor(560 / columns.length) - 6));
+  thumbs.style.gridTemplateColumns = `auto repeat(${columns.length}, ${side + 4}px)`;
+  items.push(document.createElement('span'));
+  for (const c of columns) items.push(label(c === 'mean' ? 'mean' : c === 'rollout' ? 'rollout' : `h${c}`));
+  for (let l = 0; l < layers; l++) {
+    items.push(label(`layer ${l}`));
+    for (const c of columns) {
+      const canvas = document.createElement('canvas');
+      drawPicture(canvas, picture(view, data, l, c, sel), data, side, false);
+      canvas.title = `layer ${l}, ${typeof c === 'number' ? `head ${c}` : c} (click to enlarge)`;
+      canvas.classList.toggle('active', l === state.layer[view] && c === state.head[view]);
+      canvas.addEventListener('click', () => {
+        state.layer[view] = l;
+        state.head[view] = c;
+        syncControls();
+        render().catch(showError);
+      });
+      items.push(canvas);
+    }
+  }
+  thumbs.replaceChildren(...items);
+}
+
+function label(text) {
+  const span = document.createElement('span');
+  span.className = 'label';
+  span.textContent = text;
+  return span;
+}
+
+/** Draws the current view; a newer call supersedes an older one still waiting for data. */
+async function render() {
+  if (state.image === null || !state.texts.length || !state.lut) return;
+  const seq = ++state.renderSeq;
+  const view = state.view;
+  const data = view === 'gradcam' ? await gradcamData() : await attentionData();
+  if (seq !== state.renderSeq) return;
+  const layer = view === 'gradcam' ? data.layer : state.layer[view];
+  const head = state.head[view];
+  const showTokens = VIEWS[view].tokens;
+  $('tokens').hidden = !showTokens;
+  const sel = selection(data.tokens);
+  if (showTokens) renderChips(data.tokens);
+  const pic = picture(view, data, layer, head, sel);
+  drawPicture($('canvas'), pic, data, MAIN_SIDE, true);
+  $('legend').hidden = Boolean(pic.matrix);
+  state.redraws++;
+  $('canvas').dataset.redraws = String(state.redraws);
+  $('describe').textContent = pic.describe + (pic.matrix ? '' : '. Each map is min-max normalised on its own.');
+  const prob = state.scores ? state.scores.probs[state.caption] : data.probability;
+  $('caption-line').replaceChildren(document.createTextNode(`“${caption()}” · ITM p `), Object.assign(document.createElement('b'), { textContent: prob.toFixed(4) }));
+  state.shown = { view, layer, head: VIEWS[view].heads ? head : 'mean', selection: showTokens ? sel : null, ...(pic.matrix ? { matrix: pic.matrix } : { grid: data.grid, map: pic.map }), tokens: data.tokens };
+  if (!state.hover) thumbnailGrid(view, data, sel);
+}
+
+// ---- controls ------------------------------------------------------------------------------
+
+function options(select, values, labels) {
+  select.replaceChildren(...values.map((v, i) => Object.assign(document.createElement('option'), { value: String(v), textContent: labels[i] })));
+}
+
+function syncControls() {
+  const view = state.view;
+  const spec = VIEWS[view];
+  const layers = spec.layers === 'vision' ? state.info.visionLayers : state.info.textLayers;
+  const layerValues = Array.from({ length: layers }, (_, i) => i);
+  const demo = state.info.defaultGradcamLayer;
+  options($('layer'), layerValues, layerValues.map((l) => (spec.layers === 'text' && l === demo ? `${l} (BLIP demo)` : String(l))));
+  $('layer').value = String(view === 'gradcam' ? state.layer.gradcam : state.layer[view]);
+  $('head-control').hidden = !spec.heads;
+  $('alpha-control').hidden = view === 'text';
+  if (spec.heads) {
+    const heads = view === 'vision' ? state.info.visionHeads : state.info.textHeads;
+    const values = ['mean', ...Array.from({ length: heads }, (_, h) => h), ...(view === 'vision' ? ['rollout'] : [])];
+    options($('head'), values, values.map((v) => (v === 'mean' ? 'mean of heads' : v === 'rollout' ? 'rollout from [CLS]' : String(v))));
+    $('head').value = String(state.head[view]);
+  }
+  for (const b of $('tabs').children) b.classList.toggle('active', b.dataset.view === view);
+}
+
+function download(blob, name) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+function exportName(ext) {
+  const s = state.shown;
+  const head = s && VIEWS[s.view].heads ? `-h${s.head}` : '';
+  return `blip-itm-${s ? `${s.view}-l${s.layer}${head}` : 'scores'}.${ext}`;
+}
+
+function setUpControls() {
+  $('layer').addEventListener('change', () => { state.layer[state.view] = Number($('layer').value); render().catch(showError); });
+  $('head').addEventListener('change', () => {
+    const v = $('head').value;
+    state.head[state.view] = v === 'mean' || v === 'rollout' ? v : Number(v);
+    render().catch(showError);
+  });
+  $('alpha').addEventListener('input', () => { state.alpha = Number($('alpha').value); render().catch(showError); });
+  $('colormap').addEventListener('change', async () => {
+    state.lut = (await api.colormap($('colormap').value)).lut;
+    drawColourbar($('colourbar'), state.lut);
+    render().catch(showError);
+  });
+  for (const b of $('tabs').children) {
+    b.addEventListener('click', () => { state.view = b.dataset.view; syncControls(); render().catch(showError); });
+  }
+  $('enc-token').addEventListener('change', () => { state.encToken = $('enc-token').checked; rescore().catch(showError); });
+  $('score-button').addEventListener('click', () => {
+    state.texts = $('captions').value.split(/\r?\n/).map((t) => t.trim()).filter((t) => t.length);
+    state.caption = 0;
+    state.token = null;
+    rescore().catch(showError);
+  });
+  $('export-png').addEventListener('click', () => $('canvas').toBlob((blob) => download(blob, exportName('png')), 'image/png'));
+  $('export-json').addEventListener('click', () => {
+    const image = state.images.find((i) => i.id === state.image);
+    const json = { model: state.info, image, encToken: state.encToken, caption: caption(), scores: state.scores && rows(), shown: state.shown };
+    download(new Blob([JSON.stringify(json, null, 1)], { type: 'application/json' }), exportName('json'));
+  });
+}
+
+async function start() {
+  setUpTable();
+  setUpControls();
+  setUpDrop();
+  const s = await api.session();
+  state.info = s.model;
+  state.images = s.images;
+  state.texts = s.texts;
+  state.layer = { gradcam: s.model.defaultGradcamLayer, cross: s.model.defaultGradcamLayer, vision: s.model.visionLayers - 1, text: s.model.defaultGradcamLayer };
+  $('model-info').textContent = `${s.model.source} · ${s.model.backend} · ViT ${s.model.visionLayers}x${s.model.visionHeads} heads, text ${s.model.textLayers}x${s.model.textHeads} heads, ${s.model.imageSize} px`;
+  $('captions').value = s.texts.join('\n');
+  state.lut = (await api.colormap('jet')).lut;
+  drawColourbar($('colourbar'), state.lut);
+  syncControls();
+  renderImageList();
+  if (s.images.length) await selectImage(s.images[0].id);
+}
+
+start().catch(showError);

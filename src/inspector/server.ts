@@ -1,0 +1,208 @@
+import * as fs from 'fs';
+import * as http from 'http';
+import { AddressInfo } from 'net';
+import * as path from 'path';
+import { getColormap, isColormapName } from '../inspect/colormap';
+import { InspectorSession, RequestError } from './session';
+
+export interface ServeOptions {
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 0: any free port). */
+  port?: number;
+}
+
+export interface RunningInspector {
+  url: string;
+  server: http.Server;
+  /** Stops accepting requests, drops open connections and waits for the model's running job. */
+  close(): Promise<void>;
+}
+
+/** The page's files, plain HTML/CSS/ES modules shipped as they are. */
+const PAGE_DIR = path.resolve(__dirname, '../../../src/inspector/page');
+const PAGE_FILES: Record<string, string> = {
+  '/': 'index.html',
+  '/index.html': 'index.html',
+  '/style.css': 'style.css',
+  '/app.js': 'app.js',
+  '/api.js': 'api.js',
+  '/draw.js': 'draw.js',
+};
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+};
+/** JSON request bodies are small (captions and ids). */
+const MAX_JSON_BYTES = 1024 * 1024;
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+const SECURITY_HEADERS = {
+  'Content-Security-Policy': "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+};
+
+/** Starts the inspector's HTTP server for a session; resolves once it listens. */
+export function serveInspector(session: InspectorSession, opts: ServeOptions = {}): Promise<RunningInspector> {
+  const host = opts.host ?? '127.0.0.1';
+  const server = http.createServer();
+  let allowedHosts = new Set<string>();
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    handle(session, allowedHosts, req, res).catch((e) => {
+      req.resume(); // drain an unread body so the client reads the answer rather than a reset
+      sendError(res, e);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      reject(new Error(e.code === 'EADDRINUSE' ? `port ${opts.port} on ${host} is already in use (choose another with --port, or 0 for any)` : `cannot listen on ${host}:${opts.port}: ${e.message}`));
+    });
+    server.listen(opts.port ?? 0, host, () => {
+      const port = (server.address() as AddressInfo).port;
+      allowedHosts = hostNames(host, port);
+      const shown = host.includes(':') ? `[${host}]` : host;
+      resolve({
+        url: `http://${shown}:${port}/`,
+        server,
+        close: async () => {
+          await new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          });
+          await session.close();
+        },
+      });
+    });
+  });
+}
+
+/** The Host header values that name this server: its address, and for loopback the usual aliases. */
+function hostNames(host: string, port: number): Set<string> {
+  const names = LOOPBACK.has(host) ? ['127.0.0.1', 'localhost', '[::1]'] : [host.includes(':') ? `[${host}]` : host];
+  return new Set(names.map((n) => `${n}:${port}`.toLowerCase()));
+}
+
+/**
+ * DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 reaches us with
+ * its own Host, so anything but our own name is refused; a cross-site request carries a
+ * foreign Origin. Both checks run before any other work.
+ */
+function checkOrigin(allowed: Set<string>, req: http.IncomingMessage): void {
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (!allowed.has(host)) throw new RequestError(421, `refused: Host "${req.headers.host ?? ''}" is not this server (DNS rebinding protection)`);
+  const origin = req.headers.origin;
+  if (origin !== undefined && !allowed.has(origin.toLowerCase().replace(/^http:\/\//, ''))) {
+    throw new RequestError(403, `refused: Origin "${origin}" is not this server`);
+  }
+}
+
+async function handle(session: InspectorSession, allowed: Set<string>, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  checkOrigin(allowed, req);
+  const url = new URL(req.url ?? '/', 'http://inspector.invalid');
+  const route = `${req.method} ${url.pathname}`;
+  const page = PAGE_FILES[url.pathname];
+  if (req.method === 'GET' && page) return sendFile(res, page);
+  const imageMatch = /^\/api\/images\/(\d+)\.png$/.exec(url.pathname);
+  if (req.method === 'GET' && imageMatch) return send(res, 200, 'image/png', session.displayPng(Number(imageMatch[1])));
+  switch (route) {
+    case 'GET /api/session':
+      return sendJson(res, { model: session.modelInfo, images: session.imageList(), texts: session.texts, limits: session.limits });
+    case 'GET /api/status':
+      return sendJson(res, session.queue.status());
+    case 'GET /api/colormap': {
+      const name = url.searchParams.get('name') ?? 'jet';
+      if (!isColormapName(name)) throw new RequestError(400, `unknown colour map "${name}"`);
+      return sendJson(res, { name, lut: Array.from(getColormap(name).lut, (x) => Math.round(x * 255)) });
+    }
+    case 'POST /api/images': {
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared)) session.checkBytes(declared);
+      const bytes = await readBody(req, session.limits.maxUploadBytes, (n) => session.checkBytes(n));
+      const name = String(req.headers['x-image-name'] ?? 'upload').replace(/[^\w.\- ]+/g, '_').slice(0, 100) || 'upload';
+      return sendJson(res, session.addUpload(bytes, name));
+    }
+    case 'POST /api/score': {
+      const body = await readJson(req);
+      return sendJson(res, await session.score(intField(body, 'image'), session.checkTexts(body.texts), body.encToken === true));
+    }
+    case 'POST /api/gradcam': {
+      const body = await readJson(req);
+      const layer = body.layer === undefined || body.layer === null ? undefined : intField(body, 'layer');
+      const [text] = session.checkTexts([body.text]);
+      return sendJson(res, await session.gradcam(intField(body, 'image'), text, layer, body.encToken === true));
+    }
+    case 'POST /api/attention': {
+      const body = await readJson(req);
+      const [text] = session.checkTexts([body.text]);
+      return sendJson(res, await session.attention(intField(body, 'image'), text, body.encToken === true));
+    }
+    default:
+      throw new RequestError(404, `no such page or API: ${req.method} ${url.pathname}`);
+  }
+}
+
+function intField(body: Record<string, unknown>, name: string): number {
+  const v = body[name];
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new RequestError(400, `"${name}" must be an integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function readBody(req: http.IncomingMessage, max: number, tooBig: (n: number) => void): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    req.on('data', (chunk: Buffer) => {
+      length += chunk.length;
+      if (length > max) {
+        req.removeAllListeners('data');
+        req.resume(); // drain, then answer: the client sees the message instead of a reset
+        try { tooBig(length); } catch (e) { reject(e); }
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) throw new RequestError(415, 'send the request as application/json');
+  const bytes = await readBody(req, MAX_JSON_BYTES, (n) => {
+    throw new RequestError(413, `request of ${n} bytes; JSON requests are limited to ${MAX_JSON_BYTES} bytes`);
+  });
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw new RequestError(400, 'the request body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError(400, 'the request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function sendFile(res: http.ServerResponse, name: string): void {
+  send(res, 200, TYPES[path.extname(name)], fs.readFileSync(path.join(PAGE_DIR, name)));
+}
+
+function sendJson(res: http.ServerResponse, value: unknown): void {
+  send(res, 200, 'application/json; charset=utf-8', Buffer.from(JSON.stringify(value)));
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: Buffer): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': body.length });
+  res.end(body);
+}
+
+function sendError(res: http.ServerResponse, e: unknown): void {
+  const status = e instanceof RequestError ? e.status : 500;
+  const message = (e as Error).message ?? String(e);
+  const body = Buffer.from(JSON.stringify({ error: message }));
+  if (res.headersSent) { res.destroy(); return; }
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length, Connection: 'close' });
+  res.end(body);
+}
