@@ -305,7 +305,7 @@ function thumbnailGrid(view, data, sel) {
   const layers = view === 'vision' ? state.info.visionLayers : state.info.textLayers;
   const heads = view === 'vision' ? state.info.visionHeads : state.info.textHeads;
   const columns = [...Array.from({ length: heads }, (_, h) => h), 'mean', ...(view === 'vision' ? ['rollout'] : [])];
-  const side = Math.max(28, Math.min(THUMB_SIDE, Math.floor(560 / columns.length) - 6));
+  const side = Math.max(28, Math.min(THUMB_SIDE, Math.floor(820 / columns.length) - 6));
   thumbs.style.gridTemplateColumns = `auto repeat(${columns.length}, ${side + 4}px)`;
   items.push(document.createElement('span'));
   for (const c of columns) items.push(label(c === 'mean' ? 'mean' : c === 'rollout' ? 'rollout' : `h${c}`));
