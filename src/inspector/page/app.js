@@ -335,6 +335,8 @@ function label(text) {
   return span;
 }
 
+let thumbsFor = null;
+
 /** Draws the current view; a newer call supersedes an older one still waiting for data. */
 async function render() {
   if (state.image === null || !state.texts.length || !state.lut) return;
@@ -357,7 +359,9 @@ async function render() {
   const prob = state.scores ? state.scores.probs[state.caption] : data.probability;
   $('caption-line').replaceChildren(document.createTextNode(`“${caption()}” · ITM p `), Object.assign(document.createElement('b'), { textContent: prob.toFixed(4) }));
   state.shown = { view, layer, head: VIEWS[view].heads ? head : 'mean', selection: showTokens ? sel : null, ...(pic.matrix ? { matrix: pic.matrix } : { grid: data.grid, map: pic.map }), tokens: data.tokens };
-  if (!state.hover) thumbnailGrid(view, data, sel);
+  // While hovering, the thumbnails stay (rebuilding them under the mouse would flicker).
+  if (!state.hover || thumbsFor !== data) thumbnailGrid(view, data, sel);
+  thumbsFor = data;
 }
 
 // ---- controls ------------------------------------------------------------------------------
@@ -413,7 +417,7 @@ function setUpControls() {
     render().catch(showError);
   });
   for (const b of $('tabs').children) {
-    b.addEventListener('click', () => { state.view = b.dataset.view; syncControls(); render().catch(showError); });
+    b.addEventListener('click', () => { state.view = b.dataset.view; state.hover = null; syncControls(); render().catch(showError); });
   }
   $('enc-token').addEventListener('change', () => { state.encToken = $('enc-token').checked; rescore().catch(showError); });
   $('score-button').addEventListener('click', () => {

@@ -1,0 +1,153 @@
+import { expect } from 'chai';
+import { ChildProcessWithoutNullStreams, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import puppeteer, { Browser, Page } from 'puppeteer-core';
+import { cli } from './helpers/cli';
+import { TINY, fixture } from './helpers/fixtures';
+
+const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
+const BIN = path.resolve(__dirname, '../../bin/blip-itm.js');
+const IMAGE = fixture('images', 'chelsea.png');
+const CAPTIONS = ['a cat lying on a rug', 'a rocket launching into the sky', 'a tabby cat with green eyes'];
+
+/** Starts `blip-itm inspect` and resolves with the URL it prints first. */
+function startInspector(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; url: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [BIN, 'inspect', ...args], { env: { ...process.env, HF_HUB_OFFLINE: '1' } });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const newline = out.indexOf('\n');
+      if (newline >= 0) resolve({ child, url: out.slice(0, newline), stderr: () => err });
+    });
+    child.on('exit', (code) => reject(new Error(`inspect exited with ${code} before printing its URL: ${err}`)));
+  });
+}
+
+function exited(child: ChildProcessWithoutNullStreams): Promise<number | null> {
+  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+}
+
+// Page-side code is passed as strings: the tests compile without the DOM library.
+async function inPage<T>(page: Page, expression: string): Promise<T> {
+  return (await page.evaluate(expression)) as T;
+}
+
+/** Runs the action and waits until the page has drawn its main picture again. */
+async function redrawsAfter(page: Page, action: () => Promise<unknown>): Promise<void> {
+  const before = await inPage<number>(page, 'window.inspector.redraws');
+  await action();
+  await page.waitForFunction(`window.inspector.redraws > ${before}`, { timeout: 60_000 });
+}
+
+function canvasPixels(page: Page): Promise<string> {
+  return inPage(page, `document.getElementById('canvas').toDataURL('image/png')`);
+}
+
+describe('inspector in a real browser (headless Chromium)', function () {
+  this.timeout(120_000);
+  let browser: Browser | undefined;
+  let server: Awaited<ReturnType<typeof startInspector>> | undefined;
+
+  before(function () {
+    if (fs.existsSync(CHROMIUM)) return;
+    if (process.env.CI === 'true') throw new Error(`Chromium is missing at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium)`);
+    console.log(`    (skipped: no Chromium at ${CHROMIUM}; install Debian's chromium package to run these tests)`);
+    this.skip();
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (server && server.child.exitCode === null) {
+      server.child.kill('SIGTERM');
+      await exited(server.child);
+    }
+  });
+
+  it('shows the image and the captions with the probabilities of `blip-itm score`, redraws on layer and head, shuts down cleanly', async () => {
+    const model = ['--model', TINY, '--backend', 'wasm'];
+    const textArgs = CAPTIONS.flatMap((t) => ['--text', t]);
+    const [started, scored] = await Promise.all([
+      startInspector([...model, '--image', IMAGE, ...textArgs, '--port', '0']),
+      cli(['score', ...model, '--image', IMAGE, ...textArgs, '--json']),
+    ]);
+    server = started;
+    expect(server.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(scored.code, scored.stderr).to.equal(0);
+    const expected = (JSON.parse(scored.stdout) as { itm: number[][] }).itm[0].map((p) => p.toFixed(4));
+
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1400, height: 900 });
+    const problems: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warn') problems.push(`${m.type()}: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+    await page.goto(server.url);
+    await page.waitForFunction('window.inspector && window.inspector.redraws > 0', { timeout: 60_000 });
+
+    // The preloaded image, and each caption's probability in input order.
+    expect(await inPage(page, `document.getElementById('preview').naturalWidth`)).to.equal(451);
+    const rows = await inPage<{ text: string; prob: string }[]>(page, `[...document.querySelectorAll('#scores tbody tr')]
+      .map((tr) => ({ text: tr.children[1].textContent, prob: tr.querySelector('td.prob').firstChild.textContent }))`);
+    expect(rows.map((r) => r.text)).to.deep.equal(CAPTIONS);
+    expect(rows.map((r) => r.prob)).to.deep.equal(expected);
+
+    // Sorting by probability reorders the table.
+    await page.click('th[data-key=prob]');
+    const sorted = await inPage(page, `[...document.querySelectorAll('#scores tbody td.prob')].map((td) => td.firstChild.textContent)`);
+    expect(sorted).to.deep.equal([...expected].sort().reverse());
+
+    // Grad-CAM: another layer redraws with other pixels; hovering a word shows its map.
+    let pixels = await canvasPixels(page);
+    await redrawsAfter(page, () => page.select('#layer', '1'));
+    expect(await canvasPixels(page)).not.to.equal(pixels);
+    pixels = await canvasPixels(page);
+    const chips = await page.$$('#tokens .chip');
+    await redrawsAfter(page, () => chips[3].hover());
+    expect(await inPage(page, 'window.inspector.shown.selection.label')).to.equal('cat');
+    await redrawsAfter(page, () => page.mouse.move(5, 5));
+    expect(await inPage(page, 'window.inspector.shown.selection.label')).to.equal('whole caption');
+
+    // Cross-attention: the layer x head grid, then switching layer and head redraws.
+    await redrawsAfter(page, () => page.click('button[data-view=cross]'));
+    const config = JSON.parse(fs.readFileSync(path.join(TINY, 'config.json'), 'utf8')) as { text_config: { num_hidden_layers: number; num_attention_heads: number } };
+    const { num_hidden_layers: textLayers, num_attention_heads: textHeads } = config.text_config;
+    expect(await inPage(page, `document.querySelectorAll('#thumbs canvas').length`)).to.equal(textLayers * (textHeads + 1));
+    pixels = await canvasPixels(page);
+    await redrawsAfter(page, () => page.select('#layer', '1'));
+    const afterLayer = await canvasPixels(page);
+    expect(afterLayer).not.to.equal(pixels);
+    await redrawsAfter(page, () => page.select('#head', '2'));
+    expect(await canvasPixels(page)).not.to.equal(afterLayer);
+    await redrawsAfter(page, async () => (await page.$$('#thumbs canvas'))[1].click()); // layer 0, head 1: enlarged
+    expect(await inPage(page, `document.getElementById('layer').value`)).to.equal('0');
+    expect(await inPage(page, `document.getElementById('head').value`)).to.equal('1');
+
+    // Vision attention with rollout, and the text matrix.
+    await redrawsAfter(page, () => page.click('button[data-view=vision]'));
+    pixels = await canvasPixels(page);
+    await redrawsAfter(page, () => page.select('#head', 'rollout'));
+    expect(await canvasPixels(page)).not.to.equal(pixels);
+    await redrawsAfter(page, () => page.click('button[data-view=text]'));
+    pixels = await canvasPixels(page);
+    await redrawsAfter(page, () => page.select('#head', '3'));
+    expect(await canvasPixels(page)).not.to.equal(pixels);
+
+    const shot = process.env.INSPECTOR_SCREENSHOT ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-inspector-')), 'inspector.png');
+    await page.click('button[data-view=gradcam]');
+    await page.waitForFunction(`document.querySelectorAll('#thumbs figure').length > 0`);
+    await page.screenshot({ path: shot as `${string}.png`, fullPage: true });
+    expect(fs.statSync(shot).size).to.be.greaterThan(10_000);
+    expect(problems, problems.join('\n')).to.deep.equal([]);
+
+    await browser.close();
+    browser = undefined;
+    server.child.kill('SIGTERM');
+    expect(await exited(server.child), server.stderr()).to.equal(0);
+  });
+});
