@@ -139,7 +139,10 @@ describe('inspector in a real browser (headless Chromium)', function () {
     expect(await canvasPixels(page)).not.to.equal(pixels);
 
     const shot = process.env.INSPECTOR_SCREENSHOT ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-inspector-')), 'inspector.png');
-    await page.click('button[data-view=gradcam]');
+    await redrawsAfter(page, () => page.click('button[data-view=gradcam]'));
+    await redrawsAfter(page, () => page.select('#layer', '0'));
+    await redrawsAfter(page, async () => (await page.$$('#tokens .chip'))[3].click()); // pin "cat"
+    await page.mouse.move(5, 5);
     await page.waitForFunction(`document.querySelectorAll('#thumbs figure').length > 0`);
     await page.screenshot({ path: shot as `${string}.png`, fullPage: true });
     expect(fs.statSync(shot).size).to.be.greaterThan(10_000);

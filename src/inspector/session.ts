@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { RawImage, RgbImage, decodeImage } from '../image';
 import { BlipItm, defaultGradcamLayer } from '../model/blip-itm';
@@ -117,7 +118,8 @@ export class InspectorSession {
   get modelInfo(): ModelInfo {
     const { text, vision } = this.model.config;
     return {
-      source: this.source,
+      // A local directory by its name (the page needs no path of this machine), a hub id as it is.
+      source: fs.existsSync(this.source) ? path.basename(path.resolve(this.source)) : this.source,
       backend: this.model.backend,
       textLayers: text.numHiddenLayers,
       textHeads: text.numAttentionHeads,

@@ -30,7 +30,7 @@ const state = {
   /** Selection under the mouse, shown while hovering. */
   hover: null,
   lut: null,
-  alpha: 0.6,
+  alpha: 0.8,
   redraws: 0,
   shown: null,
   renderSeq: 0,
@@ -355,7 +355,12 @@ async function render() {
   $('legend').hidden = Boolean(pic.matrix);
   state.redraws++;
   $('canvas').dataset.redraws = String(state.redraws);
-  $('describe').textContent = pic.describe + (pic.matrix ? '' : '. Each map is min-max normalised on its own.');
+  const zero = pic.map && pic.map.every((v) => v === 0);
+  const zeroNote = view === 'gradcam'
+    ? ' This map is zero everywhere: Grad-CAM keeps only positive gradients, and in the last text layer only [CLS] reaches the ITM head; pick an earlier layer.'
+    : ' This map is zero everywhere.';
+  $('describe').textContent = pic.describe + (pic.matrix ? '.' : '. Each map is min-max normalised on its own.') + (zero ? zeroNote : '');
+  $('stage').classList.toggle('stacked', view !== 'gradcam');
   const prob = state.scores ? state.scores.probs[state.caption] : data.probability;
   $('caption-line').replaceChildren(document.createTextNode(`“${caption()}” · ITM p `), Object.assign(document.createElement('b'), { textContent: prob.toFixed(4) }));
   state.shown = { view, layer, head: VIEWS[view].heads ? head : 'mean', selection: showTokens ? sel : null, ...(pic.matrix ? { matrix: pic.matrix } : { grid: data.grid, map: pic.map }), tokens: data.tokens };
