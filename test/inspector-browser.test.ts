@@ -138,6 +138,21 @@ describe('inspector in a real browser (headless Chromium)', function () {
     await redrawsAfter(page, () => page.select('#head', '3'));
     expect(await canvasPixels(page)).not.to.equal(pixels);
 
+    // Captions typed one per line, an image uploaded through the file picker; exports raise no error.
+    await page.$eval('#captions', (t) => { (t as unknown as { value: string }).value = 'a red rocket\n\n  a small cat  '; });
+    await redrawsAfter(page, () => page.click('#score-button'));
+    expect(await inPage(page, `[...document.querySelectorAll('#scores tbody tr')].map((tr) => tr.children[1].textContent).sort()`))
+      .to.deep.equal(['a red rocket', 'a small cat']); // blank lines dropped, spaces trimmed; still sorted by ITM p
+    const picker = await page.$('#file');
+    await redrawsAfter(page, () => picker!.uploadFile(fixture('images', 'rocket.jpg')));
+    expect(await inPage(page, `document.querySelectorAll('#image-list button').length`)).to.equal(2);
+    expect(await inPage(page, `document.getElementById('preview').naturalWidth`)).to.equal(640);
+    await page.click('#export-json');
+    await page.click('#export-png');
+    await redrawsAfter(page, async () => (await page.$$('#image-list button'))[0].click());
+    await page.$eval('#captions', (t, value) => { (t as unknown as { value: string }).value = value; }, CAPTIONS.join('\n'));
+    await redrawsAfter(page, () => page.click('#score-button'));
+
     const shot = process.env.INSPECTOR_SCREENSHOT ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-inspector-')), 'inspector.png');
     await redrawsAfter(page, () => page.click('button[data-view=gradcam]'));
     await redrawsAfter(page, () => page.select('#layer', '0'));
