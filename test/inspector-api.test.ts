@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import * as fs from 'fs';
+import * as os from 'os';
 import { attentionMaps } from '../src/inspect/attention';
 import { defaultSelection, meanRows } from '../src/inspect/tokens';
 import { declaredSize } from '../src/inspector/image-size';
@@ -85,6 +86,11 @@ describe('inspector HTTP API', function () {
       expectClose(value.caption.map, meanRows(ref.maps, words), 'caption map');
       expect(value.words.map((w) => w.text).join(' ')).to.equal('a cat lying on a rug');
     }
+    const enc = await postJson<GradcamView>(`${url}api/gradcam`, { image: 1, text: TEXTS[0], layer: 0, encToken: true });
+    const encRef = await model.gradcam(IMAGES[2], TEXTS[0], { layer: 0, encToken: true });
+    expect(enc.value.tokens[0]).to.equal('[ENC]');
+    expect(enc.value.probability).to.equal(encRef.probability);
+    expectClose(enc.value.maps[2], encRef.maps[2], '[ENC] map of "cat"');
     const dflt = await postJson<GradcamView>(`${url}api/gradcam`, { image: 1, text: TEXTS[0] });
     expect(dflt.value.layer).to.equal((await model.gradcam(IMAGES[2], TEXTS[0])).layer);
   });
@@ -138,6 +144,18 @@ describe('inspector HTTP API', function () {
     });
     expect(origin.status).to.equal(403);
     expect((await httpCall(`${url}api/session`, { headers: { Host: `localhost:${port}`, Origin: `http://localhost:${port}` } })).status).to.equal(200);
+  });
+
+  it('bound to every interface, answers to the machine\'s names only', async () => {
+    const wide = await serveInspector(new InspectorSession(model, TINY, []), { host: '0.0.0.0', port: 0 });
+    try {
+      expect(wide.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const port = new URL(wide.url).port;
+      expect((await httpCall(`${wide.url}api/session`, { headers: { Host: `${os.hostname()}:${port}` } })).status).to.equal(200);
+      expect((await httpCall(`${wide.url}api/session`, { headers: { Host: `rebound.example:${port}` } })).status).to.equal(421);
+    } finally {
+      await wide.close();
+    }
   });
 
   it('refuses uploads over the byte limit and the pixel limit with a clear message, before decoding', async () => {

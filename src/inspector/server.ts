@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as http from 'http';
+import * as os from 'os';
 import { AddressInfo } from 'net';
 import * as path from 'path';
 import { getColormap, isColormapName } from '../inspect/colormap';
@@ -63,7 +64,7 @@ export function serveInspector(session: InspectorSession, opts: ServeOptions = {
     server.listen(opts.port ?? 0, host, () => {
       const port = (server.address() as AddressInfo).port;
       allowedHosts = hostNames(host, port);
-      const shown = host.includes(':') ? `[${host}]` : host;
+      const shown = WILDCARD.has(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
       resolve({
         url: `http://${shown}:${port}/`,
         server,
@@ -79,9 +80,20 @@ export function serveInspector(session: InspectorSession, opts: ServeOptions = {
   });
 }
 
-/** The Host header values that name this server: its address, and for loopback the usual aliases. */
+const WILDCARD = new Set(['0.0.0.0', '::']);
+
+/**
+ * The Host header values that name this server: its address, for loopback the usual aliases,
+ * and for a wildcard bind every local address plus the machine's host name.
+ */
 function hostNames(host: string, port: number): Set<string> {
-  const names = LOOPBACK.has(host) ? ['127.0.0.1', 'localhost', '[::1]'] : [host.includes(':') ? `[${host}]` : host];
+  const bracket = (a: string) => (a.includes(':') ? `[${a}]` : a);
+  let names = [bracket(host)];
+  if (LOOPBACK.has(host) || WILDCARD.has(host)) names = ['127.0.0.1', 'localhost', '[::1]'];
+  if (WILDCARD.has(host)) {
+    const local = Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => bracket(i.address.replace(/%.*$/, ''))));
+    names.push(...local, os.hostname());
+  }
   return new Set(names.map((n) => `${n}:${port}`.toLowerCase()));
 }
 
