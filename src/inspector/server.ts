@@ -29,6 +29,7 @@ const PAGE_FILES: Record<string, string> = {
   '/app.js': 'app.js',
   '/api.js': 'api.js',
   '/draw.js': 'draw.js',
+  '/views.js': 'views.js',
 };
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -1,6 +1,7 @@
 // The inspector page: state, controls and views. Data comes only from api.js; pictures from draw.js.
 import * as api from './api.js';
-import { drawColourbar, drawMatrix, drawOverlay, fitCanvas, mean } from './draw.js';
+import { drawColourbar, drawMatrix, drawOverlay, fitCanvas } from './draw.js';
+import { picture, wordSelections } from './views.js';
 
 const $ = (id) => document.getElementById(id);
 const MAIN_SIDE = 448;
@@ -87,6 +88,9 @@ async function selectImage(id) {
   state.image = id;
   state.imageEl = await loadImage(api.imageUrl(id));
   $('preview').src = state.imageEl.src;
+  // The plain image at once; the maps follow when the model has computed them.
+  fitCanvas($('canvas'), state.imageEl, MAIN_SIDE);
+  drawOverlay($('canvas'), state.imageEl, null, 1, state.lut, 0);
   renderImageList();
   await rescore();
 }
@@ -198,24 +202,6 @@ async function attentionData() {
   return state.attentions.get(key);
 }
 
-/** Word tokens as chips ([CLS]/[SEP] too): hover shows, click pins. */
-function wordSelections(tokens) {
-  const words = [];
-  for (let i = 1; i < tokens.length - 1; i++) {
-    if (tokens[i].startsWith('##') && words.length) {
-      const last = words[words.length - 1];
-      last.label += tokens[i].slice(2);
-      last.positions.push(i);
-    } else {
-      words.push({ label: tokens[i], positions: [i] });
-    }
-  }
-  const all = Array.from({ length: Math.max(0, tokens.length - 2) }, (_, i) => i + 1);
-  const caption = { label: 'whole caption', positions: all.length ? all : [0], caption: true };
-  const special = (i) => ({ label: tokens[i], positions: [i], special: true });
-  return [caption, special(0), ...words, special(tokens.length - 1)];
-}
-
 function selection(tokens) {
   const options = wordSelections(tokens);
   const pick = state.hover ?? state.token;
@@ -249,27 +235,6 @@ function renderChips(tokens) {
 }
 
 // ---- the views -----------------------------------------------------------------------------
-
-function headMap(perHead, head) {
-  return head === 'mean' ? mean(perHead) : perHead[head];
-}
-
-/** The numbers behind one picture: {map | matrix, describe}. */
-function picture(view, data, layer, head, sel) {
-  if (view === 'gradcam') {
-    return { map: mean(sel.positions.map((p) => data.maps[p])), describe: `Grad-CAM of the ITM match logit over text layer ${data.layer}'s cross-attention (heads averaged), ${sel.label}` };
-  }
-  if (view === 'cross') {
-    const perHead = data.cross[layer].map((tokens) => mean(sel.positions.map((p) => tokens[p])));
-    return { map: headMap(perHead, head), describe: `cross-attention of text layer ${layer}, ${head === 'mean' ? 'mean of heads' : `head ${head}`}: ${sel.label} over the image patches` };
-  }
-  if (view === 'vision') {
-    if (head === 'rollout') return { map: data.rollout[layer], describe: `attention rollout from the image [CLS] through ViT layers 0..${layer} (heads averaged, identity added)` };
-    return { map: headMap(data.vision[layer], head), describe: `ViT layer ${layer} self-attention of the [CLS] query, ${head === 'mean' ? 'mean of heads' : `head ${head}`}` };
-  }
-  const matrix = head === 'mean' ? data.textSelf[layer][0].map((_, q) => mean(data.textSelf[layer].map((h) => h[q]))) : data.textSelf[layer][head];
-  return { matrix, describe: `text self-attention of the ITM encoder, layer ${layer}, ${head === 'mean' ? 'mean of heads' : `head ${head}`} (rows: tokens attending, columns: attended)` };
-}
 
 function drawPicture(canvas, pic, data, side, labels) {
   if (pic.matrix) {
