@@ -59,7 +59,7 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
 
   it('match() and similarity() give the reference scores as plain arrays', async () => {
     const ref = reference('tiny-activations.safetensors');
-    const emb = model.encodeImages([IMAGES[0], IMAGES[2]]); // the PNGs: exact pixels
+    const emb = await model.encodeImages([IMAGES[0], IMAGES[2]]); // the PNGs: exact pixels
     try {
       const m = await model.match(emb, TEXTS);
       const s = await model.similarity(emb, TEXTS);
@@ -76,7 +76,7 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
   });
 
   it('scores texts in batches the same as one at a time', async () => {
-    const [emb] = model.encodeImages([IMAGES[0]]);
+    const [emb] = await model.encodeImages([IMAGES[0]]);
     try {
       const all = await model.match([emb], TEXTS);
       const batched = await model.match([emb], TEXTS, { batchSize: 2 });
@@ -90,7 +90,7 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
 
   it('scores short queries against raw image states as it does with projected keys and values', async () => {
     // 'a cat' is 4 tokens, below the head width 8: a fresh embedding attends to its states directly.
-    const [direct, projected] = model.encodeImages([IMAGES[0], IMAGES[0]]);
+    const [direct, projected] = await model.encodeImages([IMAGES[0], IMAGES[0]]);
     try {
       await model.match([projected], [TEXTS[1]]); // 14 tokens: projects and caches every layer's keys/values
       const a = await model.match([direct], ['a cat']);
@@ -107,11 +107,11 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
 
   it('leaks no tensors from any public entry point', async () => {
     const before = tf.memory().numTensors;
-    const emb = model.encodeImages([IMAGES[0]]);
+    const emb = await model.encodeImages([IMAGES[0]]);
     await model.match(emb, TEXTS);
     await model.match([IMAGES[2]], TEXTS);
     await model.similarity([IMAGES[2], emb[0]], TEXTS);
-    model.encodeTexts(TEXTS);
+    await model.encodeTexts(TEXTS);
     const out = await model.forward([IMAGES[0]], TEXTS, { gradcamLayer: 0 });
     out.forEach((t) => t.dispose());
     emb.forEach((e) => e.dispose());
