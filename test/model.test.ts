@@ -88,20 +88,24 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
     }
   });
 
-  it('scores short queries against raw image states as it does with projected keys and values', async () => {
-    // 'a cat' is 4 tokens, below the head width 8: a fresh embedding attends to its states directly.
-    const [direct, projected] = await model.encodeImages([IMAGES[0], IMAGES[0]]);
+  it('scores a short text against raw image states as it does with projected keys and values', async () => {
+    // 'a cat' alone is 4 query rows, below the head width 8: it attends to the raw image states.
+    // Batched with a 14-token text it is 28 rows: projected keys and values.
+    const [emb] = await model.encodeImages([IMAGES[0]]);
     try {
-      await model.match([projected], [TEXTS[1]]); // 14 tokens: projects and caches every layer's keys/values
-      const a = await model.match([direct], ['a cat']);
-      const b = await model.match([projected], ['a cat']);
-      expect(a.logits[0][0][1]).to.be.closeTo(b.logits[0][0][1], 1e-5);
-      const ga = await model.gradcam(direct, 'a cat', { layer: 0 });
-      const gb = await model.gradcam(projected, 'a cat', { layer: 0 });
-      ga.maps.forEach((m, i) => m.forEach((v, j) => expect(v).to.be.closeTo(gb.maps[i][j], 1e-6)));
+      const alone = await model.match([emb], ['a cat']);
+      const batched = await model.match([emb], ['a cat', TEXTS[1]]);
+      expect(alone.logits[0][0][1]).to.be.closeTo(batched.logits[0][0][1], 1e-5);
+      const raw = await model.gradcam(emb, 'a cat', { layer: 0 });
+      const out = await model.forward([IMAGES[0]], ['a cat', TEXTS[1]], { only: ['gradcam.0'] });
+      try {
+        const projected = (await out.get('gradcam.0')!.array()) as number[][][][]; // [N, L, g, g]
+        raw.maps.forEach((m, i) => m.forEach((v, j) => expect(v).to.be.closeTo(projected[0][i].flat()[j], 1e-6)));
+      } finally {
+        out.forEach((t) => t.dispose());
+      }
     } finally {
-      direct.dispose();
-      projected.dispose();
+      emb.dispose();
     }
   });
 
