@@ -90,6 +90,8 @@ describe('BlipItm: a disposed model is refused clearly', () => {
     emb.dispose();
     const gradcamCall = (() => { const m = BlipItm.fromDir(TINY); const p = m.gradcam(IMAGES[0], 'a cat'); m.dispose(); return p; })();
     await expectReject(gradcamCall, /was disposed while gradcam\(\) was running/);
+    const similarityCall = (() => { const m = BlipItm.fromDir(TINY); const p = m.similarity([IMAGES[0]], TEXTS); m.dispose(); return p; })();
+    await expectReject(similarityCall, /was disposed while similarity\(\) was running/);
     expect(tf.memory().numTensors).to.equal(before);
   });
 });

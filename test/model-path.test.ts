@@ -7,6 +7,7 @@ import { AttentionTarget, AttentionVariant, attention, attentionRuns, projectedT
 import { readAllSafetensors } from '../src/weights/safetensors';
 import { TEXTS, TINY, IMAGES, reference, rows } from './helpers/fixtures';
 import { referenceForward, stateDict } from './reference-forward';
+import { expectReject } from './helpers/expect';
 
 const LONG = TEXTS[1]; // 14 tokens: more query rows than the tiny model's head width (8)
 const SHORT = 'a cat';  // 4 tokens: fewer
@@ -134,6 +135,25 @@ describe('model path: same input, same answer', () => {
       }
     });
   }
+
+  it('crossAttention: \'projected\' always uses the kept projections, repeatably, agreeing with \'auto\'', async () => {
+    const [auto] = await model.encodeImages([IMAGES[0]]);
+    const [projected] = await model.encodeImages([IMAGES[0]], { crossAttention: 'projected' });
+    try {
+      const runs: { result: MatchResult; ran: Record<AttentionVariant, number> }[] = [];
+      for (let i = 0; i < 6; i++) runs.push(await counting(() => model.match([projected], [SHORT])));
+      runs.forEach((r) => {
+        expect(r.ran['raw-states']).to.equal(0);
+        expect(r.result.logits[0][0]).to.deep.equal(runs[0].result.logits[0][0]);
+      });
+      const a = await model.match([auto], [SHORT]);
+      expect(a.logits[0][0][1]).to.be.closeTo(runs[0].result.logits[0][0][1], 1e-5);
+      await expectReject(model.encodeImages([IMAGES[0]], { crossAttention: 'raw' as 'auto' }), /crossAttention must be 'auto' or 'projected'/);
+    } finally {
+      auto.dispose();
+      projected.dispose();
+    }
+  });
 
   it('repeated gradcam() and similarity() are bit-identical', async () => {
     const [emb] = await model.encodeImages([IMAGES[2]]);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { TextConfig } from '../config';
 import { AttentionTarget, additivePaddingMask, attention, projectedTarget } from '../nn/attention';
-import { linear } from '../nn/linear';
+import { linear, linears, mlp } from '../nn/linear';
 import { Recorder, gelu, layerNorm, mergeHeads, splitHeads } from '../nn/ops';
 import { TextPass, names } from '../probe/names';
 import { BertAttentionWeights, TextLayerWeights, TextWeights } from './weights';
@@ -13,8 +13,8 @@ export interface CrossAttentionSource {
 
 /** One image's states [1, T, E] through a cross-attention layer's key/value projections: keysT [1, H, d, T], values [1, H, T, d]. */
 export function crossKeysAndValues(imageStates: tf.Tensor3D, w: BertAttentionWeights, heads: number) {
-  const keys = splitHeads(linear(imageStates, w.self.key) as tf.Tensor3D, heads);     // [1, H, T, d]
-  const values = splitHeads(linear(imageStates, w.self.value) as tf.Tensor3D, heads); // [1, H, T, d]
+  const [keys, values] = linears(imageStates, [w.self.key, w.self.value])
+    .map((y) => splitHeads(y as tf.Tensor3D, heads));                                  // each [1, H, T, d]
   return { keysT: keys.transpose([0, 1, 3, 2]) as tf.Tensor4D, values };             // [1, H, d, T], [1, H, T, d]
 }
 
@@ -37,9 +37,8 @@ function attentionOutput(context: tf.Tensor3D, residual: tf.Tensor3D, w: BertAtt
 /** Masked self-attention of N texts: x [N, L, D] → [N, L, D], probs [N, H, L, L]. */
 function selfAttention(x: tf.Tensor3D, mask: tf.Tensor4D, w: BertAttentionWeights, heads: number, keepProbs: boolean) {
   const hd = x.shape[2] / heads;
-  const q = splitHeads(linear(x, w.self.query) as tf.Tensor3D, heads); // [N, H, L, d]
-  const k = splitHeads(linear(x, w.self.key) as tf.Tensor3D, heads);   // [N, H, L, d]
-  const v = splitHeads(linear(x, w.self.value) as tf.Tensor3D, heads); // [N, H, L, d]
+  const [q, k, v] = linears(x, [w.self.query, w.self.key, w.self.value])
+    .map((y) => splitHeads(y as tf.Tensor3D, heads));                  // each [N, H, L, d]
   const { context, probs } = attention(q, projectedTarget(k, v), { scale: 1 / Math.sqrt(hd), mask, keepProbs });
   return { out: attentionOutput(mergeHeads(context), x, w.output), probs };
 }
@@ -62,8 +61,8 @@ function crossAttention(x: tf.Tensor3D, image: AttentionTarget, w: BertAttention
 
 /** BertIntermediate + BertOutput: LayerNorm(dense2(gelu(dense1(x))) + x). x [N, L, D]. */
 function feedForward(x: tf.Tensor3D, w: TextLayerWeights): tf.Tensor3D {
-  const hidden = gelu(linear(x, w.intermediate.dense));                                  // [N, L, F]
-  return layerNorm(tf.add(linear(hidden, w.output.dense), x), w.output.LayerNorm) as tf.Tensor3D; // [N, L, D]
+  const ff = mlp(x, w.intermediate.dense, gelu, w.output.dense);                  // [N, L, D] → [N, L, F] → [N, L, D]
+  return layerNorm(tf.add(ff, x), w.output.LayerNorm) as tf.Tensor3D;
 }
 
 /** Stacked cross-attention probabilities [1, H, N*L, T] → per text [N, H, L, T]. */

@@ -10,7 +10,7 @@ import { openCheckpoint } from '../weights/checkpoint';
 import { WeightStore } from '../weights/view';
 import { ImageLike, ModelCore, PixelBatch, loadModelWeights } from './core';
 import { checkGradcamLayer, gradcam } from './gradcam';
-import { ImageEmbedding } from './image-embedding';
+import { EmbeddingOptions, ImageEmbedding, checkEmbeddingOptions } from './image-embedding';
 import {
   TextOptions, checkImageList, checkTextOptions, checkTexts, displayTokens, encodingTensors, textChunks,
 } from './text-input';
@@ -19,6 +19,7 @@ export type { LoadOptions } from '../load';
 export type { ForwardOptions } from '../probe/forward';
 export type { TextOptions } from './text-input';
 export type { ImageLike, PixelBatch } from './core';
+export type { EmbeddingOptions } from './image-embedding';
 
 export interface MatchResult {
   /** Match probability softmax(logits)[1], rows = images, columns = texts. */
@@ -119,13 +120,14 @@ export class BlipItm {
   }
 
   /** Encodes images once for reuse with match/similarity/gradcam on this model. The caller disposes the embeddings. */
-  async encodeImages(images: ImageInput[]): Promise<ImageEmbedding[]> {
+  async encodeImages(images: ImageInput[], opts: EmbeddingOptions = {}): Promise<ImageEmbedding[]> {
     this.core.life.check('encodeImages');
     checkImageList(images, 'encodeImages');
+    checkEmbeddingOptions(opts, 'encodeImages');
     const out: ImageEmbedding[] = [];
     try {
       for (const image of images) {
-        out.push(await this.core.embedPixels(this.core.pixels([image])));
+        out.push(await this.core.embedPixels(this.core.pixels([image]), undefined, opts));
         this.core.life.checkStill('encodeImages');
       }
     } catch (e) {
@@ -140,8 +142,9 @@ export class BlipItm {
    * image's post-LayerNorm `vision.last_hidden_state`, [T x D] row-major, and `itc` its
    * normalised ITC embedding. The caller disposes it.
    */
-  async embeddingFromStates(states: Float32Array, itc: Float32Array): Promise<ImageEmbedding> {
+  async embeddingFromStates(states: Float32Array, itc: Float32Array, opts: EmbeddingOptions = {}): Promise<ImageEmbedding> {
     this.core.life.check('embeddingFromStates');
+    checkEmbeddingOptions(opts, 'embeddingFromStates');
     const v = this.config.vision;
     const tokens = imageTokens(v);
     if (states.length !== tokens * v.hiddenSize) {
@@ -150,7 +153,7 @@ export class BlipItm {
     if (itc.length !== this.config.imageTextHiddenSize) {
       throw new Error(`embeddingFromStates: ITC embedding of ${itc.length} values, expected ${this.config.imageTextHiddenSize}`);
     }
-    return this.core.embedding(tf.tensor3d(states, [1, tokens, v.hiddenSize]), itc); // [T*D] → [1, T, D]
+    return this.core.embedding(tf.tensor3d(states, [1, tokens, v.hiddenSize]), itc, opts); // [T*D] → [1, T, D]
   }
 
   /** Normalised ITC text embeddings (text_proj of the text-only [CLS] state), one per text. */

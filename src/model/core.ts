@@ -8,7 +8,7 @@ import { BertTokenizer, Encoding } from '../tokenizer';
 import { VisionWeights, loadVisionWeights } from '../vit/weights';
 import { visionForward } from '../vit/encoder';
 import { WeightView } from '../weights/view';
-import { ImageEmbedding } from './image-embedding';
+import { EmbeddingOptions, ImageEmbedding } from './image-embedding';
 import { ModelLife } from './owner';
 import { TextOptions, itmEncoding, tokenizeTexts } from './text-input';
 
@@ -59,7 +59,7 @@ export class ModelCore {
   }
 
   /** One image's pixels [1, 3, S, S] → its embedding (owned by the caller). */
-  async embedPixels(pixels: PixelBatch, rec?: Recorder): Promise<ImageEmbedding> {
+  async embedPixels(pixels: PixelBatch, rec?: Recorder, opts: EmbeddingOptions = {}): Promise<ImageEmbedding> {
     const { states, itc } = tf.tidy(() => {
       const input = tf.tensor4d(pixels.pixelValues, pixels.shape);
       const s = visionForward(input, this.weights.vision_model, this.config.vision, rec);
@@ -71,15 +71,16 @@ export class ModelCore {
     } finally {
       itc.dispose();
     }
-    return this.embedding(states, itcData);
+    return this.embedding(states, itcData, opts);
   }
 
-  embedding(states: tf.Tensor3D, itc: Float32Array): ImageEmbedding {
-    return new ImageEmbedding(states, itc, this.life, this.weights.text_encoder.encoder.layer, this.config.text.numAttentionHeads);
+  embedding(states: tf.Tensor3D, itc: Float32Array, opts: EmbeddingOptions = {}): ImageEmbedding {
+    return new ImageEmbedding(states, itc, this.life, this.weights.text_encoder.encoder.layer, this.config.text.numAttentionHeads, opts);
   }
 
   /** An embedding for `image`: the given one (checked to be this model's) or a fresh one the caller disposes. */
   async embeddingOf(image: ImageLike, call: string): Promise<{ embedding: ImageEmbedding; fresh: boolean }> {
+    this.life.checkStill(call); // callers may have awaited since their first check
     if (image instanceof ImageEmbedding) {
       image.checkUsableBy(this.life, call);
       return { embedding: image, fresh: false };

@@ -4,6 +4,24 @@ import { TextLayerWeights } from '../bert/weights';
 import { AttentionTarget } from '../nn/attention';
 import { ModelLife } from './owner';
 
+export interface EmbeddingOptions {
+  /**
+   * How texts cross-attend to this image. 'auto' (default): a block of fewer query rows (texts x
+   * tokens) than the head width attends to the raw image states, skipping the key/value
+   * projection (cheapest for an image scored once or twice); larger blocks use the projected
+   * keys and values, computed once and kept. 'projected': always the kept projections (cheapest
+   * for an image scored against many short texts one call at a time). Either way the path
+   * depends on shapes and this option only, so repeated calls give identical bits.
+   */
+  crossAttention?: 'auto' | 'projected';
+}
+
+/** Throws unless the options are valid. */
+export function checkEmbeddingOptions(opts: EmbeddingOptions, call: string): void {
+  const v = opts.crossAttention;
+  if (v !== undefined && v !== 'auto' && v !== 'projected') throw new Error(`${call}: crossAttention must be 'auto' or 'projected', got ${JSON.stringify(v)}`);
+}
+
 /**
  * One encoded image: its post-LayerNorm states [1, T, D], its normalised ITC embedding, and,
  * projected on first use and then kept, each text layer's cross-attention keys and values.
@@ -28,6 +46,7 @@ export class ImageEmbedding implements CrossAttentionSource {
     private readonly owner: ModelLife,
     private readonly textLayers: readonly TextLayerWeights[],
     private readonly heads: number,
+    private readonly opts: EmbeddingOptions = {},
   ) {}
 
   /** Throws unless this embedding can be used by the model whose life is `model`. */
@@ -41,10 +60,9 @@ export class ImageEmbedding implements CrossAttentionSource {
   crossTarget(layer: number): AttentionTarget {
     this.checkAlive();
     const w = this.textLayers[layer].crossattention;
-    return {
-      keysValues: () => this.keysValues(layer),
-      rawStates: () => ({ ...this.rawStates(), key: w.self.key, value: w.self.value }),
-    };
+    const keysValues = () => this.keysValues(layer);
+    if (this.opts.crossAttention === 'projected') return { keysValues };
+    return { keysValues, rawStates: () => ({ ...this.rawStates(), key: w.self.key, value: w.self.value }) };
   }
 
   private checkAlive(): void {

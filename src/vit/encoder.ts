@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { VisionConfig } from '../config';
 import { attention, projectedTarget } from '../nn/attention';
-import { linear } from '../nn/linear';
+import { linear, mlp } from '../nn/linear';
 import { Recorder, gelu, layerNorm, mergeHeads } from '../nn/ops';
 import { unstack0 } from '../nn/wasm';
 import { names } from '../probe/names';
@@ -38,8 +38,8 @@ function visionLayer(x: tf.Tensor3D, w: VisionLayerWeights, c: VisionConfig, ind
   const { context, probs } = attention(q, projectedTarget(k, v), { scale: hd ** -0.5, keepProbs: !!rec?.wants(name) });
   if (probs) rec?.record(name, probs);                     // [1, H, T, T]
   const attended = tf.add(x, linear(mergeHeads(context), w.self_attn.projection)); // [1, T, D]
-  const mlp = linear(gelu(linear(layerNorm(attended, w.layer_norm2), w.mlp.fc1)), w.mlp.fc2); // [1, T, F] → [1, T, D]
-  return tf.add(attended, mlp) as tf.Tensor3D;
+  const ff = mlp(layerNorm(attended, w.layer_norm2), w.mlp.fc1, gelu, w.mlp.fc2); // [1, T, D] → [1, T, F] → [1, T, D]
+  return tf.add(attended, ff) as tf.Tensor3D;
 }
 
 function forwardOne(pixels: tf.Tensor4D, w: VisionWeights, c: VisionConfig, rec?: Recorder): tf.Tensor3D {
