@@ -59,7 +59,7 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
 
   it('match() and similarity() give the reference scores as plain arrays', async () => {
     const ref = reference('tiny-activations.safetensors');
-    const emb = model.encodeImages([IMAGES[0], IMAGES[2]]); // the PNGs: exact pixels
+    const emb = await model.encodeImages([IMAGES[0], IMAGES[2]]); // the PNGs: exact pixels
     try {
       const m = await model.match(emb, TEXTS);
       const s = await model.similarity(emb, TEXTS);
@@ -76,7 +76,7 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
   });
 
   it('scores texts in batches the same as one at a time', async () => {
-    const [emb] = model.encodeImages([IMAGES[0]]);
+    const [emb] = await model.encodeImages([IMAGES[0]]);
     try {
       const all = await model.match([emb], TEXTS);
       const batched = await model.match([emb], TEXTS, { batchSize: 2 });
@@ -88,30 +88,34 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
     }
   });
 
-  it('scores short queries against raw image states as it does with projected keys and values', async () => {
-    // 'a cat' is 4 tokens, below the head width 8: a fresh embedding attends to its states directly.
-    const [direct, projected] = model.encodeImages([IMAGES[0], IMAGES[0]]);
+  it('scores a short text against raw image states as it does with projected keys and values', async () => {
+    // 'a cat' alone is 4 query rows, below the head width 8: it attends to the raw image states.
+    // Batched with a 14-token text it is 28 rows: projected keys and values.
+    const [emb] = await model.encodeImages([IMAGES[0]]);
     try {
-      await model.match([projected], [TEXTS[1]]); // 14 tokens: projects and caches every layer's keys/values
-      const a = await model.match([direct], ['a cat']);
-      const b = await model.match([projected], ['a cat']);
-      expect(a.logits[0][0][1]).to.be.closeTo(b.logits[0][0][1], 1e-5);
-      const ga = await model.gradcam(direct, 'a cat', { layer: 0 });
-      const gb = await model.gradcam(projected, 'a cat', { layer: 0 });
-      ga.maps.forEach((m, i) => m.forEach((v, j) => expect(v).to.be.closeTo(gb.maps[i][j], 1e-6)));
+      const alone = await model.match([emb], ['a cat']);
+      const batched = await model.match([emb], ['a cat', TEXTS[1]]);
+      expect(alone.logits[0][0][1]).to.be.closeTo(batched.logits[0][0][1], 1e-5);
+      const raw = await model.gradcam(emb, 'a cat', { layer: 0 });
+      const out = await model.forward([IMAGES[0]], ['a cat', TEXTS[1]], { only: ['gradcam.0'] });
+      try {
+        const projected = (await out.get('gradcam.0')!.array()) as number[][][][]; // [N, L, g, g]
+        raw.maps.forEach((m, i) => m.forEach((v, j) => expect(v).to.be.closeTo(projected[0][i].flat()[j], 1e-6)));
+      } finally {
+        out.forEach((t) => t.dispose());
+      }
     } finally {
-      direct.dispose();
-      projected.dispose();
+      emb.dispose();
     }
   });
 
   it('leaks no tensors from any public entry point', async () => {
     const before = tf.memory().numTensors;
-    const emb = model.encodeImages([IMAGES[0]]);
+    const emb = await model.encodeImages([IMAGES[0]]);
     await model.match(emb, TEXTS);
     await model.match([IMAGES[2]], TEXTS);
     await model.similarity([IMAGES[2], emb[0]], TEXTS);
-    model.encodeTexts(TEXTS);
+    await model.encodeTexts(TEXTS);
     const out = await model.forward([IMAGES[0]], TEXTS, { gradcamLayer: 0 });
     out.forEach((t) => t.dispose());
     emb.forEach((e) => e.dispose());

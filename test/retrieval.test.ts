@@ -144,7 +144,7 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
     }
 
     it('uses a given ImageEmbedding without encoding or disposing it', async () => {
-      const [emb] = model.encodeImages([IMAGES[2]]);
+      const [emb] = await model.encodeImages([IMAGES[2]]);
       try {
         const ranked = await rankTexts(model, emb, TEXTS, { topK: 1 });
         expect(ranked).to.have.length(1);
@@ -198,8 +198,8 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
         expect(index.entries.map((e) => path.basename(e.path))).to.deep.equal(['horse.png', 'rocket.jpg']);
         // The changed horse.png is camera.png now; its row must hold camera's features.
         const hits = await index.search(model, TEXTS[0], { rerank: 0 });
-        const [cam] = model.encodeImages([fixture('images', 'camera.png')]);
-        const [q] = model.encodeTexts([TEXTS[0]]);
+        const [cam] = await model.encodeImages([fixture('images', 'camera.png')]);
+        const [q] = await model.encodeTexts([TEXTS[0]]);
         let cos = 0;
         cam.itcEmbedding.forEach((v, k) => { cos += v * q[k]; });
         cam.dispose();

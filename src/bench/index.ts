@@ -59,14 +59,14 @@ async function timeRun(opts: BenchOptions): Promise<RunTimes> {
   const load_s = seconds(t);
   try {
     t = process.hrtime.bigint();
-    model.encodeImages([opts.image]).forEach((e) => e.dispose());
+    (await model.encodeImages([opts.image])).forEach((e) => e.dispose());
     const image_s = seconds(t);
 
     t = process.hrtime.bigint();
     await model.match([opts.image], [BENCH_TEXT]);
     const itm1_s = seconds(t);
 
-    const [embedding] = model.encodeImages([opts.image]); // untimed: itm16 starts from an encoded image
+    const [embedding] = await model.encodeImages([opts.image]); // untimed: itm16 starts from an encoded image
     try {
       t = process.hrtime.bigint();
       await model.match([embedding], [...BENCH_TEXTS]);
@@ -76,7 +76,7 @@ async function timeRun(opts: BenchOptions): Promise<RunTimes> {
     const itm16_s = seconds(t);
 
     t = process.hrtime.bigint();
-    model.encodeTexts([...BENCH_TEXTS]);
+    await model.encodeTexts([...BENCH_TEXTS]);
     const text16_s = seconds(t);
     return { load_s, image_s, itm1_s, itm16_s, text16_s };
   } finally {

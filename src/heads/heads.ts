@@ -1,20 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { BlipConfig } from '../config';
-import { l2Normalize, linear } from '../nn/ops';
+import { linear } from '../nn/linear';
+import { l2Normalize } from '../nn/ops';
 import { Linear, WeightView } from '../weights/view';
 
+/** Named as the checkpoint's root keys. */
 export interface HeadWeights {
-  itmHead: Linear;    // [2, D_text]
-  visionProj: Linear; // [E, D_vision]
-  textProj: Linear;   // [E, D_text]
+  itm_head: Linear;    // [2, D_text]
+  vision_proj: Linear; // [E, D_vision]
+  text_proj: Linear;   // [E, D_text]
 }
 
 /** Reads `itm_head`, `vision_proj`, `text_proj` from the root view. */
 export function loadHeadWeights(w: WeightView, c: BlipConfig): HeadWeights {
   return {
-    itmHead: w.at('itm_head').linear(c.text.hiddenSize, 2),
-    visionProj: w.at('vision_proj').linear(c.vision.hiddenSize, c.imageTextHiddenSize),
-    textProj: w.at('text_proj').linear(c.text.hiddenSize, c.imageTextHiddenSize),
+    itm_head: w.at('itm_head').linear(c.text.hiddenSize, 2),
+    vision_proj: w.at('vision_proj').linear(c.vision.hiddenSize, c.imageTextHiddenSize),
+    text_proj: w.at('text_proj').linear(c.text.hiddenSize, c.imageTextHiddenSize),
   };
 }
 
@@ -26,7 +28,7 @@ export function firstToken(states: tf.Tensor3D): tf.Tensor2D {
 
 /** ITM: logits [N, 2] of (no match, match) from the multimodal text states. */
 export function itmLogits(textStates: tf.Tensor3D, w: HeadWeights): tf.Tensor2D {
-  return linear(firstToken(textStates), w.itmHead) as tf.Tensor2D;
+  return linear(firstToken(textStates), w.itm_head) as tf.Tensor2D;
 }
 
 /** Match probability softmax(logits)[:, 1]: [N, 2] → [N]. */
@@ -37,10 +39,10 @@ export function matchProbability(logits: tf.Tensor2D): tf.Tensor1D {
 
 /** ITC image embedding: normalised vision_proj of the class token: [B, T, Dv] → [B, E]. */
 export function imageItcEmbeds(imageStates: tf.Tensor3D, w: HeadWeights): tf.Tensor2D {
-  return l2Normalize(linear(firstToken(imageStates), w.visionProj) as tf.Tensor2D);
+  return l2Normalize(linear(firstToken(imageStates), w.vision_proj) as tf.Tensor2D);
 }
 
 /** ITC text embedding: normalised text_proj of the [CLS] state of the text-only encoder. */
 export function textItcEmbeds(textStates: tf.Tensor3D, w: HeadWeights): tf.Tensor2D {
-  return l2Normalize(linear(firstToken(textStates), w.textProj) as tf.Tensor2D);
+  return l2Normalize(linear(firstToken(textStates), w.text_proj) as tf.Tensor2D);
 }

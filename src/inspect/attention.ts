@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { ImageInput } from '../image';
 import { BlipItm, TextOptions, defaultGradcamLayer } from '../model/blip-itm';
+import { displayTokens, itmIds } from '../model/text-input';
+import { names } from '../probe/names';
 
 /**
  * Raw attention probabilities of one image-text pair, as plain arrays:
@@ -56,13 +58,16 @@ export async function attentionMaps(model: BlipItm, image: ImageInput, text: str
   if (head !== 'mean' && (!Number.isInteger(head) || head < 0 || head >= heads)) {
     throw new Error(`attention head ${head} is out of range: the ${which} encoder has heads 0..${heads - 1}`);
   }
-  const key = { vision: 'vision.attentions', text: 'itm.text.attentions', cross: 'itm.text.cross_attentions' }[kind];
-  const out = await model.forward([image], [text], { maxLength: opts.maxLength, encToken: opts.encToken, activations: true });
+  const itm = names.text('itm.text');
+  const mapName = { vision: names.vision.attentions, text: itm.attentions, cross: itm.crossAttentions }[kind](layer);
+  // Only the one map, the token ids and the match probability are computed and kept.
+  const only = [mapName, names.inputIds, names.itm.probs];
+  const out = await model.forward([image], [text], { maxLength: opts.maxLength, encToken: opts.encToken, only });
   try {
-    const probs = out.get(`${key}.${layer}`);
-    const ids = out.get('input_ids');
-    const p = out.get('itm.probs');
-    if (!probs || !ids || !p) throw new Error(`internal: the forward pass did not return ${key}.${layer}`);
+    const probs = out.get(mapName);
+    const ids = out.get(names.inputIds);
+    const p = out.get(names.itm.probs);
+    if (!probs || !ids || !p) throw new Error(`internal: the forward pass did not return ${mapName}`);
     const picked = tf.tidy(() => {
       const perHead = probs.squeeze([0]) as tf.Tensor3D;                                   // [H, Q, K]
       const q = head === 'mean' ? perHead.mean(0) : perHead.gather([head], 0).squeeze([0]); // [Q, K]
@@ -71,8 +76,7 @@ export async function attentionMaps(model: BlipItm, image: ImageInput, text: str
     const maps = (await picked.array()) as number[][];
     picked.dispose();
     const tokenIds = ((await ids.array()) as number[][])[0];
-    const tokens = tokenIds.map((id) => model.tokenizer.idToToken(id) ?? `[${id}]`);
-    if (opts.encToken) tokens[0] = '[ENC]'; // forward() puts [ENC] into the ITM input only
+    const tokens = displayTokens(model.tokenizer, itmIds(tokenIds, model.tokenizer, !!opts.encToken)); // input_ids is the ITC input
     const probability = (await p.data())[0];
     const t = kind === 'text' ? 0 : maps[0].length;
     const grid = Math.round(Math.sqrt(t));

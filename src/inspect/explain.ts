@@ -1,5 +1,6 @@
 import { RgbImage, resizeBicubic } from '../image';
 import { BlipItm, TextOptions } from '../model/blip-itm';
+import { displayTokens, itmIds } from '../model/text-input';
 import { AttentionKind, attentionMaps } from './attention';
 import { Tile, composeGrid } from './grid';
 import { drawMatrix } from './matrix';
@@ -116,9 +117,7 @@ function gridPicture(image: RgbImage, text: string, m: TokenMaps, opts: ExplainO
 function previewTokens(model: BlipItm, text: string, opts: TextOptions): string[] {
   const maxLength = Math.min(opts.maxLength ?? Infinity, model.config.text.maxPositionEmbeddings);
   const ids = model.tokenizer.encode(text, { maxLength: Number.isFinite(maxLength) ? maxLength : undefined });
-  const tokens = ids.map((id) => model.tokenizer.idToToken(id) ?? `[${id}]`);
-  if (opts.encToken) tokens[0] = '[ENC]';
-  return tokens;
+  return displayTokens(model.tokenizer, itmIds(ids, model.tokenizer, !!opts.encToken));
 }
 
 function zeroLabels(maps: [string, Float32Array][]): string[] {

@@ -1,36 +1,25 @@
 import * as tf from '@tensorflow/tfjs';
-import { BackendName, useBackend } from '../backend';
 import { BlipConfig, imageTokens, readConfig } from '../config';
 import { textForward } from '../bert/encoder';
-import { TextWeights, loadTextWeights } from '../bert/weights';
-import { HeadWeights, imageItcEmbeds, itmLogits, loadHeadWeights, matchProbability, textItcEmbeds } from '../heads/heads';
-import { HubOptions, resolveModel } from '../hub';
+import { itmLogits, matchProbability, textItcEmbeds } from '../heads/heads';
 import { ImageInput, ImageProcessor } from '../image';
+import { LoadOptions, prepareModelSource } from '../load';
+import { ForwardOptions, probeForward } from '../probe/forward';
 import { BertTokenizer, Encoding } from '../tokenizer';
 import { openCheckpoint } from '../weights/checkpoint';
 import { WeightStore } from '../weights/view';
-import { VisionWeights, loadVisionWeights } from '../vit/weights';
-import { visionForward } from '../vit/encoder';
-import { Recorder } from '../nn/ops';
-import { Collector } from './collector';
-import { ImageEmbedding } from './image-embedding';
-import { gradcam } from './gradcam';
+import { ImageLike, ModelCore, PixelBatch, loadModelWeights } from './core';
+import { checkGradcamLayer, gradcam } from './gradcam';
+import { EmbeddingOptions, ImageEmbedding, checkEmbeddingOptions } from './image-embedding';
+import {
+  TextOptions, checkImageList, checkTextOptions, checkTexts, displayTokens, encodingTensors, textChunks,
+} from './text-input';
 
-export interface LoadOptions extends HubOptions {
-  /** tfjs backend: 'auto' (native TensorFlow if installed, else wasm), 'tensorflow', 'wasm' or 'cpu'. */
-  backend?: BackendName;
-  /** wasm only: run its multi-threaded build with this many threads (opt-in; default 1). */
-  threads?: number;
-}
-
-export interface TextOptions {
-  /** Truncate texts to this many tokens ([CLS] and [SEP] included). Default: max_position_embeddings. BLIP's retrieval uses 35. */
-  maxLength?: number;
-  /** Put [ENC] at position 0 of the ITM input instead of [CLS], as BLIP's own retrieval evaluation does. */
-  encToken?: boolean;
-  /** Texts per forward batch (bounds memory for long lists). Default 32. */
-  batchSize?: number;
-}
+export type { LoadOptions } from '../load';
+export type { ForwardOptions } from '../probe/forward';
+export type { TextOptions } from './text-input';
+export type { ImageLike, PixelBatch } from './core';
+export type { EmbeddingOptions } from './image-embedding';
 
 export interface MatchResult {
   /** Match probability softmax(logits)[1], rows = images, columns = texts. */
@@ -38,11 +27,6 @@ export interface MatchResult {
   /** ITM logits [no match, match], rows = images, columns = texts. */
   logits: [number, number][][];
 }
-
-/** Preprocessed pixels, e.g. transformers' `pixel_values`: [B, 3, S, S] row-major. */
-export interface PixelBatch { pixelValues: Float32Array; shape: [number, number, number, number] }
-
-export type ImageLike = ImageInput | ImageEmbedding;
 
 export interface GradcamResult {
   /** Text layer whose cross-attention was used. */
@@ -57,6 +41,17 @@ export interface GradcamResult {
   maps: Float32Array[];
 }
 
+/** What a model is built from, already read (see BlipItm.fromParts). */
+export interface ModelParts {
+  config: BlipConfig;
+  tokenizer: BertTokenizer;
+  processor: ImageProcessor;
+  /** The checkpoint's tensors. The model takes ownership: its dispose() frees them (also when fromParts fails). */
+  weights: WeightStore;
+  /** Where the parts came from, for messages and `model.dir` (default: the store's origin). */
+  origin?: string;
+}
+
 /**
  * BLIP's demo uses text layer 8 of 12 for Grad-CAM; keep that proportion for other depths, but
  * never the last layer, where only [CLS] reaches the ITM head and every word's map is zero.
@@ -65,80 +60,76 @@ export function defaultGradcamLayer(layers: number): number {
   return Math.max(0, Math.min(layers - 2, Math.round((layers * 2) / 3)));
 }
 
-export interface ForwardOptions extends TextOptions {
-  /** Record every layer's hidden states and attention probabilities (default true). */
-  activations?: boolean;
-  /** Also compute `gradcam.{L}` over text layer L's cross-attention. */
-  gradcamLayer?: number;
-}
-
 /** Keys the checkpoint may carry that the model does not need (buffers, not parameters). */
 const EXPECTED_UNUSED = new Set(['text_encoder.embeddings.position_ids']);
 
-function isPixelBatch(x: unknown): x is PixelBatch {
-  return typeof x === 'object' && x !== null && 'pixelValues' in x && 'shape' in x;
-}
-
 /**
  * BLIP image-text matching (BlipForImageTextRetrieval): ViT image encoder, BERT text encoder
- * with cross-attention to the image, ITM head and ITC projections.
+ * with cross-attention to the image, ITM head and ITC projections. Every method that reads
+ * data is async. The probe (every named activation) is `forward`, in probe/forward.
  */
 export class BlipItm {
-  private disposed = false;
-
   private constructor(
+    private readonly core: ModelCore,
+    private readonly store: WeightStore,
     readonly dir: string,
-    readonly config: BlipConfig,
-    readonly tokenizer: BertTokenizer,
-    readonly processor: ImageProcessor,
     readonly backend: string,
     /** Checkpoint tensors the model did not use (besides known buffers). */
     readonly unusedWeights: string[],
-    private readonly store: WeightStore,
-    private readonly vision: VisionWeights,
-    private readonly text: TextWeights,
-    private readonly heads: HeadWeights,
   ) {}
 
-  /** Loads from a local model directory or a hub id (fetched once into the Hugging Face cache). */
+  get config(): BlipConfig { return this.core.config; }
+  get tokenizer(): BertTokenizer { return this.core.tokenizer; }
+  get processor(): ImageProcessor { return this.core.processor; }
+
+  /** Node: loads from a local model directory or a hub id (fetched once into the Hugging Face cache). */
   static async load(source: string, opts: LoadOptions = {}): Promise<BlipItm> {
-    const backend = await useBackend(opts.backend ?? 'auto', { threads: opts.threads });
-    const dir = await resolveModel(source, opts);
+    const { dir, backend } = await prepareModelSource(source, opts);
     return BlipItm.fromDir(dir, backend);
   }
 
-  /** Loads a local directory on the backend already selected. */
+  /** Node: loads a local directory on the backend already selected. */
   static fromDir(dir: string, backend = tf.getBackend()): BlipItm {
     const config = readConfig(dir);
     const tokenizer = BertTokenizer.fromDir(dir);
     const processor = ImageProcessor.fromDir(dir);
-    if (processor.config.width !== config.vision.imageSize || processor.config.height !== config.vision.imageSize) {
-      throw new Error(`${dir}: preprocessor_config.json size ${processor.config.width}x${processor.config.height} `
-        + `does not match vision_config.image_size ${config.vision.imageSize}`);
-    }
     const { source, file } = openCheckpoint(dir);
-    const store = new WeightStore(source, file);
     try {
-      const root = store.root();
-      const vision = loadVisionWeights(root.at('vision_model'), config.vision);
-      const text = loadTextWeights(root.at('text_encoder'), config.text);
-      const heads = loadHeadWeights(root, config);
-      const unused = store.unusedKeys().filter((k) => !EXPECTED_UNUSED.has(k));
-      return new BlipItm(dir, config, tokenizer, processor, backend, unused, store, vision, text, heads);
-    } catch (e) {
-      store.dispose();
-      throw e;
+      return BlipItm.fromParts({ config, tokenizer, processor, weights: new WeightStore(source, file), origin: dir }, backend);
     } finally {
       source.close();
     }
   }
 
-  /** Encodes images once for reuse with match/similarity. The caller disposes the embeddings. */
-  encodeImages(images: ImageInput[]): ImageEmbedding[] {
-    this.checkAlive();
+  /** Builds a model from parts already read (a browser loader has no file system). */
+  static fromParts(parts: ModelParts, backend = tf.getBackend()): BlipItm {
+    const { config, tokenizer, processor, weights: store } = parts;
+    const origin = parts.origin ?? store.origin;
+    try {
+      if (processor.config.width !== config.vision.imageSize || processor.config.height !== config.vision.imageSize) {
+        throw new Error(`${origin}: preprocessor_config.json size ${processor.config.width}x${processor.config.height} `
+          + `does not match vision_config.image_size ${config.vision.imageSize}`);
+      }
+      const weights = loadModelWeights(store.root(), config);
+      const unused = store.unusedKeys().filter((k) => !EXPECTED_UNUSED.has(k));
+      return new BlipItm(new ModelCore(config, tokenizer, processor, weights), store, origin, backend, unused);
+    } catch (e) {
+      store.dispose();
+      throw e;
+    }
+  }
+
+  /** Encodes images once for reuse with match/similarity/gradcam on this model. The caller disposes the embeddings. */
+  async encodeImages(images: ImageInput[], opts: EmbeddingOptions = {}): Promise<ImageEmbedding[]> {
+    this.core.life.check('encodeImages');
+    checkImageList(images, 'encodeImages');
+    checkEmbeddingOptions(opts, 'encodeImages');
     const out: ImageEmbedding[] = [];
     try {
-      for (const image of images) out.push(this.embedPixels(this.pixels([image])));
+      for (const image of images) {
+        out.push(await this.core.embedPixels(this.core.pixels([image]), undefined, opts));
+        this.core.life.checkStill('encodeImages');
+      }
     } catch (e) {
       out.forEach((x) => x.dispose());
       throw e;
@@ -151,8 +142,9 @@ export class BlipItm {
    * image's post-LayerNorm `vision.last_hidden_state`, [T x D] row-major, and `itc` its
    * normalised ITC embedding. The caller disposes it.
    */
-  embeddingFromStates(states: Float32Array, itc: Float32Array): ImageEmbedding {
-    this.checkAlive();
+  async embeddingFromStates(states: Float32Array, itc: Float32Array, opts: EmbeddingOptions = {}): Promise<ImageEmbedding> {
+    this.core.life.check('embeddingFromStates');
+    checkEmbeddingOptions(opts, 'embeddingFromStates');
     const v = this.config.vision;
     const tokens = imageTokens(v);
     if (states.length !== tokens * v.hiddenSize) {
@@ -161,21 +153,24 @@ export class BlipItm {
     if (itc.length !== this.config.imageTextHiddenSize) {
       throw new Error(`embeddingFromStates: ITC embedding of ${itc.length} values, expected ${this.config.imageTextHiddenSize}`);
     }
-    const tensor = tf.tensor3d(states, [1, tokens, v.hiddenSize]); // [T*D] → [1, T, D]
-    return new ImageEmbedding(tensor, itc, this.text.layers, this.config.text.numAttentionHeads);
+    return this.core.embedding(tf.tensor3d(states, [1, tokens, v.hiddenSize]), itc, opts); // [T*D] → [1, T, D]
   }
 
   /** Normalised ITC text embeddings (text_proj of the text-only [CLS] state), one per text. */
-  encodeTexts(texts: string[], opts: TextOptions = {}): Float32Array[] {
-    this.checkAlive();
+  async encodeTexts(texts: string[], opts: TextOptions = {}): Promise<Float32Array[]> {
+    this.core.life.check('encodeTexts');
+    checkTexts(texts, 'encodeTexts');
+    checkTextOptions(opts, 'encodeTexts');
     const out: Float32Array[] = [];
-    for (const chunk of this.textChunks(texts, opts)) {
-      const enc = this.tokenize(chunk, opts, false);
+    const { text_encoder: text, heads } = this.core.weights;
+    for (const chunk of textChunks(texts, opts)) {
+      this.core.life.checkStill('encodeTexts');
+      const enc = this.core.tokenize(chunk, opts, false);
       const embeds = tf.tidy(() => {
-        const [ids, mask] = this.encodingTensors(enc);
-        return textItcEmbeds(textForward(ids, mask, this.text, this.config.text), this.heads);
+        const [ids, mask] = encodingTensors(enc);
+        return textItcEmbeds(textForward(ids, mask, text, this.config.text), heads); // [N, E]
       });
-      const data = embeds.dataSync() as Float32Array;
+      const data = (await embeds.data()) as Float32Array;
       embeds.dispose();
       const e = this.config.imageTextHiddenSize;
       for (let i = 0; i < chunk.length; i++) out.push(data.slice(i * e, (i + 1) * e));
@@ -185,17 +180,19 @@ export class BlipItm {
 
   /** ITM match probabilities and logits for every image x text. */
   async match(images: ImageLike[], texts: string[], opts: TextOptions = {}): Promise<MatchResult> {
-    this.checkAlive();
-    this.checkTexts(texts);
+    this.core.life.check('match');
+    checkImageList(images, 'match');
+    checkTexts(texts, 'match');
+    checkTextOptions(opts, 'match');
     const result: MatchResult = { probs: [], logits: [] };
     for (const image of images) {
-      const embedding = image instanceof ImageEmbedding ? image : this.embedPixels(this.pixels([image]));
+      const { embedding, fresh } = await this.core.embeddingOf(image, 'match');
       try {
         const row = await this.matchOne(embedding, texts, opts);
         result.probs.push(row.probs);
         result.logits.push(row.logits);
       } finally {
-        if (embedding !== image) embedding.dispose();
+        if (fresh) embedding.dispose();
       }
     }
     return result;
@@ -203,76 +200,25 @@ export class BlipItm {
 
   /** ITC cosine similarity for every image x text (rows = images). */
   async similarity(images: ImageLike[], texts: string[], opts: TextOptions = {}): Promise<number[][]> {
-    this.checkAlive();
-    this.checkTexts(texts);
-    const textEmbeds = this.encodeTexts(texts, opts);
-    return images.map((image) => {
-      const v = image instanceof ImageEmbedding ? image.itcEmbedding : this.imageItc(image);
-      return textEmbeds.map((t) => dot(v, t));
-    });
+    this.core.life.check('similarity');
+    checkImageList(images, 'similarity');
+    images.forEach((im) => { if (im instanceof ImageEmbedding) im.checkUsableBy(this.core.life, 'similarity'); });
+    const textEmbeds = await this.encodeTexts(texts, opts);
+    const rows: number[][] = [];
+    for (const image of images) {
+      const { embedding, fresh } = await this.core.embeddingOf(image, 'similarity');
+      if (fresh) embedding.dispose();
+      rows.push(textEmbeds.map((t) => dot(embedding.itcEmbedding, t)));
+    }
+    return rows;
   }
 
   /**
-   * The full forward of every image with every text (image-major pairs), returning the tensors
-   * transformers' reference dump names (`vision.hidden_states.{i}`, `itm.text.cross_attentions.{i}`,
-   * `itm.logits`, `itc.cosine`, ...). The returned tensors are the caller's to dispose.
+   * The probe: every named activation (probe/names) of every image with every text, or with
+   * `only` just the named ones. The returned tensors are the caller's to dispose.
    */
-  async forward(images: ImageInput[] | PixelBatch, texts: string[] | Encoding,
-    opts: ForwardOptions = {}): Promise<Map<string, tf.Tensor>> {
-    this.checkAlive();
-    const pixels = isPixelBatch(images) ? images : this.pixels(images);
-    const encoding = Array.isArray(texts) ? this.tokenize(this.checkTexts(texts), opts, false) : texts;
-    const itmEncoding = opts.encToken ? withFirstToken(encoding, this.tokenizer.encId) : encoding;
-    const record = opts.activations !== false;
-    const col = new Collector();
-    const [n, c, h, w] = pixels.shape;
-    const per = c * h * w;
-    try {
-      tf.tidy(() => {
-        col.record('pixel_values', tf.tensor4d(pixels.pixelValues, [n, c, h, w]));
-        const [ids, mask] = this.encodingTensors(encoding);
-        col.record('input_ids', ids);
-        col.record('attention_mask', mask);
-      });
-      for (let i = 0; i < n; i++) {
-        const one = { pixelValues: pixels.pixelValues.subarray(i * per, (i + 1) * per), shape: [1, c, h, w] as PixelBatch['shape'] };
-        const embedding = this.embedPixels(one, record ? col.record : undefined);
-        try {
-          if (!record) col.record('vision.last_hidden_state', embedding.states); // else recorded by the encoder
-          tf.tidy(() => {
-            const [ids, mask] = this.encodingTensors(itmEncoding);
-            const states = textForward(ids, mask, this.text, this.config.text,
-              { image: embedding, rec: record ? col.record : undefined, prefix: 'itm.text' });
-            const logits = itmLogits(states, this.heads);
-            col.record('itm.logits', logits.expandDims(0));
-            col.record('itm.probs', matchProbability(logits).expandDims(0));
-            if (opts.gradcamLayer !== undefined) {
-              col.record(`gradcam.${opts.gradcamLayer}`,
-                gradcam(embedding, ids, mask, this.text, this.config.text, this.heads, opts.gradcamLayer));
-            }
-          });
-        } finally {
-          embedding.dispose();
-        }
-      }
-      tf.tidy(() => {
-        const [ids, mask] = this.encodingTensors(encoding);
-        const textStates = textForward(ids, mask, this.text, this.config.text,
-          { rec: record ? col.record : undefined, prefix: 'itc.text' });
-        const textEmbeds = textItcEmbeds(textStates, this.heads);
-        col.record('itc.text_embeds', textEmbeds);
-      });
-      const out = col.finish();
-      tf.tidy(() => {
-        const imageEmbeds = imageItcEmbeds(out.get('vision.last_hidden_state') as tf.Tensor3D, this.heads);
-        out.set('itc.image_embeds', tf.keep(imageEmbeds));
-        out.set('itc.cosine', tf.keep(tf.matMul(imageEmbeds, out.get('itc.text_embeds') as tf.Tensor2D, false, true)));
-      });
-      return out;
-    } catch (e) {
-      col.dispose();
-      throw e;
-    }
+  forward(images: ImageInput[] | PixelBatch, texts: string[] | Encoding, opts: ForwardOptions = {}): Promise<Map<string, tf.Tensor>> {
+    return probeForward(this.core, images, texts, opts);
   }
 
   /**
@@ -281,54 +227,60 @@ export class BlipItm {
    * Default layer: two thirds of the depth (8 of 12 for the base model, as BLIP's demo uses).
    */
   async gradcam(image: ImageLike, text: string, opts: TextOptions & { layer?: number } = {}): Promise<GradcamResult> {
-    this.checkAlive();
-    this.checkTexts([text]);
+    this.core.life.check('gradcam');
+    checkTexts([text], 'gradcam');
+    checkTextOptions(opts, 'gradcam');
     const layer = opts.layer ?? defaultGradcamLayer(this.config.text.numHiddenLayers);
-    const embedding = image instanceof ImageEmbedding ? image : this.embedPixels(this.pixels([image]));
+    checkGradcamLayer(layer, this.config.text);
+    const { text_encoder: weights, heads } = this.core.weights;
+    const { embedding, fresh } = await this.core.embeddingOf(image, 'gradcam');
     try {
-      const enc = this.tokenize([text], opts, true);
+      const enc = this.core.tokenize([text], opts, true);
       const [maps, prob] = tf.tidy(() => {
-        const [ids, mask] = this.encodingTensors(enc);
-        const cams = gradcam(embedding, ids, mask, this.text, this.config.text, this.heads, layer); // [1, L, g, g]
-        const states = textForward(ids, mask, this.text, this.config.text, { image: embedding });
-        return [cams, matchProbability(itmLogits(states, this.heads))];
+        const [ids, mask] = encodingTensors(enc);
+        const cams = gradcam(embedding, ids, mask, weights, this.config.text, heads, layer); // [1, L, g, g]
+        const states = textForward(ids, mask, weights, this.config.text, { image: embedding });
+        return [cams, matchProbability(itmLogits(states, heads))];
       });
       const [, l, grid] = maps.shape;
       const data = (await maps.data()) as Float32Array;
       const probability = (await prob.data())[0];
       maps.dispose();
       prob.dispose();
-      const tokens = enc.inputIds[0].map((id) => this.tokenizer.idToToken(id) ?? (id === this.tokenizer.encId ? '[ENC]' : `[${id}]`));
       return {
-        layer, grid, probability, tokens,
+        layer, grid, probability, tokens: displayTokens(this.tokenizer, enc.inputIds[0]),
         maps: Array.from({ length: l }, (_, i) => data.slice(i * grid * grid, (i + 1) * grid * grid)),
       };
     } finally {
-      if (embedding !== image) embedding.dispose();
+      if (fresh) embedding.dispose();
     }
   }
 
-  /** Frees every weight. The model cannot be used afterwards. */
+  /**
+   * Frees every weight. Every later call is refused; a call in flight fails at its next step
+   * with "was disposed while ...() was running" (dispose does not wait). Embeddings stay the
+   * caller's to dispose, and are refused by every model from now on.
+   */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.core.life.disposed) return;
+    this.core.life.end();
     this.store.dispose();
   }
 
   /** Bytes of weights held on the backend (float32). */
   get weightBytes(): number { return this.store.bytes(); }
 
-  // ---- internals -------------------------------------------------------------------------
-
   private async matchOne(embedding: ImageEmbedding, texts: string[], opts: TextOptions) {
     const probs: number[] = [];
     const logits: [number, number][] = [];
-    for (const chunk of this.textChunks(texts, opts)) {
-      const enc = this.tokenize(chunk, opts, true);
+    const { text_encoder: text, heads } = this.core.weights;
+    for (const chunk of textChunks(texts, opts)) {
+      this.core.life.checkStill('match');
+      const enc = this.core.tokenize(chunk, opts, true);
       const out = tf.tidy(() => {
-        const [ids, mask] = this.encodingTensors(enc);
-        const states = textForward(ids, mask, this.text, this.config.text, { image: embedding });
-        const l = itmLogits(states, this.heads);
+        const [ids, mask] = encodingTensors(enc);
+        const states = textForward(ids, mask, text, this.config.text, { image: embedding });
+        const l = itmLogits(states, heads);
         return tf.concat([l, matchProbability(l).expandDims(1)], 1); // [N, 3]: logit0, logit1, prob
       });
       const rows = (await out.array()) as number[][];
@@ -337,56 +289,6 @@ export class BlipItm {
     }
     return { probs, logits };
   }
-
-  private embedPixels(pixels: PixelBatch, rec?: Recorder): ImageEmbedding {
-    const { states, itc } = tf.tidy(() => {
-      const input = tf.tensor4d(pixels.pixelValues, pixels.shape);
-      const s = visionForward(input, this.vision, this.config.vision, rec);
-      return { states: s, itc: imageItcEmbeds(s, this.heads) };
-    });
-    const itcData = itc.dataSync() as Float32Array;
-    itc.dispose();
-    return new ImageEmbedding(states, itcData, this.text.layers, this.config.text.numAttentionHeads);
-  }
-
-  private imageItc(image: ImageInput): Float32Array {
-    const e = this.embedPixels(this.pixels([image]));
-    e.dispose();
-    return e.itcEmbedding;
-  }
-
-  private pixels(images: ImageInput[]): PixelBatch {
-    const { pixelValues, shape } = this.processor.preprocess(images);
-    return { pixelValues, shape };
-  }
-
-  private tokenize(texts: string[], opts: TextOptions, forItm: boolean): Encoding {
-    const maxLength = Math.min(opts.maxLength ?? Infinity, this.config.text.maxPositionEmbeddings);
-    return this.tokenizer.encodeBatch(texts, { maxLength, padding: 'longest', encToken: forItm && !!opts.encToken });
-  }
-
-  private encodingTensors(enc: Encoding): [tf.Tensor2D, tf.Tensor2D] {
-    return [tf.tensor2d(enc.inputIds, undefined, 'int32'), tf.tensor2d(enc.attentionMask, undefined, 'int32')];
-  }
-
-  private *textChunks(texts: string[], opts: TextOptions): Generator<string[]> {
-    const size = Math.max(1, opts.batchSize ?? 32);
-    for (let i = 0; i < texts.length; i += size) yield texts.slice(i, i + size);
-  }
-
-  private checkTexts(texts: string[]): string[] {
-    if (!Array.isArray(texts) || texts.length === 0) throw new Error('no text given');
-    texts.forEach((t, i) => { if (typeof t !== 'string') throw new Error(`text ${i} is not a string`); });
-    return texts;
-  }
-
-  private checkAlive(): void {
-    if (this.disposed) throw new Error('this BlipItm model has been disposed');
-  }
-}
-
-function withFirstToken(enc: Encoding, id: number): Encoding {
-  return { inputIds: enc.inputIds.map((row) => [id, ...row.slice(1)]), attentionMask: enc.attentionMask };
 }
 
 function dot(a: Float32Array, b: Float32Array): number {

@@ -4,6 +4,13 @@ import { CrossAttentionSource, crossProbsPerText, textForward } from '../bert/en
 import { TextWeights } from '../bert/weights';
 import { HeadWeights, itmLogits } from '../heads/heads';
 
+/** Throws unless `layer` is a text layer index. */
+export function checkGradcamLayer(layer: number, c: TextConfig): void {
+  if (!Number.isInteger(layer) || layer < 0 || layer >= c.numHiddenLayers) {
+    throw new Error(`Grad-CAM layer ${layer} is out of range: the text encoder has layers 0..${c.numHiddenLayers - 1}`);
+  }
+}
+
 /**
  * Grad-CAM of the ITM match logit over text layer `layer`'s cross-attention (LAVIS
  * compute_gradcam): cross-attention probabilities times the positive part of the gradient of
@@ -13,13 +20,11 @@ import { HeadWeights, itmLogits } from '../heads/heads';
  */
 export function gradcam(image: CrossAttentionSource, ids: tf.Tensor2D, mask: tf.Tensor2D, text: TextWeights,
   c: TextConfig, heads: HeadWeights, layer: number): tf.Tensor4D {
-  if (!Number.isInteger(layer) || layer < 0 || layer >= c.numHiddenLayers) {
-    throw new Error(`Grad-CAM layer ${layer} is out of range: the text encoder has layers 0..${c.numHiddenLayers - 1}`);
-  }
+  checkGradcamLayer(layer, c);
   const [n, l] = ids.shape;
-  // Pass 1: the probabilities at `layer`, [1, H, N*L, T].
+  // Pass 1: the probabilities at `layer`, [1, H, N*L, T] (later layers are not needed).
   let probs: tf.Tensor4D | undefined;
-  textForward(ids, mask, text, c, { image, crossProbsHook: (i, p) => { if (i === layer) probs = p; return p; } });
+  textForward(ids, mask, text, c, { image, layers: layer + 1, crossProbsHook: (i, p) => { if (i === layer) probs = p; return p; } });
   if (!probs) throw new Error('internal: cross-attention probabilities were not captured');
   // Pass 2: the match logit as a function of those probabilities; the sum over texts separates
   // per text because each text's logit depends only on its own rows.

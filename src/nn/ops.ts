@@ -1,73 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { LayerNormWeights, Linear } from '../weights/view';
-
-/** Records a named intermediate tensor (hidden state, attention map) when inspection is on. */
-export type Recorder = (name: string, t: tf.Tensor) => void;
+import { LayerNormWeights } from '../weights/view';
 
 /**
- * Whether the active backend is wasm. Its matMul only reaches XNNPACK's GEMM for an
- * untransposed [1, M, K] x [1, K, N] product (anything batched or transposed falls to a naive
- * loop at ~1 GFLOP/s), and it packs the right operand into a private copy that lives as long
- * as that tensor. So on wasm the weight is the LEFT operand (W [out, in] @ xᵀ [in, N]): the
- * activation gets packed (a few MB, freed with it) instead of every weight matrix being
- * duplicated for the model's lifetime.
+ * Records named intermediate tensors (hidden states, attention maps) during a forward pass.
+ * `wants` lets an encoder skip work (e.g. stacking attention probabilities) nobody asked for.
  */
-export function onWasm(): boolean {
-  return tf.getBackend() === 'wasm';
-}
-
-/**
- * xᵀ [in, N] → W xᵀ [out, N] (no bias: add it with `addColumnBias` if wanted).
- * The layout of choice on wasm; other backends get the same result.
- */
-export function linearT(xT: tf.Tensor2D, w: Linear): tf.Tensor2D {
-  return tf.matMul(w.weight, xT);
-}
-
-/** y [out, N] + b [out] broadcast along rows. */
-export function addColumnBias(y: tf.Tensor2D, w: Linear): tf.Tensor2D {
-  return tf.add(y, w.bias.reshape([-1, 1]));
-}
-
-/** x [..., in] @ Wᵀ + b with W [out, in] (PyTorch's layout), as one 2-D matmul. */
-export function linear(x: tf.Tensor, w: Linear): tf.Tensor {
-  const [outDim, inDim] = w.weight.shape;
-  const lead = x.shape.slice(0, -1);
-  const flat = x.reshape([-1, inDim]) as tf.Tensor2D; // [N, in]
-  let y: tf.Tensor2D;
-  if (onWasm()) {
-    // (W xᵀ)ᵀ + b: two cheap transposes of activations buy XNNPACK's GEMM without a packed weight copy.
-    y = tf.add(tf.transpose(linearT(tf.transpose(flat), w)), w.bias) as tf.Tensor2D;
-  } else {
-    y = tf.fused.matMul({ a: flat, b: w.weight, transposeB: true, bias: w.bias }) as tf.Tensor2D; // [N, out]
-  }
-  return y.reshape([...lead, outDim]);
-}
-
-/**
- * x [K, ...] → its K sub-tensors [...] along axis 0. On wasm, slice/unstack/split copy the
- * WHOLE input out of the heap into a JS array for every piece (the Slice kernel calls
- * readSync) and gather is a slow element-wise loop, so each piece is one memcpy inside the
- * heap. That copy is invisible to autograd: pass `differentiable` where gradients must flow.
- */
-export function unstack0(x: tf.Tensor, differentiable = false): tf.Tensor[] {
-  if (!onWasm() || differentiable || x.dtype !== 'float32') return tf.unstack(x);
-  const k = x.shape[0];
-  const rest = x.shape.slice(1);
-  const n = x.size / k;
-  const backend = tf.backend() as unknown as WasmHeap;
-  return Array.from({ length: k }, (_, i) => {
-    const info = backend.makeOutput(rest, 'float32');
-    // Views taken after the allocation, which may have grown (and so replaced) the heap.
-    backend.typedArrayFromHeap(info).set(backend.typedArrayFromHeap(x).subarray(i * n, (i + 1) * n));
-    return tf.engine().makeTensorFromTensorInfo(info);
-  });
-}
-
-/** What unstack0 uses of tfjs-backend-wasm's BackendWasm: allocate an output, view a tensor's bytes in the heap. */
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+export interface Recorder {
+  wants(name: string): boolean;
+  record(name: string, t: tf.Tensor): void;
 }
 
 /** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */
@@ -89,4 +29,16 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
   const norm = tf.sqrt(tf.sum(tf.square(x), 1, true));
   return tf.div(x, tf.maximum(norm, 1e-12));
+}
+
+/** [N, L, H*d] → heads [N, H, L, d]. */
+export function splitHeads(x: tf.Tensor3D, heads: number): tf.Tensor4D {
+  const [n, l, dm] = x.shape;
+  return x.reshape([n, l, heads, dm / heads]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+/** Heads [N, H, L, d] → [N, L, H*d]. */
+export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
+  const [n, h, l, d] = x.shape;
+  return x.transpose([0, 2, 1, 3]).reshape([n, l, h * d]) as tf.Tensor3D;
 }

@@ -99,11 +99,11 @@ export class ImageIndex {
    * The ImageEmbedding of entry i, for ITM: from the stored states, or (index without states)
    * by encoding the file again. The caller disposes it.
    */
-  embedding(model: BlipItm, i: number): ImageEmbedding {
+  async embedding(model: BlipItm, i: number): Promise<ImageEmbedding> {
     const entry = this.manifest.entries[i];
     const states = this.reader.states(entry.row);
     if (states) return model.embeddingFromStates(states, this.reader.itcRow(entry.row).slice());
-    return model.encodeImages([entry.path])[0];
+    return (await model.encodeImages([entry.path]))[0];
   }
 
   /**
@@ -115,7 +115,7 @@ export class ImageIndex {
     const { rerank, topK, order } = counts(opts);
     if (typeof query !== 'string') throw new Error('the query must be a string');
     this.checkModel(model);
-    const [q] = model.encodeTexts([query], opts);
+    const [q] = await model.encodeTexts([query], opts);
     const cosine = this.itcScores(q);
     let ranked: Scored[];
     if (rerank === 0) {
@@ -125,7 +125,7 @@ export class ImageIndex {
       for (const index of topIndices(cosine, rerank)) {
         let embedding: ImageEmbedding;
         try {
-          embedding = this.embedding(model, index);
+          embedding = await this.embedding(model, index);
         } catch (e) {
           opts.onWarning?.(`${this.manifest.entries[index].path}: ${(e as Error).message}; left out of the re-ranking`);
           continue;

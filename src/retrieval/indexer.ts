@@ -192,7 +192,7 @@ class Build {
           throw new IndexInterrupted(this.finish());
         }
         const f = todo[i];
-        const entry = this.add(f, rowByHash);
+        const entry = await this.add(f, rowByHash);
         if (entry) fresh.set(f.path, entry);
         else if (oldByPath.has(f.path)) this.report.removed++; // was indexed, unreadable now
         if (this.checkpointDue()) {
@@ -210,7 +210,7 @@ class Build {
   }
 
   /** Reads, hashes and (unless its bytes are indexed already) encodes one file; null when skipped. */
-  private add(f: FoundFile, rowByHash: Map<string, number>): IndexEntry | null {
+  private async add(f: FoundFile, rowByHash: Map<string, number>): Promise<IndexEntry | null> {
     let bytes: Buffer;
     let st: fs.Stats;
     try {
@@ -226,7 +226,7 @@ class Build {
     } else {
       let embedding: ImageEmbedding;
       try {
-        [embedding] = this.model.encodeImages([bytes]);
+        [embedding] = await this.model.encodeImages([bytes]);
       } catch (e) {
         if (e instanceof ImageDecodeError) return this.skip(f.path, e.problem);
         throw e;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'path';
 import { toRaw } from '../../parity/to-raw';
+import { NAME_PATTERNS } from '../../probe/names';
 import { writeSafetensors } from '../../weights/safetensors';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { loadModel, textsFrom } from '../load';
@@ -19,11 +20,10 @@ export const dump: Command = {
     'enc-token': { type: 'boolean', help: 'put [ENC] (id 30523) at position 0 of the ITM input' },
     'max-length': { type: 'string', arg: 'N', help: 'truncate texts to N tokens' },
     'no-activations': { type: 'boolean', help: 'write inputs and final scores only' },
+    only: { type: 'string', multiple: true, arg: 'NAME', help: 'write only this activation (computing only what it needs); repeat for several' },
     'gradcam-layer': { type: 'string', arg: 'L', help: 'also write gradcam.{L}: Grad-CAM of the ITM match logit over text layer L\'s cross-attention' },
   },
-  details: 'Names: pixel_values, input_ids, attention_mask, vision.hidden_states.{i}, vision.attentions.{i},\n'
-    + 'vision.last_hidden_state, itm.text.hidden_states.{i}, itm.text.attentions.{i}, itm.text.cross_attentions.{i},\n'
-    + 'itm.logits, itm.probs, itc.text.hidden_states.{i}, itc.image_embeds, itc.text_embeds, itc.cosine, gradcam.{L}.',
+  details: `Names: ${NAME_PATTERNS.join(', ')}.`,
   async run(args) {
     const images = args.strings('image');
     const texts = textsFrom(args);
@@ -39,6 +39,7 @@ export const dump: Command = {
         maxLength: args.integer('max-length'),
         activations: !args.flag('no-activations'),
         gradcamLayer,
+        only: args.strings('only').length ? args.strings('only') : undefined,
       });
       const metadata = {
         images: JSON.stringify(images.map((p) => path.basename(p))),

@@ -29,7 +29,7 @@ export const score: Command = {
     const model = await loadModel(args);
     try {
       const opts = { maxLength: args.integer('max-length'), encToken: args.flag('enc-token') };
-      const embeddings = model.encodeImages(images);
+      const embeddings = await model.encodeImages(images);
       const result: { itm?: number[][]; itc?: number[][] } = {};
       try {
         if (mode !== 'itc') result.itm = (await model.match(embeddings, texts, opts)).probs;

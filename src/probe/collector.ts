@@ -1,17 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
+import { Recorder } from '../nn/ops';
 
 /**
- * Gathers named tensors recorded during forward passes that run per image, and concatenates
- * each name's parts along the batch axis at the end (the reference's image-major layout).
+ * Gathers the named tensors a forward pass records (only those `wanted` accepts), per image,
+ * and concatenates each name's parts along the batch axis at the end (the reference's
+ * image-major layout).
  */
-export class Collector {
+export class Collector implements Recorder {
   private readonly parts = new Map<string, tf.Tensor[]>();
 
-  readonly record = (name: string, t: tf.Tensor): void => {
+  constructor(private readonly wanted: (name: string) => boolean = () => true) {}
+
+  wants(name: string): boolean { return this.wanted(name); }
+
+  record(name: string, t: tf.Tensor): void {
+    if (!this.wanted(name)) return;
     const list = this.parts.get(name) ?? [];
     list.push(tf.keep(t.clone()));
     this.parts.set(name, list);
-  };
+  }
 
   /** The gathered tensors, now the caller's to dispose. */
   finish(): Map<string, tf.Tensor> {
