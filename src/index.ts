@@ -2,7 +2,7 @@
 export { BlipItm, defaultGradcamLayer } from './model/blip-itm';
 export type { LoadOptions, TextOptions, MatchResult, PixelBatch, ImageLike, ForwardOptions, GradcamResult } from './model/blip-itm';
 export type { ModelParts, EmbeddingOptions } from './model/blip-itm';
-export { names as activationNames, NAME_PATTERNS } from './probe/names';
+export { names as activationNames, NAME_PATTERNS } from './nn/names';
 export { prepareModelSource } from './load';
 export { ImageEmbedding } from './model/image-embedding';
 export { useBackend, BACKENDS } from './backend';

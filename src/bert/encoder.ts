@@ -3,7 +3,7 @@ import { TextConfig } from '../config';
 import { AttentionTarget, additivePaddingMask, attention, projectedTarget } from '../nn/attention';
 import { linear, linears, mlp } from '../nn/linear';
 import { Recorder, gelu, layerNorm, mergeHeads, splitHeads } from '../nn/ops';
-import { TextPass, names } from '../probe/names';
+import { TextPass, names } from '../nn/names';
 import { BertAttentionWeights, TextLayerWeights, TextWeights } from './weights';
 
 /** The image a text cross-attends to, per text layer (an ImageEmbedding projects and keeps keys/values). */

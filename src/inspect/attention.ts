@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ImageInput } from '../image';
 import { BlipItm, TextOptions, defaultGradcamLayer } from '../model/blip-itm';
 import { displayTokens, itmIds } from '../model/text-input';
-import { names } from '../probe/names';
+import { names } from '../nn/names';
 
 /**
  * Raw attention probabilities of one image-text pair, as plain arrays:

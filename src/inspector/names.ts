@@ -1,14 +1,13 @@
-/**
- * The activation names the inspector reads from `model.forward`, in one place so that a rename
- * in the model's name table needs one edit here.
- */
+import { names } from '../nn/names';
+
+/** The activation names the inspector reads from `model.forward`, taken from the model's one name table. */
 export const ACTIVATION = {
-  inputIds: 'input_ids',
-  itmProbs: 'itm.probs',
+  inputIds: names.inputIds,
+  itmProbs: names.itm.probs,
   /** [1, heads, T, T] per ViT layer. */
-  visionAttention: (layer: number) => `vision.attentions.${layer}`,
+  visionAttention: (layer: number) => names.vision.attentions(layer),
   /** [1, heads, L, T] per text layer: text queries over image tokens. */
-  crossAttention: (layer: number) => `itm.text.cross_attentions.${layer}`,
+  crossAttention: (layer: number) => names.text('itm.text').crossAttentions(layer),
   /** [1, heads, L, L] per text layer of the ITM pass. */
-  textAttention: (layer: number) => `itm.text.attentions.${layer}`,
+  textAttention: (layer: number) => names.text('itm.text').attentions(layer),
 } as const;

@@ -4,7 +4,7 @@ import { textForward } from '../bert/encoder';
 import { itmLogits, matchProbability, textItcEmbeds } from '../heads/heads';
 import { ImageInput, ImageProcessor } from '../image';
 import { LoadOptions, prepareModelSource } from '../load';
-import { ForwardOptions, probeForward } from '../probe/forward';
+import { ForwardOptions, probeForward } from './probe/forward';
 import { BertTokenizer, Encoding } from '../tokenizer';
 import { openCheckpoint } from '../weights/checkpoint';
 import { WeightStore } from '../weights/view';
@@ -16,7 +16,7 @@ import {
 } from './text-input';
 
 export type { LoadOptions } from '../load';
-export type { ForwardOptions } from '../probe/forward';
+export type { ForwardOptions } from './probe/forward';
 export type { TextOptions } from './text-input';
 export type { ImageLike, PixelBatch } from './core';
 export type { EmbeddingOptions } from './image-embedding';

@@ -4,7 +4,7 @@ import { attention, projectedTarget } from '../nn/attention';
 import { linear, mlp } from '../nn/linear';
 import { Recorder, gelu, layerNorm, mergeHeads } from '../nn/ops';
 import { unstack0 } from '../nn/wasm';
-import { names } from '../probe/names';
+import { names } from '../nn/names';
 import { VisionLayerWeights, VisionWeights } from './weights';
 
 const visionNames = names.vision;

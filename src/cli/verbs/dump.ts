@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'path';
 import { toRaw } from '../../parity/to-raw';
-import { NAME_PATTERNS } from '../../probe/names';
+import { NAME_PATTERNS } from '../../nn/names';
 import { writeSafetensors } from '../../weights/safetensors';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { loadModel, textsFrom } from '../load';

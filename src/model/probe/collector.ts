@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Recorder } from '../nn/ops';
+import { Recorder } from '../../nn/ops';
 
 /**
  * Gathers the named tensors a forward pass records (only those `wanted` accepts), per image,

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { textForward } from '../bert/encoder';
-import { imageItcEmbeds, itmLogits, matchProbability, textItcEmbeds } from '../heads/heads';
-import { ImageInput } from '../image';
-import { ModelCore, PixelBatch } from '../model/core';
-import { gradcam } from '../model/gradcam';
-import { TextOptions, checkImageList, checkTextOptions, checkTexts, encodingTensors, itmEncoding } from '../model/text-input';
-import { Encoding } from '../tokenizer';
+import { textForward } from '../../bert/encoder';
+import { imageItcEmbeds, itmLogits, matchProbability, textItcEmbeds } from '../../heads/heads';
+import { ImageInput } from '../../image';
+import { ModelCore, PixelBatch } from '../core';
+import { gradcam } from '../gradcam';
+import { TextOptions, checkImageList, checkTextOptions, checkTexts, encodingTensors, itmEncoding } from '../text-input';
+import { Encoding } from '../../tokenizer';
 import { Collector } from './collector';
-import { names } from './names';
+import { names } from '../../nn/names';
 import { ProbeOptions, planProbe } from './plan';
 
 export type ForwardOptions = TextOptions & ProbeOptions;

@@ -1,6 +1,6 @@
-import { BlipConfig } from '../config';
-import { checkGradcamLayer } from '../model/gradcam';
-import { names, parseName } from './names';
+import { BlipConfig } from '../../config';
+import { checkGradcamLayer } from '../gradcam';
+import { names, parseName } from '../../nn/names';
 
 export interface ProbeOptions {
   /** Record every layer's hidden states and attention probabilities (default true; ignored with `only`). */
