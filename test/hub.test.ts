@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as http from 'http';
 import { AddressInfo } from 'net';
-import * as os from 'os';
 import * as path from 'path';
 
 import { HubOptions, ProgressEvent, downloadModel, resolveModel } from '../src/hub';
 import { createProgress } from '../src/hub/progress';
 import { FakeHub, loadRepoDir, sha256 } from './helpers/fake-hub';
+import { tempDir } from './helpers/tmp';
 
 const FIXTURES = path.resolve(__dirname, '../../test/fixtures');
 const TINY_DIR = path.join(FIXTURES, 'blip-itm-tiny');
@@ -15,6 +15,7 @@ const TINY = 'acme/blip-itm-tiny';
 const BIN = 'acme/blip-itm-tiny-bin';
 const SHARDED = 'acme/blip-itm-sharded';
 const NOT_A_MODEL = 'acme/not-a-model';
+const ESCAPING = 'acme/index-escapes';
 const MODEL_FILES = ['config.json', 'preprocessor_config.json', 'special_tokens_map.json', 'tokenizer_config.json', 'vocab.txt'];
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -50,12 +51,16 @@ describe('hub download', function () {
         'model-00002-of-00002.safetensors': tiny['model.safetensors'].subarray(half),
       },
       [NOT_A_MODEL]: { 'README.md': Buffer.from('# hello\n') },
+      [ESCAPING]: {
+        ...small,
+        'model.safetensors.index.json': Buffer.from(JSON.stringify({ weight_map: { a: '../../etc/passwd' } })),
+      },
     };
   });
 
   beforeEach(async () => {
     hub = await FakeHub.start(repos);
-    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-test-'));
+    cacheDir = tempDir('hub-test-');
     repoRoot = (id) => path.join(cacheDir, `models--${id.replace('/', '--')}`);
   });
 
@@ -223,6 +228,12 @@ describe('hub download', function () {
       expect(fs.existsSync(path.join(dir, f)), f).to.equal(true);
     }
     expect(await downloadModel(SHARDED, opts({ offline: true }))).to.equal(dir);
+  });
+
+  it('refuses a shard index naming a file outside the repository, fetching nothing for it', async () => {
+    const err = await rejection(downloadModel(ESCAPING, opts()));
+    expect(err.message).to.equal('model.safetensors.index.json: weight_map entry "a" names "../../etc/passwd", which is outside the model directory');
+    expect(hub.requests.map((r) => r.path).filter((p) => p.includes('passwd'))).to.deep.equal([]);
   });
 
   it('writes refs/refs/pr/5 for a PR revision and URL-encodes it', async () => {
