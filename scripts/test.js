@@ -57,11 +57,19 @@ function run(backend, files, extra) {
 function main() {
   const extra = process.argv.slice(2);
   const testDir = path.join(root, 'dist', 'test');
-  const modelFiles = fs.readdirSync(testDir).filter((f) => MODEL_FILES.test(f)).sort().map((f) => path.join('dist', 'test', f));
+  const modelFiles = fs
+    .readdirSync(testDir)
+    .filter((f) => MODEL_FILES.test(f))
+    .sort()
+    .map((f) => path.join('dist', 'test', f));
   const wanted = process.env.BLIP_ITM_TEST_BACKENDS;
-  const extraBackends = wanted !== undefined
-    ? wanted.split(',').map((s) => s.trim()).filter((s) => s && s !== 'none')
-    : ['cpu', ...(installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu') ? ['tensorflow'] : [])];
+  const extraBackends =
+    wanted !== undefined
+      ? wanted
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s && s !== 'none')
+      : ['cpu', ...(installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu') ? ['tensorflow'] : [])];
 
   const results = [run('wasm', undefined, extra)];
   if (modelFiles.length === 0) {

@@ -5,7 +5,10 @@ import { REFERENCE_VERSIONS, checkStamp, fixture, referenceLines, stampOf } from
 /** Every generated fixture names the script and the library versions that made it (scripts/reference/). */
 describe('reference fixtures carry their generator stamp', () => {
   const safetensors = [
-    ...fs.readdirSync(fixture('reference')).filter((f) => f.endsWith('.safetensors')).map((f) => fixture('reference', f)),
+    ...fs
+      .readdirSync(fixture('reference'))
+      .filter((f) => f.endsWith('.safetensors'))
+      .map((f) => fixture('reference', f)),
     fixture('blip-itm-tiny', 'model.safetensors'),
     fixture('blip-itm-tiny-f16', 'model.safetensors'),
   ];
@@ -25,7 +28,8 @@ describe('reference fixtures carry their generator stamp', () => {
   it('refuses a file without a stamp, or made by other versions, naming it', () => {
     const file = fixture('reference', 'x.safetensors');
     expect(() => checkStamp({}, file)).to.throw(/^reference\/x\.safetensors: no generator stamp/);
-    expect(() => checkStamp({ generator: 'scripts/reference/make_activations.py', transformers: '4.46.0', torch: '2.13.0+cpu' }, file))
-      .to.throw(/^reference\/x\.safetensors: made with transformers 4\.46\.0, the tests expect 5\.17\.0$/);
+    expect(() =>
+      checkStamp({ generator: 'scripts/reference/make_activations.py', transformers: '4.46.0', torch: '2.13.0+cpu' }, file),
+    ).to.throw(/^reference\/x\.safetensors: made with transformers 4\.46\.0, the tests expect 5\.17\.0$/);
   });
 });

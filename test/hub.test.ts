@@ -112,9 +112,7 @@ describe('hub download', function () {
     expect(hub.requests.length).to.equal(before);
 
     expect(await downloadModel(TINY, opts())).to.equal(dir);
-    expect(hub.requests.slice(before).map((r) => r.path)).to.deep.equal([
-      `/api/models/${TINY}/revision/main`,
-    ]);
+    expect(hub.requests.slice(before).map((r) => r.path)).to.deep.equal([`/api/models/${TINY}/revision/main`]);
   });
 
   it('falls back to a complete cached snapshot when the hub cannot be reached', async () => {
@@ -141,7 +139,9 @@ describe('hub download', function () {
     expect(ranges[0]).to.equal(undefined);
     const from = Number(/^bytes=(\d+)-$/.exec(ranges[1] ?? '')?.[1]);
     expect(from).to.be.greaterThan(0).and.at.most(1_000_000);
-    expect(fs.readFileSync(path.join(dir, 'model.safetensors')).equals(fs.readFileSync(path.join(TINY_DIR, 'model.safetensors')))).to.equal(true);
+    expect(fs.readFileSync(path.join(dir, 'model.safetensors')).equals(fs.readFileSync(path.join(TINY_DIR, 'model.safetensors')))).to.equal(
+      true,
+    );
   });
 
   it('keeps the partial file when a run gives up, and the next run resumes it with Range', async () => {
@@ -156,7 +156,11 @@ describe('hub download', function () {
     hub.cut = undefined;
     const gets = cdnGets().length;
     const dir = await downloadModel(TINY, opts());
-    expect(cdnGets().slice(gets).map((h) => h.range)).to.deep.equal([`bytes=${have}-`]);
+    expect(
+      cdnGets()
+        .slice(gets)
+        .map((h) => h.range),
+    ).to.deep.equal([`bytes=${have}-`]);
     expect(fs.existsSync(part)).to.equal(false);
     expect(sha256(fs.readFileSync(path.join(dir, 'model.safetensors')))).to.equal(hub.etagOf(TINY, 'model.safetensors'));
   });
@@ -178,7 +182,9 @@ describe('hub download', function () {
 
   it('reports missing repos, revisions, non-model repos and bad ids clearly', async () => {
     expect((await rejection(downloadModel('acme/nope', opts()))).message).to.match(/^repository not found: acme\/nope/);
-    expect((await rejection(downloadModel(TINY, opts({ revision: 'v9' })))).message).to.equal('revision not found: v9 in acme/blip-itm-tiny');
+    expect((await rejection(downloadModel(TINY, opts({ revision: 'v9' })))).message).to.equal(
+      'revision not found: v9 in acme/blip-itm-tiny',
+    );
     expect((await rejection(downloadModel(NOT_A_MODEL, opts()))).message).to.equal(
       'config.json not found in acme/not-a-model@main: not a model repo or revision',
     );
@@ -232,7 +238,9 @@ describe('hub download', function () {
 
   it('refuses a shard index naming a file outside the repository, fetching nothing for it', async () => {
     const err = await rejection(downloadModel(ESCAPING, opts()));
-    expect(err.message).to.equal('model.safetensors.index.json: weight_map entry "a" names "../../etc/passwd", which is outside the model directory');
+    expect(err.message).to.equal(
+      'model.safetensors.index.json: weight_map entry "a" names "../../etc/passwd", which is outside the model directory',
+    );
     expect(hub.requests.map((r) => r.path).filter((p) => p.includes('passwd'))).to.deep.equal([]);
   });
 

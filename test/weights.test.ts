@@ -14,7 +14,8 @@ import { tempDir } from './helpers/tmp';
 function modelWith(weights: Buffer | ((dir: string) => void)): string {
   const dir = tempDir('blip-itm-w-');
   for (const f of fs.readdirSync(TINY)) if (f !== 'model.safetensors') fs.copyFileSync(path.join(TINY, f), path.join(dir, f));
-  if (typeof weights === 'function') weights(dir); else fs.writeFileSync(path.join(dir, 'model.safetensors'), weights);
+  if (typeof weights === 'function') weights(dir);
+  else fs.writeFileSync(path.join(dir, 'model.safetensors'), weights);
   return dir;
 }
 
@@ -54,7 +55,9 @@ describe('safetensors reader and weight loading', () => {
       expect(f.storedDType('text_encoder.embeddings.position_ids')).to.equal('I64');
       expect(f.read('text_encoder.embeddings.position_ids').dtype).to.equal('int32');
       expect(f.read('itm_head.weight').dtype).to.equal('float32');
-    } finally { f.close(); }
+    } finally {
+      f.close();
+    }
   });
 
   it('refuses a truncated file, naming it', () => {
@@ -90,7 +93,11 @@ describe('safetensors reader and weight loading', () => {
   it('reports checkpoint tensors the model does not use', () => {
     const dir = rewritten((t) => t.set('extra.head.weight', { dtype: 'float32', shape: [2], data: new Float32Array(2) }));
     const model = BlipItm.fromDir(dir);
-    try { expect(model.unusedWeights).to.deep.equal(['extra.head.weight']); } finally { model.dispose(); }
+    try {
+      expect(model.unusedWeights).to.deep.equal(['extra.head.weight']);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('reads a sharded checkpoint through model.safetensors.index.json', async () => {
@@ -103,7 +110,9 @@ describe('safetensors reader and weight loading', () => {
       shards.forEach((keys, i) => {
         const file = `model-0000${i + 1}-of-00002.safetensors`;
         writeSafetensors(path.join(d, file), new Map(keys.map((k) => [k, tensors.get(k)!])));
-        keys.forEach((k) => { weightMap[k] = file; });
+        keys.forEach((k) => {
+          weightMap[k] = file;
+        });
       });
       fs.writeFileSync(path.join(d, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
     });
@@ -114,7 +123,10 @@ describe('safetensors reader and weight loading', () => {
       const texts = ['a cat'];
       const img = fixture('images', 'chelsea.png');
       expect((await a.match([img], texts)).probs).to.deep.equal((await b.match([img], texts)).probs);
-    } finally { a.dispose(); b.dispose(); }
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
   });
 
   describe('shard index (model.safetensors.index.json)', () => {
@@ -148,7 +160,11 @@ describe('safetensors reader and weight loading', () => {
       const { dir } = indexed('model-00001-of-00001.safetensors');
       expect(weightFilesOf(dir)).to.deep.equal(['model.safetensors.index.json', 'model-00001-of-00001.safetensors']);
       const { source } = openCheckpoint(dir);
-      try { expect(source.keys()).to.deep.equal(['itm_head.bias', 'itm_head.weight']); } finally { source.close(); }
+      try {
+        expect(source.keys()).to.deep.equal(['itm_head.bias', 'itm_head.weight']);
+      } finally {
+        source.close();
+      }
     });
 
     it('refuses an index without a weight_map or with a non-string entry', () => {
@@ -161,7 +177,13 @@ describe('safetensors reader and weight loading', () => {
   });
 
   it('says which file is missing', () => {
-    expectLoadError(modelWith((d) => fs.rmSync(path.join(d, 'config.json'))), /config\.json: missing/);
-    expectLoadError(modelWith(() => undefined), /no weights found/);
+    expectLoadError(
+      modelWith((d) => fs.rmSync(path.join(d, 'config.json'))),
+      /config\.json: missing/,
+    );
+    expectLoadError(
+      modelWith(() => undefined),
+      /no weights found/,
+    );
   });
 });

@@ -40,7 +40,7 @@ export function parseShardIndex(text: string, indexFile: string): ShardIndex {
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${indexFile}: cannot read shard index (${(e as Error).message})`);
+    throw new Error(`${indexFile}: cannot read shard index (${(e as Error).message})`, { cause: e });
   }
   const map = (parsed as { weight_map?: unknown } | null)?.weight_map;
   if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new Error(`${indexFile}: no weight_map`);
@@ -80,7 +80,7 @@ export function readShardIndex(indexFile: string): ShardIndex {
   try {
     text = fs.readFileSync(indexFile, 'utf8');
   } catch (e) {
-    throw new Error(`${indexFile}: cannot read shard index (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new Error(`${indexFile}: cannot read shard index (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
   }
   const index = parseShardIndex(text, indexFile);
   const dir = path.dirname(indexFile);

@@ -58,7 +58,10 @@ export function reference(name: string): Map<string, RawTensor> {
 
 /** Records of a JSONL reference file, after checking the stamp on its first line. */
 export function referenceLines<T>(file: string): T[] {
-  const [first, ...rest] = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const [first, ...rest] = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   checkStamp((JSON.parse(first ?? '{}') as { __metadata__?: Record<string, string> }).__metadata__, file);
   return rest.map((l) => JSON.parse(l) as T);
 }
