@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { readAllSafetensors } from '../src/weights/safetensors';
 import { cli } from './helpers/cli';
 import { FakeHub, loadRepoDir } from './helpers/fake-hub';
 import { IMAGES, TEXTS, TINY, fixture, reference } from './helpers/fixtures';
+import { tempDir } from './helpers/tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-cli-'));
+const tmp = tempDir('blip-itm-cli-');
 const MODEL = ['--model', TINY, '--backend', 'wasm'];
 
 describe('blip-itm command line', function () {
@@ -57,7 +57,7 @@ describe('blip-itm command line', function () {
   });
 
   describe('refuses bad input with one line naming the problem', () => {
-    const bad = (name: string, file: string, data: Buffer | string) => { const p = path.join(tmp, name); fs.writeFileSync(p, data); return p; };
+    const bad = (name: string, _file: string, data: Buffer | string) => { const p = path.join(tmp, name); fs.writeFileSync(p, data); return p; };
     const modelCopy = (name: string, edit: (dir: string) => void) => {
       const dir = path.join(tmp, name);
       fs.cpSync(TINY, dir, { recursive: true });

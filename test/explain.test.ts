@@ -1,5 +1,4 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
@@ -18,6 +17,7 @@ import { gaussianBlur, upsampleMap } from '../src/inspect/upsample';
 import { BlipItm } from '../src/model/blip-itm';
 import { IMAGES, TEXTS, TINY, reference } from './helpers/fixtures';
 import { expectReject } from './helpers/expect';
+import { tempDir } from './helpers/tmp';
 
 const CHELSEA = IMAGES[0];
 const CAPTION = 'a tabby cat lying on a rug';
@@ -130,7 +130,7 @@ describe('inspect: colour maps, upsampling, overlay, PNG', () => {
 
 describe('inspect on the tiny checkpoint', function () {
   let model: BlipItm;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blip-explain-'));
+  const tmp = tempDir('blip-explain-');
   before(() => { model = BlipItm.fromDir(TINY); });
   after(() => {
     model.dispose();

@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as http from 'http';
 import { AddressInfo } from 'net';
-import * as os from 'os';
 import * as path from 'path';
 
 import { HubOptions, ProgressEvent, downloadModel, resolveModel } from '../src/hub';
 import { createProgress } from '../src/hub/progress';
 import { FakeHub, loadRepoDir, sha256 } from './helpers/fake-hub';
+import { tempDir } from './helpers/tmp';
 
 const FIXTURES = path.resolve(__dirname, '../../test/fixtures');
 const TINY_DIR = path.join(FIXTURES, 'blip-itm-tiny');
@@ -15,6 +15,7 @@ const TINY = 'acme/blip-itm-tiny';
 const BIN = 'acme/blip-itm-tiny-bin';
 const SHARDED = 'acme/blip-itm-sharded';
 const NOT_A_MODEL = 'acme/not-a-model';
+const ESCAPING = 'acme/index-escapes';
 const MODEL_FILES = ['config.json', 'preprocessor_config.json', 'special_tokens_map.json', 'tokenizer_config.json', 'vocab.txt'];
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -50,12 +51,16 @@ describe('hub download', function () {
         'model-00002-of-00002.safetensors': tiny['model.safetensors'].subarray(half),
       },
       [NOT_A_MODEL]: { 'README.md': Buffer.from('# hello\n') },
+      [ESCAPING]: {
+        ...small,
+        'model.safetensors.index.json': Buffer.from(JSON.stringify({ weight_map: { a: '../../etc/passwd' } })),
+      },
     };
   });
 
   beforeEach(async () => {
     hub = await FakeHub.start(repos);
-    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-test-'));
+    cacheDir = tempDir('hub-test-');
     repoRoot = (id) => path.join(cacheDir, `models--${id.replace('/', '--')}`);
   });
 
@@ -107,9 +112,7 @@ describe('hub download', function () {
     expect(hub.requests.length).to.equal(before);
 
     expect(await downloadModel(TINY, opts())).to.equal(dir);
-    expect(hub.requests.slice(before).map((r) => r.path)).to.deep.equal([
-      `/api/models/${TINY}/revision/main`,
-    ]);
+    expect(hub.requests.slice(before).map((r) => r.path)).to.deep.equal([`/api/models/${TINY}/revision/main`]);
   });
 
   it('falls back to a complete cached snapshot when the hub cannot be reached', async () => {
@@ -136,7 +139,9 @@ describe('hub download', function () {
     expect(ranges[0]).to.equal(undefined);
     const from = Number(/^bytes=(\d+)-$/.exec(ranges[1] ?? '')?.[1]);
     expect(from).to.be.greaterThan(0).and.at.most(1_000_000);
-    expect(fs.readFileSync(path.join(dir, 'model.safetensors')).equals(fs.readFileSync(path.join(TINY_DIR, 'model.safetensors')))).to.equal(true);
+    expect(fs.readFileSync(path.join(dir, 'model.safetensors')).equals(fs.readFileSync(path.join(TINY_DIR, 'model.safetensors')))).to.equal(
+      true,
+    );
   });
 
   it('keeps the partial file when a run gives up, and the next run resumes it with Range', async () => {
@@ -151,7 +156,11 @@ describe('hub download', function () {
     hub.cut = undefined;
     const gets = cdnGets().length;
     const dir = await downloadModel(TINY, opts());
-    expect(cdnGets().slice(gets).map((h) => h.range)).to.deep.equal([`bytes=${have}-`]);
+    expect(
+      cdnGets()
+        .slice(gets)
+        .map((h) => h.range),
+    ).to.deep.equal([`bytes=${have}-`]);
     expect(fs.existsSync(part)).to.equal(false);
     expect(sha256(fs.readFileSync(path.join(dir, 'model.safetensors')))).to.equal(hub.etagOf(TINY, 'model.safetensors'));
   });
@@ -173,7 +182,9 @@ describe('hub download', function () {
 
   it('reports missing repos, revisions, non-model repos and bad ids clearly', async () => {
     expect((await rejection(downloadModel('acme/nope', opts()))).message).to.match(/^repository not found: acme\/nope/);
-    expect((await rejection(downloadModel(TINY, opts({ revision: 'v9' })))).message).to.equal('revision not found: v9 in acme/blip-itm-tiny');
+    expect((await rejection(downloadModel(TINY, opts({ revision: 'v9' })))).message).to.equal(
+      'revision not found: v9 in acme/blip-itm-tiny',
+    );
     expect((await rejection(downloadModel(NOT_A_MODEL, opts()))).message).to.equal(
       'config.json not found in acme/not-a-model@main: not a model repo or revision',
     );
@@ -223,6 +234,14 @@ describe('hub download', function () {
       expect(fs.existsSync(path.join(dir, f)), f).to.equal(true);
     }
     expect(await downloadModel(SHARDED, opts({ offline: true }))).to.equal(dir);
+  });
+
+  it('refuses a shard index naming a file outside the repository, fetching nothing for it', async () => {
+    const err = await rejection(downloadModel(ESCAPING, opts()));
+    expect(err.message).to.equal(
+      'model.safetensors.index.json: weight_map entry "a" names "../../etc/passwd", which is outside the model directory',
+    );
+    expect(hub.requests.map((r) => r.path).filter((p) => p.includes('passwd'))).to.deep.equal([]);
   });
 
   it('writes refs/refs/pr/5 for a PR revision and URL-encodes it', async () => {

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import {
@@ -9,6 +8,7 @@ import {
 } from '../src/image';
 import { RawTensor } from '../src/weights/raw-tensor';
 import { readAllSafetensors, writeSafetensors } from '../src/weights/safetensors';
+import { tempDir } from './helpers/tmp';
 
 const FIX = path.resolve(__dirname, '../../test/fixtures');
 const IMAGES = path.join(FIX, 'images');
@@ -51,7 +51,7 @@ function expectError(fn: () => unknown, source: string, problem: RegExp): void {
 }
 
 let tmp: string;
-before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blip-image-')); });
+before(() => { tmp = tempDir('blip-image-'); });
 after(() => { fs.rmSync(tmp, { recursive: true, force: true }); });
 
 function tmpFile(name: string, data: Uint8Array): string {

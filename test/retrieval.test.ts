@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { cli } from './helpers/cli';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { BlipItm } from '../src/model/blip-itm';
 import {
@@ -13,6 +12,7 @@ import { IndexProgressBar } from '../src/retrieval/progress';
 import { parse } from '../src/cli/command';
 import { search } from '../src/cli/verbs/search';
 import { IMAGES, TEXTS, TINY, fixture, reference } from './helpers/fixtures';
+import { tempDir } from './helpers/tmp';
 
 const NAMES = ['chelsea.png', 'rocket.jpg', 'horse.png']; // reference rows, in this order
 
@@ -29,7 +29,7 @@ function expectedOrder(itc: number[], itm: number[], rerank: number): number[] {
 }
 
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-retrieval-'));
+  return tempDir('blip-itm-retrieval-');
 }
 
 /** A folder with copies of the three reference images. */

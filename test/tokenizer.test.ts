@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BertTokenizer, tokenizeLines } from '../src/tokenizer';
+import { referenceLines } from './helpers/fixtures';
 
 const FIXTURES = path.resolve(__dirname, '../../test/fixtures');
 const CKPT = path.join(FIXTURES, 'blip-itm-tiny');
@@ -15,11 +16,7 @@ interface Case {
 }
 
 function readCases(file: string): Case[] {
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Case);
+  return referenceLines<Case>(file); // checks the generator's version stamp on line 1
 }
 
 const tempDirs: string[] = [];

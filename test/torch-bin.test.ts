@@ -6,6 +6,7 @@ import * as zlib from 'zlib';
 import { RawTensor } from '../src/weights/raw-tensor';
 import { SafetensorsFile } from '../src/weights/safetensors';
 import { TorchBinFile } from '../src/weights/torch-bin';
+import { tempDir } from './helpers/tmp';
 
 const FIX = path.resolve(__dirname, '../../test/fixtures');
 const TINY_BIN = path.join(FIX, 'blip-itm-tiny-bin/pytorch_model.bin');
@@ -33,7 +34,7 @@ function withFile<T>(file: string, fn: (f: TorchBinFile) => T): T {
 }
 
 function tmpFile(name: string, data: Uint8Array): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torch-bin-test-'));
+  const dir = tempDir('torch-bin-test-');
   const file = path.join(dir, name);
   fs.writeFileSync(file, data);
   return file;

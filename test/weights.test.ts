@@ -7,12 +7,15 @@ import { BlipItm } from '../src/model/blip-itm';
 import { SafetensorsFile, readAllSafetensors, writeSafetensors } from '../src/weights/safetensors';
 import { RawTensor, decodeElements } from '../src/weights/raw-tensor';
 import { TINY, fixture } from './helpers/fixtures';
+import { openCheckpoint, weightFilesOf } from '../src/weights/checkpoint';
+import { tempDir } from './helpers/tmp';
 
 /** A copy of the tiny model directory whose weights file is replaced by `weights` bytes. */
 function modelWith(weights: Buffer | ((dir: string) => void)): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-w-'));
+  const dir = tempDir('blip-itm-w-');
   for (const f of fs.readdirSync(TINY)) if (f !== 'model.safetensors') fs.copyFileSync(path.join(TINY, f), path.join(dir, f));
-  if (typeof weights === 'function') weights(dir); else fs.writeFileSync(path.join(dir, 'model.safetensors'), weights);
+  if (typeof weights === 'function') weights(dir);
+  else fs.writeFileSync(path.join(dir, 'model.safetensors'), weights);
   return dir;
 }
 
@@ -52,7 +55,9 @@ describe('safetensors reader and weight loading', () => {
       expect(f.storedDType('text_encoder.embeddings.position_ids')).to.equal('I64');
       expect(f.read('text_encoder.embeddings.position_ids').dtype).to.equal('int32');
       expect(f.read('itm_head.weight').dtype).to.equal('float32');
-    } finally { f.close(); }
+    } finally {
+      f.close();
+    }
   });
 
   it('refuses a truncated file, naming it', () => {
@@ -88,7 +93,11 @@ describe('safetensors reader and weight loading', () => {
   it('reports checkpoint tensors the model does not use', () => {
     const dir = rewritten((t) => t.set('extra.head.weight', { dtype: 'float32', shape: [2], data: new Float32Array(2) }));
     const model = BlipItm.fromDir(dir);
-    try { expect(model.unusedWeights).to.deep.equal(['extra.head.weight']); } finally { model.dispose(); }
+    try {
+      expect(model.unusedWeights).to.deep.equal(['extra.head.weight']);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('reads a sharded checkpoint through model.safetensors.index.json', async () => {
@@ -101,7 +110,9 @@ describe('safetensors reader and weight loading', () => {
       shards.forEach((keys, i) => {
         const file = `model-0000${i + 1}-of-00002.safetensors`;
         writeSafetensors(path.join(d, file), new Map(keys.map((k) => [k, tensors.get(k)!])));
-        keys.forEach((k) => { weightMap[k] = file; });
+        keys.forEach((k) => {
+          weightMap[k] = file;
+        });
       });
       fs.writeFileSync(path.join(d, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
     });
@@ -112,11 +123,67 @@ describe('safetensors reader and weight loading', () => {
       const texts = ['a cat'];
       const img = fixture('images', 'chelsea.png');
       expect((await a.match([img], texts)).probs).to.deep.equal((await b.match([img], texts)).probs);
-    } finally { a.dispose(); b.dispose(); }
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  describe('shard index (model.safetensors.index.json)', () => {
+    /** A model folder whose index maps itm_head.weight to `shard` (and holds the real shard file). */
+    function indexed(shard: string): { dir: string; index: string } {
+      const dir = modelWith((d) => {
+        fs.copyFileSync(path.join(TINY, 'model.safetensors'), path.join(d, 'model-00001-of-00001.safetensors'));
+        const weightMap = { 'itm_head.bias': 'model-00001-of-00001.safetensors', 'itm_head.weight': shard };
+        fs.writeFileSync(path.join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: weightMap }));
+      });
+      return { dir, index: path.join(dir, 'model.safetensors.index.json') };
+    }
+
+    for (const shard of ['../../etc/passwd', '/etc/passwd', 'sub/../../x.safetensors', 'C:\\Windows\\x', '']) {
+      it(`refuses an entry naming ${JSON.stringify(shard)}, in one line naming the index and the entry`, () => {
+        const { dir, index } = indexed(shard);
+        const message = `${index}: weight_map entry "itm_head.weight" names "${shard}", which is outside the model directory`;
+        expect(() => openCheckpoint(dir)).to.throw(message);
+        expect(() => weightFilesOf(dir)).to.throw(message);
+        expect(message).to.not.include('\n');
+      });
+    }
+
+    it('says which shard is missing and which index names it', () => {
+      const { dir, index } = indexed('model-00002-of-00002.safetensors');
+      expect(() => openCheckpoint(dir)).to.throw(`${index}: shard model-00002-of-00002.safetensors is missing (named by the index)`);
+      expect(() => weightFilesOf(dir)).to.throw(/model-00002-of-00002\.safetensors is missing/);
+    });
+
+    it('lists the index and its shards as the weight files, sorted and once each', () => {
+      const { dir } = indexed('model-00001-of-00001.safetensors');
+      expect(weightFilesOf(dir)).to.deep.equal(['model.safetensors.index.json', 'model-00001-of-00001.safetensors']);
+      const { source } = openCheckpoint(dir);
+      try {
+        expect(source.keys()).to.deep.equal(['itm_head.bias', 'itm_head.weight']);
+      } finally {
+        source.close();
+      }
+    });
+
+    it('refuses an index without a weight_map or with a non-string entry', () => {
+      const { dir, index } = indexed('model-00001-of-00001.safetensors');
+      fs.writeFileSync(index, JSON.stringify({ weight_map: { a: 3 } }));
+      expect(() => openCheckpoint(dir)).to.throw(`${index}: weight_map entry "a" is not a file name`);
+      fs.writeFileSync(index, '{"metadata": {}}');
+      expect(() => openCheckpoint(dir)).to.throw(`${index}: no weight_map`);
+    });
   });
 
   it('says which file is missing', () => {
-    expectLoadError(modelWith((d) => fs.rmSync(path.join(d, 'config.json'))), /config\.json: missing/);
-    expectLoadError(modelWith(() => undefined), /no weights found/);
+    expectLoadError(
+      modelWith((d) => fs.rmSync(path.join(d, 'config.json'))),
+      /config\.json: missing/,
+    );
+    expectLoadError(
+      modelWith(() => undefined),
+      /no weights found/,
+    );
   });
 });

@@ -4,15 +4,11 @@ import { COMMIT_RE, RepoCache, validateRepoFile } from './cache';
 import { FetchContext, fetchFile } from './download';
 import { HubHttpError, request, readBody, statusError } from './http';
 import { HubSettings } from './options';
+import { PYTORCH_BIN, SAFETENSORS, SAFETENSORS_INDEX, WEIGHT_FILES, parseShardIndex } from '../weights/weight-files';
 
 /** The files a BLIP ITM checkpoint needs; tf_model.h5 and the like are never fetched. */
 export const CONFIG_FILE = 'config.json';
 export const OPTIONAL_FILES = ['preprocessor_config.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
-export const SAFETENSORS = 'model.safetensors';
-export const SAFETENSORS_INDEX = 'model.safetensors.index.json';
-export const PYTORCH_BIN = 'pytorch_model.bin';
-/** Preference order: the first one the revision has wins. */
-const WEIGHT_CHOICES = [SAFETENSORS, SAFETENSORS_INDEX, PYTORCH_BIN];
 
 /** The commit and file list of a revision, from the hub API (absent when the API is not there). */
 interface RevisionInfo {
@@ -69,7 +65,7 @@ async function fetchSnapshot(s: HubSettings, repoId: string, cache: RepoCache): 
   for (const file of OPTIONAL_FILES) await fetchOptional(ctx, commit, file, listed(file));
 
   let weights: string | undefined;
-  for (const file of WEIGHT_CHOICES) {
+  for (const file of WEIGHT_FILES) {
     const local = await fetchOptional(ctx, commit, file, listed(file));
     if (!local) continue;
     if (file === SAFETENSORS_INDEX) {
@@ -78,7 +74,7 @@ async function fetchSnapshot(s: HubSettings, repoId: string, cache: RepoCache): 
     weights = file;
     break;
   }
-  if (!weights) throw new Error(`no weights in ${where}: looked for ${WEIGHT_CHOICES.join(', ')}`);
+  if (!weights) throw new Error(`no weights in ${where}: looked for ${WEIGHT_FILES.join(', ')}`);
 
   cache.writeRef(s.revision, commit);
   return cache.snapshotDir(commit);
@@ -152,7 +148,7 @@ function missingLocally(cache: RepoCache, commit: string, strict: boolean): stri
   if (strict) {
     for (const f of OPTIONAL_FILES) if (!cache.hasFile(commit, f) && !cache.isMarkedMissing(commit, f)) missing.push(f);
   }
-  if (!hasLocalWeights(cache, commit)) missing.push(`weights (${WEIGHT_CHOICES.join(' / ')})`);
+  if (!hasLocalWeights(cache, commit)) missing.push(`weights (${WEIGHT_FILES.join(' / ')})`);
   return missing;
 }
 
@@ -166,20 +162,9 @@ function hasLocalWeights(cache: RepoCache, commit: string): boolean {
   }
 }
 
-/** Shard file names from model.safetensors.index.json's weight_map. */
+/** Shard file names from model.safetensors.index.json's weight_map (each one a safe repo file name). */
 function shardsOf(indexPath: string): string[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(fs.readFileSync(indexPath, 'utf8'));
-  } catch (e) {
-    throw new Error(`invalid ${SAFETENSORS_INDEX}: ${(e as Error).message}`);
-  }
-  const map = (parsed as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof map !== 'object' || map === null) throw new Error(`invalid ${SAFETENSORS_INDEX}: no weight_map`);
-  const shards = [...new Set(Object.values(map as Record<string, unknown>))];
-  if (shards.length === 0 || !shards.every((f): f is string => typeof f === 'string')) {
-    throw new Error(`invalid ${SAFETENSORS_INDEX}: weight_map must map tensor names to file names`);
-  }
+  const { shards } = parseShardIndex(fs.readFileSync(indexPath, 'utf8'), SAFETENSORS_INDEX);
   shards.forEach(validateRepoFile);
   return shards;
 }

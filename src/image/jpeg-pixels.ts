@@ -310,7 +310,7 @@ export function componentsToPixels(comps: Component[], width: number, height: nu
     (geo[1].vx === 1 || geo[1].vx === 2) && geo[2].hx === geo[1].hx && geo[2].vx === geo[1].vx) {
     return { mode: 'RGB', pixels: fusedYcc(planes, geo[0].pw, geo[1].pw, geo[1].cw, geo[1].ch, geo[1].vx, width, height) };
   }
-  const rowOf = comps.map((c, i) => {
+  const rowOf = comps.map((_, i) => {
     const g = geo[i];
     return rowUpsampler(planes[i], g.pw, g.cw, g.ch, g.hx, g.vx, width);
   });

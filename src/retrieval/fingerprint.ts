@@ -2,7 +2,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BlipItm } from '../model/blip-itm';
-import { WEIGHT_FILES } from '../weights/checkpoint';
+import { weightFilesOf } from '../weights/checkpoint';
 import { ModelRecord, WeightFileRecord } from './index-format';
 
 /**
@@ -14,15 +14,6 @@ import { ModelRecord, WeightFileRecord } from './index-format';
  */
 
 const hashCache = new Map<string, string>();
-
-/** The weight files the model was loaded from, as openCheckpoint chooses them. */
-export function weightFiles(dir: string): string[] {
-  const found = WEIGHT_FILES.find((f) => fs.existsSync(path.join(dir, f)));
-  if (!found) throw new Error(`${dir}: no weights found (looked for ${WEIGHT_FILES.join(', ')})`);
-  if (!found.endsWith('.index.json')) return [found];
-  const index = JSON.parse(fs.readFileSync(path.join(dir, found), 'utf8')) as { weight_map?: Record<string, string> };
-  return [found, ...[...new Set(Object.values(index.weight_map ?? {}))].sort()];
-}
 
 export function sha256File(file: string): string {
   const h = crypto.createHash('sha256');
@@ -53,7 +44,7 @@ function fileRecord(dir: string, name: string, known: readonly WeightFileRecord[
 
 /** The model's identity; `known` are the weight file records an existing index holds. */
 export function modelRecord(model: BlipItm, known: readonly WeightFileRecord[] = []): ModelRecord {
-  const files = weightFiles(model.dir).map((name) => fileRecord(model.dir, name, known));
+  const files = weightFilesOf(model.dir).map((name) => fileRecord(model.dir, name, known));
   const h = crypto.createHash('sha256');
   h.update('blip-itm-image-index model v1\n');
   h.update(JSON.stringify(model.config) + '\n');

@@ -25,7 +25,7 @@ export class PyGlobal {
 /** Base for values the caller's hooks create (storages, tensors...). */
 export abstract class PyObject {
   // A nominal brand: an empty class would structurally match every other value type.
-  private readonly pyObjectBrand = true;
+  protected readonly pyObjectBrand = true;
 }
 
 export class PickleError extends Error {}

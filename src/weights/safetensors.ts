@@ -3,6 +3,7 @@ import * as path from 'path';
 import {
   BYTES_PER_ELEMENT, RawTensor, TensorSource, decodeElements, numel, rawDTypeOf, shapeString,
 } from './raw-tensor';
+import { readShardIndex } from './weight-files';
 
 /**
  * safetensors: 8-byte little-endian header length, a JSON header
@@ -130,16 +131,12 @@ export class ShardedSafetensors implements TensorSource {
   private constructor(private readonly owner: Map<string, SafetensorsFile>, private readonly shards: SafetensorsFile[]) {}
 
   static open(indexFile: string): ShardedSafetensors {
-    let index: { weight_map?: Record<string, string> };
-    try { index = JSON.parse(fs.readFileSync(indexFile, 'utf8')); } catch (e) {
-      throw new Error(`${indexFile}: cannot read shard index (${(e as Error).message})`);
-    }
-    if (!index.weight_map || typeof index.weight_map !== 'object') throw new Error(`${indexFile}: no weight_map`);
+    const index = readShardIndex(indexFile);
     const dir = path.dirname(indexFile);
     const files = new Map<string, SafetensorsFile>();
     const owner = new Map<string, SafetensorsFile>();
     try {
-      for (const [key, shard] of Object.entries(index.weight_map)) {
+      for (const [key, shard] of index.weightMap) {
         let f = files.get(shard);
         if (!f) { f = SafetensorsFile.open(path.join(dir, shard)); files.set(shard, f); }
         if (!f.has(key)) throw new Error(`${indexFile}: ${key} is mapped to ${shard}, which does not contain it`);

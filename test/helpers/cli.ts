@@ -1,7 +1,11 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 
-export interface CliRun { code: number | null; stdout: string; stderr: string }
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 const BIN = path.resolve(__dirname, '../../../bin/blip-itm.js');
 
@@ -13,8 +17,12 @@ export function cli(args: string[], opts: { input?: string; env?: Record<string,
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(opts.input ?? '');

@@ -1,8 +1,20 @@
-import { BackendName, useBackend } from '../../src/backend';
+import * as tf from '@tensorflow/tfjs';
+import { requestedBackend, selectRequestedBackend } from './backend';
+import { removeTempDirs } from './tmp';
 
-/** Root hook: every test file runs on the backend named by BLIP_ITM_BACKEND (default wasm, as CI). */
+/**
+ * Root hooks. Every test starts on the backend named by BLIP_ITM_BACKEND (default wasm): a test
+ * whose code switched backends (say a load with backend 'auto') does not carry the next one off
+ * it. Temp folders made with tempDir() go when the run ends.
+ */
 export const mochaHooks = {
   async beforeAll(): Promise<void> {
-    await useBackend((process.env.BLIP_ITM_BACKEND ?? 'wasm') as BackendName);
+    await selectRequestedBackend();
+  },
+  async beforeEach(): Promise<void> {
+    if (tf.getBackend() !== requestedBackend()) await selectRequestedBackend();
+  },
+  afterAll(): void {
+    removeTempDirs();
   },
 };

@@ -1,0 +1,23 @@
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { BackendName, useBackend } from '../../src/backend';
+
+/** The backend this mocha run was asked for: BLIP_ITM_BACKEND, default wasm (scripts/test.js sets it per run). */
+export function requestedBackend(): Exclude<BackendName, 'auto'> {
+  const name = process.env.BLIP_ITM_BACKEND ?? 'wasm';
+  if (name !== 'wasm' && name !== 'cpu' && name !== 'tensorflow')
+    throw new Error(`BLIP_ITM_BACKEND=${name}: choose wasm, cpu or tensorflow`);
+  return name;
+}
+
+/** Selects the requested backend and fails unless tfjs really runs on it (no silent fallback). */
+export async function selectRequestedBackend(): Promise<void> {
+  const wanted = requestedBackend();
+  const got = await useBackend(wanted);
+  if (got !== wanted || tf.getBackend() !== wanted) throw new Error(`asked for backend ${wanted}, tfjs runs on ${tf.getBackend()}`);
+}
+
+/** For a test that claims a backend: asserts the computation it just did ran there. */
+export function expectBackend(name: string = requestedBackend()): void {
+  expect(tf.getBackend(), 'tfjs backend in use').to.equal(name);
+}
