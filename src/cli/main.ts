@@ -4,6 +4,7 @@ import { bench } from './verbs/bench';
 import { dump } from './verbs/dump';
 import { explain } from './verbs/explain';
 import { indexCommand } from './verbs/index-cmd';
+import { installNative } from './verbs/install-native';
 import { rank } from './verbs/rank';
 import { search } from './verbs/search';
 import { parity } from './verbs/parity';
@@ -11,7 +12,7 @@ import { preprocess } from './verbs/preprocess';
 import { score } from './verbs/score';
 import { tokenize } from './verbs/tokenize';
 
-const COMMANDS: Command[] = [score, rank, indexCommand, search, explain, dump, parity, bench, tokenize, preprocess, download];
+const COMMANDS: Command[] = [score, rank, indexCommand, search, explain, dump, parity, bench, tokenize, preprocess, download, installNative];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
