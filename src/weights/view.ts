@@ -21,6 +21,40 @@ interface UploadingBackend {
   uploadToGPU?(dataId: object): void;
 }
 
+/** tfjs-node internals for the alignment probe below. */
+interface NodeBackendInternals {
+  getInputTensorIds(tensors: tf.Tensor[]): number[];
+  binding: { tensorDataSync(id: number): Float32Array };
+  tensorMap: { get(dataId: object): { id: number } };
+}
+
+/**
+ * A new zeroed array of `count` floats whose memory TensorFlow will adopt as the tensor's own.
+ * tfjs-node hands a typed array's memory to TF_NewTensor, which uses it in place when it is
+ * aligned for Eigen (32 or 64 bytes) and otherwise copies it. JS cannot see addresses, so one
+ * spare 64 bytes are allocated and a one-element probe at each 16-byte offset finds the offset
+ * TensorFlow shares (a write through the array shows up in TensorFlow's view). If none does,
+ * TensorFlow copies and the array is garbage after the upload.
+ */
+function tensorflowAdoptableArray(count: number): Float32Array {
+  const backend = tf.backend() as unknown as NodeBackendInternals;
+  const buffer = new Float32Array(count + 16);
+  for (let offset = 0; offset < 16; offset += 4) {
+    const probe = buffer.subarray(offset, offset + 1);
+    const t = tf.tensor(probe, [1]);
+    try {
+      backend.getInputTensorIds([t]);
+      probe[0] = 1;
+      const seen = backend.binding.tensorDataSync(backend.tensorMap.get(t.dataId).id)[0];
+      probe[0] = 0;
+      if (seen === 1) return buffer.subarray(offset, offset + count);
+    } finally {
+      t.dispose();
+    }
+  }
+  return buffer.subarray(0, count);
+}
+
 /** Uploads `t` (just written from a host array) into the backend's memory now; false if this backend cannot. */
 function uploadNow(t: tf.Tensor): boolean {
   const backend = tf.backend() as unknown as UploadingBackend;
@@ -42,7 +76,7 @@ function uploadNow(t: tf.Tensor): boolean {
 export class WeightStore {
   private readonly used = new Set<string>();
   private readonly owned: tf.Tensor[] = [];
-  /** Host buffer reused for every weight on tensorflow / webgpu (grown to the largest one). */
+  /** Host buffer reused for every weight on webgpu (grown to the largest one). */
   private scratch = new Float32Array(0);
 
   constructor(private readonly source: TensorSource, readonly origin: string) {}
@@ -59,9 +93,9 @@ export class WeightStore {
   /**
    * Reads `key` (checked against `expected`) as a tensor of shape `as` (default: as stored),
    * owned by the store. Float32 weights are read once, straight into the backend's memory: on
-   * wasm from the file into its heap; on tensorflow and webgpu from the file into one reused
-   * scratch array and from there into TensorFlow's / the GPU's buffer, so no JS copy of the
-   * weights is left behind (nothing held twice, nothing for the GC to collect).
+   * wasm from the file into its heap; on tensorflow into an array TensorFlow adopts as the
+   * tensor's memory; on webgpu into one reused scratch array and from there into a GPU buffer.
+   * No JS copy of the weights is left behind (nothing held twice, nothing for the GC to collect).
    */
   tensor(key: string, expected: readonly number[], as: readonly number[] = expected): tf.Tensor {
     const direct = this.readDirect(key, expected, as) ?? this.readThroughScratch(key, expected, as);
@@ -73,13 +107,24 @@ export class WeightStore {
     return this.keep(t);
   }
 
-  /** tensorflow / webgpu: file → scratch → backend memory, the scratch reused for the next weight. */
+  /**
+   * tensorflow: file → an array TensorFlow adopts in place (one copy in all). webgpu: file →
+   * scratch → GPU buffer, the scratch reused for the next weight.
+   */
   private readThroughScratch(key: string, expected: readonly number[], as: readonly number[]): tf.Tensor | null {
     const src = this.source as TensorSource & Partial<DirectReader>;
     const name = tf.getBackend();
     if ((name !== 'tensorflow' && name !== 'webgpu') || typeof src.readInto !== 'function' || !src.has(key) || src.storedDType(key) !== 'F32') return null;
     this.checkShape(key, expected);
     const count = numel(expected);
+    if (name === 'tensorflow') {
+      const values = tensorflowAdoptableArray(count);
+      src.readInto(key, new Uint8Array(values.buffer, values.byteOffset, count * 4));
+      const t = tf.tensor(values, [...as], 'float32');
+      uploadNow(t);
+      this.used.add(key);
+      return this.keep(t);
+    }
     if (this.scratch.length < count) {
       // Loading is synchronous: the scratch lives until the loader returns to the event loop.
       if (this.scratch.length === 0) setImmediate(() => { this.scratch = new Float32Array(0); });
