@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import * as fs from 'fs';
 import * as os from 'os';
+import * as path from 'path';
 import { BACKENDS, defaultThreads, useBackend } from '../src/backend';
 import { WASM_THREADS_MAX, WASM_THREADS_TFJS_VERSION, checkWasmThreadsSupported } from '../src/wasm-threads';
 import { isSoftwareAdapter } from '../src/webgpu';
@@ -59,5 +61,23 @@ describe('backends: choice, threads and devices', function () {
     expect(run.result, run.stderr).to.not.equal(null);
     expect(run.result!.threads).to.equal(defaultThreads());
     expect(run.stderr).to.equal('');
+  });
+
+  it('ships the offline native installer that `blip-itm install-native` runs', async () => {
+    const root = path.resolve(__dirname, '../..');
+    const script = path.join(root, 'scripts', 'install-tfjs-node-offline.sh');
+    expect(fs.existsSync(script)).to.equal(true);
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { files: string[] };
+    expect(pkg.files).to.include('scripts/install-tfjs-node-offline.sh');
+    const { main } = require('../src/cli/main') as typeof import('../src/cli/main');
+    const write = process.stdout.write;
+    let help = '';
+    process.stdout.write = ((chunk: string) => { help += chunk; return true; }) as typeof process.stdout.write;
+    try {
+      expect(await main(['install-native', '--help'])).to.equal(0);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(help).to.match(/install-native \[--force \| --uninstall\]/);
   });
 });
