@@ -27,6 +27,8 @@
 #   TFJS_NODE_VERSION                                    (default 4.22.0: must equal @tensorflow/tfjs)
 #   BLIP_ITM_CACHE    where the wheel is kept            (default ${XDG_CACHE_HOME:-~/.cache}/blip-itm)
 #   PYTHON            python interpreter with pip        (default python3)
+#   BLIP_ITM_NODE_ROOT the folder whose node_modules gets tfjs-node (default: this checkout; set by
+#                     `npx blip-itm install-native` to the project that installed blip-itm)
 set -euo pipefail
 
 TF_WHEEL_SPEC="${TF_WHEEL_SPEC:-tensorflow-cpu==2.21.0}"
@@ -47,9 +49,15 @@ case "${1:-}" in
   *) die "unknown option '$1' (use --force, --uninstall or --help)" ;;
 esac
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-[ -f package.json ] && grep -q '"name": "blip-itm"' package.json || die "run this from the blip-itm checkout ($ROOT has no blip-itm package.json)"
+if [ -n "${BLIP_ITM_NODE_ROOT:-}" ]; then
+  ROOT="$(cd "$BLIP_ITM_NODE_ROOT" && pwd)"
+  cd "$ROOT"
+  [ -d node_modules/@tensorflow/tfjs ] || die "$ROOT/node_modules has no @tensorflow/tfjs (BLIP_ITM_NODE_ROOT must be the project that installed blip-itm)"
+else
+  ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  cd "$ROOT"
+  [ -f package.json ] && grep -q '"name": "blip-itm"' package.json || die "run this from the blip-itm checkout ($ROOT has no blip-itm package.json)"
+fi
 PKG="$ROOT/node_modules/@tensorflow/tfjs-node"
 STAMP="$PKG/deps/blip-itm-offline.txt"
 

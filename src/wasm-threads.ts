@@ -21,9 +21,10 @@
  *     workers are `unref()`ed: emscripten `ref()`s a worker while its pthread runs, and XNNPACK's
  *     pool threads never end, so without this a Node process would never exit by itself.
  *
- * Call `enableWasmThreads(n)` before `tf.setBackend('wasm')` (`useBackend('wasm', { threads })`
- * does). Without the call nothing changes (single-threaded SIMD build, as tfjs does by default).
- * It relies on internals of tfjs-backend-wasm 4.22 (pinned in package.json), hence opt-in.
+ * Call `enableWasmThreads(n)` before `tf.setBackend('wasm')` (`useBackend('wasm')` does, with every
+ * core by default). Without the call nothing changes (single-threaded SIMD build, as tfjs does).
+ * It relies on internals of tfjs-backend-wasm 4.22 (pinned in package.json); `useBackend` checks
+ * the installed version first (checkWasmThreadsSupported) and otherwise runs one thread.
  */
 import * as tf from '@tensorflow/tfjs';
 import * as crypto from 'crypto';
@@ -40,6 +41,37 @@ interface EmscriptenModule {
 
 let installed = false;
 let wasmBackendThreads = 1;
+
+/** The tfjs-backend-wasm version whose internals (worker script, Blob, PThread) this module was written against. */
+export const WASM_THREADS_TFJS_VERSION = '4.22.0';
+/** The wasm's own cap on its XNNPACK pool. */
+export const WASM_THREADS_MAX = 8;
+
+/**
+ * Null when the threaded build can be used here, else why not (one line): the installed
+ * tfjs-backend-wasm is not the version this workaround was written for, or its files are missing.
+ */
+export function checkWasmThreadsSupported(): string | null {
+  try {
+    const pkgFile = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+    const { version } = JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { version: string };
+    if (version !== WASM_THREADS_TFJS_VERSION) {
+      return `@tensorflow/tfjs-backend-wasm is ${version}; the threads workaround needs ${WASM_THREADS_TFJS_VERSION}`;
+    }
+    const dir = path.join(path.dirname(pkgFile), 'wasm-out');
+    for (const f of ['tfjs-backend-wasm-threaded-simd.js', 'tfjs-backend-wasm-threaded-simd.worker.js', 'tfjs-backend-wasm-threaded-simd.wasm']) {
+      if (!fs.existsSync(path.join(dir, f))) return `${path.join(dir, f)} is missing`;
+    }
+    return null;
+  } catch (e) {
+    return (e as Error).message.split('\n')[0];
+  }
+}
+
+/** Threads of the wasm backend's pool as started (1: the single-threaded build). */
+export function wasmThreadsInUse(): number {
+  return wasmBackendThreads;
+}
 
 /** Writes `text` to a content-addressed file in the temp dir (once) and returns its path. */
 function materialise(text: string, ext: string): string {
@@ -63,8 +95,10 @@ export function enableWasmThreads(count: number): void {
   if (!Number.isInteger(count) || count < 1) throw new Error(`wasm thread count must be a positive integer, got ${count}`);
   const wasmBackend = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   const engine = tf.engine() as unknown as { registry: Record<string, unknown> };
+  if (count > WASM_THREADS_MAX) throw new Error(`wasm thread count must be at most ${WASM_THREADS_MAX}, got ${count}`);
   if ('wasm' in engine.registry) throw new Error('enableWasmThreads must be called before the wasm backend is initialised');
   if (count === 1) {
+    wasmBackendThreads = 1;
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     return;
   }
@@ -103,7 +137,7 @@ export function enableWasmThreads(count: number): void {
       // The wasm caps the pool at emscripten_num_logical_cores() / 2, i.e. os.cpus().length / 2
       // (it assumes 2 hyperthreads per core), read once by a static constructor during
       // instantiation. Report at least 2 * count CPUs while the module is being created.
-          const osModule = require('os') as typeof os; // the mutable module object the glue reads (not the TS namespace copy)
+      const osModule = require('os') as typeof os; // the mutable module object the glue reads (not the TS namespace copy)
       const cpus = osModule.cpus;
       const wanted = 2 * wasmBackendThreads;
       osModule.cpus = () => {

@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { BackendName, useBackend } from '../backend';
+import { BackendName, backendInfo, useBackend } from '../backend';
 import { BlipItm } from '../model/blip-itm';
 import captions from './captions.json';
 
@@ -17,7 +17,7 @@ export interface BenchOptions {
   /** Timed runs after one warm-up run (default 3). */
   runs?: number;
   backend?: BackendName;
-  /** wasm threads (opt-in multi-threaded build). */
+  /** wasm threads (default: every core). */
   threads?: number;
   /** Called after each run with that run's timings (e.g. progress on stderr). */
   onRun?: (run: number, t: RunTimes, warmUp: boolean) => void;
@@ -27,6 +27,10 @@ export interface RunTimes { load_s: number; image_s: number; itm1_s: number; itm
 
 export interface BenchResult extends RunTimes {
   backend: string;
+  /** wasm: its pool's threads (1 = single-threaded build); 0 for backends with their own pools. */
+  threads: number;
+  /** "cpu", or the GPU adapter (webgpu: vendor, architecture and driver description). */
+  device: string;
   runs: number;
   /** Peak resident set size of the process, MiB. */
   rss_mb: number;
@@ -94,7 +98,8 @@ async function timeRun(opts: BenchOptions): Promise<RunTimes> {
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const runs = Math.max(1, Math.floor(opts.runs ?? 3));
   if (!fs.existsSync(opts.image)) throw new Error(`${opts.image}: no such file`);
-  const backend = await useBackend(opts.backend ?? 'auto', { threads: opts.threads });
+  await useBackend(opts.backend ?? 'auto', { threads: opts.threads });
+  const info = backendInfo();
   const all: RunTimes[] = [];
   for (let i = 0; i <= runs; i++) {
     const t = await timeRun(opts);
@@ -105,6 +110,6 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   return {
     load_s: med('load_s'), image_s: med('image_s'), itm1_s: med('itm1_s'), itm16_s: med('itm16_s'),
     text16_s: med('text16_s'), rss_mb: Math.round(peakRssMb()),
-    backend: backend === 'wasm' && (opts.threads ?? 1) > 1 ? `wasm (${opts.threads} threads)` : backend, runs,
+    backend: info.backend, threads: info.threads, device: info.device, runs,
   };
 }

@@ -74,8 +74,8 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
 
 export const MODEL_OPTIONS: Record<string, OptionSpec> = {
   model: { type: 'string', arg: 'DIR|HUB_ID', help: 'model directory, or a hub id such as Salesforce/blip-itm-base-coco (default: $BLIP_ITM_MODEL)' },
-  backend: { type: 'string', arg: 'NAME', help: 'auto (default), tensorflow, wasm or cpu' },
-  threads: { type: 'string', arg: 'N', help: 'wasm: use its multi-threaded build with N threads (opt-in; default $BLIP_ITM_WASM_THREADS or 1)' },
+  backend: { type: 'string', arg: 'NAME', help: 'auto (default: a hardware GPU via tfjs-node-gpu or WebGPU, else tensorflow, else wasm), webgpu, tensorflow, wasm or cpu' },
+  threads: { type: 'string', arg: 'N', help: 'wasm threads (default $BLIP_ITM_WASM_THREADS, else every core, at most 8); 1 runs the single-threaded build' },
 };
 
 export function parse(command: Command, argv: string[]): ParsedArgs {

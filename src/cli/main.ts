@@ -5,6 +5,7 @@ import { dump } from './verbs/dump';
 import { explain } from './verbs/explain';
 import { indexCommand } from './verbs/index-cmd';
 import { inspect } from './verbs/inspect';
+import { installNative } from './verbs/install-native';
 import { rank } from './verbs/rank';
 import { search } from './verbs/search';
 import { parity } from './verbs/parity';
@@ -12,8 +13,9 @@ import { preprocess } from './verbs/preprocess';
 import { score } from './verbs/score';
 import { tokenize } from './verbs/tokenize';
 
-const COMMANDS: Command[] = [score, rank, indexCommand, search, explain, dump, parity, bench, tokenize, preprocess, download];
-COMMANDS.push(inspect);
+const COMMANDS: Command[] = [
+  score, rank, indexCommand, search, explain, inspect, dump, parity, bench, tokenize, preprocess, download, installNative,
+];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { RawTensor, TensorSource, shapeString } from './raw-tensor';
+import { RawTensor, TensorSource, numel, shapeString } from './raw-tensor';
 
 /** A source that can read a stored float32 tensor's bytes into a caller's buffer. */
 interface DirectReader { readInto(key: string, target: Uint8Array): void }
@@ -8,6 +8,61 @@ interface DirectReader { readInto(key: string, target: Uint8Array): void }
 interface WasmBackendInternals {
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+/**
+ * How tfjs-node and tfjs-backend-webgpu move a written tensor's values into their own memory
+ * (TensorFlow's allocator, a GPU buffer) and then drop the JS array: tfjs-node on a tensor's first
+ * use as an op input (getInputTensorIds), webgpu on its first upload (uploadToGPU). Calling that
+ * right after the write lets one scratch array carry every weight.
+ */
+interface UploadingBackend {
+  getInputTensorIds?(tensors: tf.Tensor[]): number[];
+  uploadToGPU?(dataId: object): void;
+}
+
+/** tfjs-node internals for the alignment probe below. */
+interface NodeBackendInternals {
+  getInputTensorIds(tensors: tf.Tensor[]): number[];
+  binding: { tensorDataSync(id: number): Float32Array };
+  tensorMap: { get(dataId: object): { id: number } };
+}
+
+/**
+ * A new zeroed array of `count` floats whose memory TensorFlow will adopt as the tensor's own.
+ * tfjs-node hands a typed array's memory to TF_NewTensor, which uses it in place when it is
+ * aligned for Eigen (32 or 64 bytes) and otherwise copies it. JS cannot see addresses, so one
+ * spare 64 bytes are allocated and a one-element probe at each 16-byte offset finds the offset
+ * TensorFlow shares (a write through the array shows up in TensorFlow's view). If none does,
+ * TensorFlow copies and the array is garbage after the upload.
+ */
+function tensorflowAdoptableArray(count: number): Float32Array {
+  const backend = tf.backend() as unknown as NodeBackendInternals;
+  const buffer = new Float32Array(count + 16);
+  for (let offset = 0; offset < 16; offset += 4) {
+    const probe = buffer.subarray(offset, offset + 1);
+    const t = tf.tensor(probe, [1]);
+    try {
+      backend.getInputTensorIds([t]);
+      probe[0] = 1;
+      const seen = backend.binding.tensorDataSync(backend.tensorMap.get(t.dataId).id)[0];
+      probe[0] = 0;
+      if (seen === 1) return buffer.subarray(offset, offset + count);
+    } finally {
+      t.dispose();
+    }
+  }
+  return buffer.subarray(0, count);
+}
+
+/** Uploads `t` (just written from a host array) into the backend's memory now; false if this backend cannot. */
+function uploadNow(t: tf.Tensor): boolean {
+  const backend = tf.backend() as unknown as UploadingBackend;
+  const name = tf.getBackend();
+  if (name === 'tensorflow' && typeof backend.getInputTensorIds === 'function') backend.getInputTensorIds([t]);
+  else if (name === 'webgpu' && typeof backend.uploadToGPU === 'function') backend.uploadToGPU(t.dataId);
+  else return false;
+  return true;
 }
 
 /**
@@ -21,6 +76,8 @@ interface WasmBackendInternals {
 export class WeightStore {
   private readonly used = new Set<string>();
   private readonly owned: tf.Tensor[] = [];
+  /** Host buffer reused for every weight on webgpu (grown to the largest one). */
+  private scratch = new Float32Array(0);
 
   constructor(private readonly source: TensorSource, readonly origin: string) {}
 
@@ -35,21 +92,53 @@ export class WeightStore {
 
   /**
    * Reads `key` (checked against `expected`) as a tensor of shape `as` (default: as stored),
-   * owned by the store. On wasm a float32 tensor is read from the file straight into the
-   * backend's heap: no JS-side array, one copy.
+   * owned by the store. Float32 weights are read once, straight into the backend's memory: on
+   * wasm from the file into its heap; on tensorflow into an array TensorFlow adopts as the
+   * tensor's memory; on webgpu into one reused scratch array and from there into a GPU buffer.
+   * No JS copy of the weights is left behind (nothing held twice, nothing for the GC to collect).
    */
   tensor(key: string, expected: readonly number[], as: readonly number[] = expected): tf.Tensor {
-    const direct = this.readDirect(key, expected, as);
+    const direct = this.readDirect(key, expected, as) ?? this.readThroughScratch(key, expected, as);
     if (direct) return direct;
     const raw = this.raw(key, expected);
     const data = raw.dtype === 'uint8' ? Int32Array.from(raw.data) : raw.data; // tfjs has no uint8 tensors
     const t = tf.tensor(data, [...as], raw.dtype === 'float32' ? 'float32' : 'int32');
-    if (tf.getBackend() !== 'tensorflow') return this.keep(t);
-    // tfjs-node keeps an uploaded tensor's JS array alive beside TensorFlow's copy; an op's
-    // output lives in TensorFlow alone, so one identity op halves the weights' footprint.
-    const native = tf.add(t, 0);
-    t.dispose();
-    return this.keep(native);
+    uploadNow(t);
+    return this.keep(t);
+  }
+
+  /**
+   * tensorflow: file → an array TensorFlow adopts in place (one copy in all). webgpu: file →
+   * scratch → GPU buffer, the scratch reused for the next weight.
+   */
+  private readThroughScratch(key: string, expected: readonly number[], as: readonly number[]): tf.Tensor | null {
+    const src = this.source as TensorSource & Partial<DirectReader>;
+    const name = tf.getBackend();
+    if ((name !== 'tensorflow' && name !== 'webgpu') || typeof src.readInto !== 'function' || !src.has(key) || src.storedDType(key) !== 'F32') return null;
+    this.checkShape(key, expected);
+    const count = numel(expected);
+    if (name === 'tensorflow') {
+      const values = tensorflowAdoptableArray(count);
+      src.readInto(key, new Uint8Array(values.buffer, values.byteOffset, count * 4));
+      const t = tf.tensor(values, [...as], 'float32');
+      uploadNow(t);
+      this.used.add(key);
+      return this.keep(t);
+    }
+    if (this.scratch.length < count) {
+      // Loading is synchronous: the scratch lives until the loader returns to the event loop.
+      if (this.scratch.length === 0) setImmediate(() => { this.scratch = new Float32Array(0); });
+      this.scratch = new Float32Array(count);
+    }
+    const values = this.scratch.subarray(0, count);
+    src.readInto(key, new Uint8Array(values.buffer, 0, count * 4));
+    const t = tf.tensor(values, [...as], 'float32');
+    if (!uploadNow(t)) {
+      t.dispose();
+      return null;
+    }
+    this.used.add(key);
+    return this.keep(t);
   }
 
   private readDirect(key: string, expected: readonly number[], as: readonly number[]): tf.Tensor | null {

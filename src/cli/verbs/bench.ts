@@ -6,7 +6,7 @@ import { modelSource, threadsFrom } from '../load';
 export const bench: Command = {
   name: 'bench',
   summary: 'Times loading, image encoding, ITM and ITC on this machine; prints one JSON line of medians.',
-  usage: 'bench --model DIR --image IMG [--runs N] [--backend NAME] [--json]',
+  usage: 'bench --model DIR --image IMG [--runs N] [--backend NAME] [--threads N] [--json]',
   options: {
     ...MODEL_OPTIONS,
     image: { type: 'string', arg: 'IMG', help: 'image file (JPEG or PNG) to encode' },
@@ -16,7 +16,8 @@ export const bench: Command = {
   details: [
     'Keys (seconds, medians): load_s (directory to ready model), image_s (encode one image),',
     'itm1_s (one image file and one text, encoding included), itm16_s (one encoded image against',
-    '16 built-in captions), text16_s (ITC embeddings of those captions); rss_mb (peak RSS, MiB), backend.',
+    '16 built-in captions), text16_s (ITC embeddings of those captions); rss_mb (peak RSS, MiB);',
+    'backend, threads (wasm\'s pool; 0 where the backend runs its own) and device (cpu, or the GPU adapter).',
     'scripts/bench_pytorch.py measures the same quantities with transformers.',
   ].join('\n'),
   async run(args) {
