@@ -1,4 +1,5 @@
 import { Component, JpegError, componentsToPixels } from './jpeg-pixels';
+import { DEFAULT_MAX_PIXELS, pixelLimitProblem } from './limits';
 
 export { JpegError };
 
@@ -227,7 +228,7 @@ const SOF_NAMES: Record<number, string> = {
   0xcf: 'arithmetic-coded differential lossless',
 };
 
-export function decodeJpeg(data: Uint8Array): JpegImage {
+export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): JpegImage {
   if (data.length < 3 || data[0] !== 0xff || data[1] !== 0xd8 || data[2] !== 0xff) throw new JpegError('not a JPEG file');
   const qt: (Uint16Array | undefined)[] = [];
   const dcTables: (RawHuffTable | undefined)[] = [];
@@ -276,7 +277,7 @@ export function decodeJpeg(data: Uint8Array): JpegImage {
         break;
       case 0xc0: case 0xc1: case 0xc2:
         if (frame) throw new JpegError('corrupt JPEG: more than one frame header');
-        frame = readSOF(seg, code === 0xc2);
+        frame = readSOF(seg, code === 0xc2, maxPixels);
         break;
       case 0xda: {
         if (!frame) throw new JpegError('corrupt JPEG: scan before frame header');
@@ -358,7 +359,7 @@ function readDHT(seg: Uint8Array, dc: (RawHuffTable | undefined)[], ac: (RawHuff
   }
 }
 
-function readSOF(seg: Uint8Array, progressive: boolean): Frame {
+function readSOF(seg: Uint8Array, progressive: boolean, maxPixels: number): Frame {
   if (seg.length < 6) throw new JpegError('corrupt JPEG: short frame header');
   const precision = seg[0];
   const height = (seg[1] << 8) | seg[2];
@@ -369,6 +370,8 @@ function readSOF(seg: Uint8Array, progressive: boolean): Frame {
   if (nc !== 1 && nc !== 3 && nc !== 4) throw new JpegError(`unsupported JPEG: cannot handle ${nc}-layer images`);
   if (width === 0 || height === 0) throw new JpegError(`zero-size image (${width}x${height})`);
   if (seg.length < 6 + nc * 3) throw new JpegError('corrupt JPEG: short frame header');
+  // Before any allocation: a 200-byte file can declare 65535x65535.
+  if (width * height > maxPixels) throw new JpegError(pixelLimitProblem(width, height, maxPixels));
   const components: Component[] = [];
   let maxH = 1;
   let maxV = 1;
