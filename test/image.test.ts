@@ -208,7 +208,8 @@ describe('image: errors name the file and the problem', () => {
   it('truncated JPEG: no partly black image', () => {
     const f = tmpFile('half.jpg', jpeg.subarray(0, jpeg.length >> 1));
     expectError(() => decodeImage(f), 'half.jpg', /truncated JPEG/);
-    expectError(() => decodeImage(jpeg.subarray(0, jpeg.length - 2)), 'image buffer', /truncated JPEG/); // no EOI
+    // Only the EOI missing: every row is there, libjpeg-turbo decodes it (test/hostile-images.test.ts).
+    expect(decodeImage(jpeg.subarray(0, jpeg.length - 2)).width).to.equal(decodeImage(jpeg).width);
     expectError(() => decodeImage(jpeg.subarray(0, 300), 'cut.jpg'), 'cut.jpg', /truncated JPEG/);
     expectError(() => decodeImage(jpeg.subarray(0, 4), 'head.jpg'), 'head.jpg', /truncated JPEG/);
   });

@@ -1,5 +1,6 @@
 import { Component, JpegError, componentsToPixels } from './jpeg-pixels';
 import { DEFAULT_MAX_PIXELS, pixelLimitProblem } from './limits';
+import { STD_AC, STD_DC } from './jpeg-std-huffman';
 
 export { JpegError };
 
@@ -14,8 +15,11 @@ export { JpegError };
  *
  * Checked bit-exact against Pillow 12.3 / libjpeg-turbo 3.1 on baseline, progressive (custom
  * scan scripts too), restart intervals, every sampling layout cjpeg writes, gray, RGB (Adobe 0),
- * CMYK, YCCK, sizes 1x1 to 1411x1411, and files cut short with an EOI appended. Known gaps:
- * arithmetic coding is refused (libjpeg-turbo decodes it); a progressive file cut short before
+ * CMYK, YCCK, sizes 1x1 to 1411x1411, and files cut short with an EOI appended. Missing Huffman
+ * tables 0/1 are the standard ones (Motion-JPEG); a sequential file whose scan data is complete
+ * but whose EOI is missing decodes (libjpeg-turbo does; Pillow does or not depending on how its
+ * buffering meets the end). Marker and scan-header checks follow jdmarker.c / jdphuff.c. Known gaps:
+ * arithmetic coding and lossless JPEG are refused (libjpeg-turbo 3 decodes them); a progressive file cut short before
  * its last scans gets no interblock smoothing (libjpeg's decompress_smooth_data); in corrupt
  * data, coefficients large enough to overflow 16 bits can give single pixels that differ from
  * libjpeg-turbo's SIMD IDCT, which saturates where the C code wraps.
@@ -101,6 +105,8 @@ class BitReader {
   /** The marker code that ended the data (libjpeg's unread_marker), or 0. */
   marker = 0;
   insufficient = false;
+  /** The data ran out (no marker): only zero filler follows. */
+  eof = false;
 
   constructor(readonly data: Uint8Array, public pos: number) {}
 
@@ -108,25 +114,29 @@ class BitReader {
     const data = this.data;
     while (this.bits <= 24) {
       let c = 0;
-      if (this.marker === 0) {
-        if (this.pos >= data.length) throw new JpegError('truncated JPEG: the file ends inside the compressed image data');
-        c = data[this.pos++];
-        if (c === 0xff) {
-          let d: number;
-          // Any run of FFs then 00 stands for one FF data byte; FFs then a code is a marker.
-          do {
-            if (this.pos >= data.length) throw new JpegError('truncated JPEG: the file ends inside the compressed image data');
-            d = data[this.pos++];
-          } while (d === 0xff);
-          if (d === 0) {
-            c = 0xff;
-          } else {
-            this.marker = d;
-            c = 0;
+      if (this.marker === 0 && !this.eof) {
+        if (this.pos >= data.length) {
+          // The end of the file stands for a marker: fine if no bit past it is used.
+          this.eof = true;
+        } else {
+          c = data[this.pos++];
+          if (c === 0xff) {
+            let d = 0xff;
+            // Any run of FFs then 00 stands for one FF data byte; FFs then a code is a marker.
+            while (d === 0xff && this.pos < data.length) d = data[this.pos++];
+            if (d === 0xff) {
+              this.eof = true;
+              c = 0;
+            } else if (d === 0) {
+              c = 0xff;
+            } else {
+              this.marker = d;
+              c = 0;
+            }
           }
         }
       }
-      if (this.marker !== 0) this.fake += 8;
+      if (this.marker !== 0 || this.eof) this.fake += 8;
       this.acc = (this.acc << 8) | c;
       this.bits += 8;
     }
@@ -134,6 +144,7 @@ class BitReader {
 
   private used(): void {
     if (this.bits < this.fake) {
+      if (this.eof) throw new JpegError('truncated JPEG: the file ends inside the compressed image data');
       this.insufficient = true;
       this.fake = this.bits;
     }
@@ -204,15 +215,21 @@ interface ScanState {
   eobrun: number;
 }
 
-/** libjpeg's next_marker: skip to the next FF xx (xx ≠ 0, ≠ FF); returns its code and moves past it. */
-function nextMarker(data: Uint8Array, pos: number): { code: number; pos: number } {
+/** libjpeg's next_marker: skip to the next FF xx (xx ≠ 0, ≠ FF); its code and the position past it, or null at the end. */
+function findMarker(data: Uint8Array, pos: number): { code: number; pos: number } | null {
   for (;;) {
     while (pos < data.length && data[pos] !== 0xff) pos++;
     do pos++; while (pos < data.length && data[pos] === 0xff);
-    if (pos >= data.length) throw new JpegError('truncated JPEG: no end-of-image marker (the file ends early)');
+    if (pos >= data.length) return null;
     const c = data[pos++];
     if (c !== 0) return { code: c, pos };
   }
+}
+
+function nextMarker(data: Uint8Array, pos: number): { code: number; pos: number } {
+  const m = findMarker(data, pos);
+  if (!m) throw new JpegError('truncated JPEG: no end-of-image marker (the file ends early)');
+  return m;
 }
 
 /** Reads an unsigned 16-bit big-endian value, failing cleanly past the end. */
@@ -222,7 +239,7 @@ function u16(data: Uint8Array, pos: number): number {
 }
 
 const SOF_NAMES: Record<number, string> = {
-  0xc3: 'lossless', 0xc5: 'differential sequential', 0xc6: 'differential progressive', 0xc7: 'differential lossless',
+  0xc3: 'lossless', 0xc8: 'JPG-extension', 0xc5: 'differential sequential', 0xc6: 'differential progressive', 0xc7: 'differential lossless',
   0xc9: 'arithmetic-coded sequential', 0xca: 'arithmetic-coded progressive', 0xcb: 'arithmetic-coded lossless',
   0xcd: 'arithmetic-coded differential sequential', 0xce: 'arithmetic-coded differential progressive',
   0xcf: 'arithmetic-coded differential lossless',
@@ -244,11 +261,23 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
   let eoi = false;
 
   while (!eoi) {
-    const m = nextMarker(data, pos);
+    const m = findMarker(data, pos);
+    if (!m) {
+      // Only the EOI is missing when a sequential image's scans have covered every component:
+      // libjpeg has all rows then (Pillow too, when its buffering did not ask for more data).
+      if (frame && !frame.progressive && frame.components.every((c) => c.quantLatched)) break;
+      throw new JpegError('truncated JPEG: no end-of-image marker (the file ends early)');
+    }
     pos = m.pos;
     const code = m.code;
     if (code === 0xd9) { eoi = true; break; }
-    if (code === 0xd8 || (code >= 0xd0 && code <= 0xd7) || code === 0x01) continue; // no payload
+    // libjpeg's get_soi: JERR_SOI_DUPLICATE.
+    if (code === 0xd8) throw new JpegError('corrupt JPEG: two start-of-image (SOI) markers');
+    if ((code >= 0xd0 && code <= 0xd7) || code === 0x01) continue; // no payload
+    // DHP, EXP, JPGn and the reserved codes: libjpeg's JERR_UNKNOWN_MARKER, before any length is read.
+    if (code < 0xc0 || code === 0xde || code === 0xdf || (code >= 0xf0 && code <= 0xfd)) {
+      throw new JpegError(`corrupt JPEG: unsupported marker FF${hex(code)}`);
+    }
     const len = u16(data, pos);
     if (len < 2) throw new JpegError(`corrupt JPEG: marker FF${code.toString(16).toUpperCase()} has length ${len}`);
     const end = pos + len;
@@ -271,8 +300,9 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
         break;
       case 0xdb: readDQT(seg, qt); break;
       case 0xc4: readDHT(seg, dcTables, acTables); break;
+      case 0xcc: readDAC(seg); break;
       case 0xdd:
-        if (seg.length < 2) throw new JpegError('corrupt JPEG: bad DRI segment');
+        if (seg.length !== 2) throw new JpegError('corrupt JPEG: bad DRI segment');
         restartInterval = (seg[0] << 8) | seg[1];
         break;
       case 0xc0: case 0xc1: case 0xc2:
@@ -310,6 +340,21 @@ function colorSpace(comps: Component[], sawJFIF: boolean, adobe: number): 'gray'
   }
   if (adobe >= 0) return adobe === 2 ? 'ycck' : adobe === 0 ? 'cmyk' : 'ycck';
   return 'cmyk';
+}
+
+function hex(code: number): string {
+  return code.toString(16).toUpperCase().padStart(2, '0');
+}
+
+/** libjpeg's get_dac: table indices and conditioning values are checked even without arithmetic scans. */
+function readDAC(seg: Uint8Array): void {
+  if (seg.length % 2) throw new JpegError('corrupt JPEG: bad DAC segment length');
+  for (let p = 0; p < seg.length; p += 2) {
+    const index = seg[p];
+    const value = seg[p + 1];
+    if (index >= 32) throw new JpegError(`corrupt JPEG: bad arithmetic table index ${index} in DAC`);
+    if (index < 16 && (value & 15) > value >> 4) throw new JpegError(`corrupt JPEG: bad arithmetic conditioning value ${value} in DAC`);
+  }
 }
 
 function ascii(b: Uint8Array, start: number, n: number): string {
@@ -369,7 +414,7 @@ function readSOF(seg: Uint8Array, progressive: boolean, maxPixels: number): Fram
   if (precision !== 8) throw new JpegError(`unsupported JPEG: cannot handle ${precision}-bit layers`);
   if (nc !== 1 && nc !== 3 && nc !== 4) throw new JpegError(`unsupported JPEG: cannot handle ${nc}-layer images`);
   if (width === 0 || height === 0) throw new JpegError(`zero-size image (${width}x${height})`);
-  if (seg.length < 6 + nc * 3) throw new JpegError('corrupt JPEG: short frame header');
+  if (seg.length !== 6 + nc * 3) throw new JpegError('corrupt JPEG: bad frame header length');
   // Before any allocation: a 200-byte file can declare 65535x65535.
   if (width * height > maxPixels) throw new JpegError(pixelLimitProblem(width, height, maxPixels));
   const components: Component[] = [];
@@ -401,9 +446,17 @@ function readSOF(seg: Uint8Array, progressive: boolean, maxPixels: number): Fram
   return { progressive, width, height, components, maxH, maxV, mcusX, mcusY };
 }
 
-/** The derived form of a table a scan uses (built once), or libjpeg's errors. */
-function derive(t: RawHuffTable | undefined, isDC: boolean): HuffTable {
-  if (!t) throw new JpegError('corrupt JPEG: scan uses an undefined Huffman table');
+/**
+ * The derived form of a table a scan uses (built once), or libjpeg's errors. An undefined table
+ * 0 or 1 is the standard one, as libjpeg's jpeg_std_huff_table supplies it.
+ */
+function derive(tables: (RawHuffTable | undefined)[], index: number, isDC: boolean): HuffTable {
+  if (!tables[index] && index < 2) {
+    const std = (isDC ? STD_DC : STD_AC)[index];
+    tables[index] = { counts: std.counts, values: std.values, derived: null };
+  }
+  const t = tables[index];
+  if (!t) throw new JpegError(`corrupt JPEG: scan uses Huffman table ${index}, which is not defined`);
   if (!t.derived) t.derived = buildHuffTable(t.counts, t.values, isDC);
   return t.derived;
 }
@@ -412,12 +465,15 @@ function derive(t: RawHuffTable | undefined, isDC: boolean): HuffTable {
 function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Frame, qt: (Uint16Array | undefined)[],
   dcTables: (RawHuffTable | undefined)[], acTables: (RawHuffTable | undefined)[], restartInterval: number): number {
   const ns = seg[0];
-  if (!ns || ns > 4 || seg.length < 1 + ns * 2 + 3) throw new JpegError('corrupt JPEG: bad scan header');
+  // libjpeg's get_sos: the length must be exact (JERR_BAD_LENGTH), each component must be one of
+  // the frame's first four and appear once (JERR_BAD_COMPONENT_ID).
+  if (!ns || ns > 4 || seg.length !== 1 + ns * 2 + 3) throw new JpegError('corrupt JPEG: bad scan header length');
   const comps: Component[] = [];
   for (let i = 0; i < ns; i++) {
     const id = seg[1 + i * 2];
-    const c = frame.components.find((x) => x.id === id);
-    if (!c) throw new JpegError(`corrupt JPEG: scan refers to unknown component ${id}`);
+    const c = frame.components.slice(0, 4).find((x) => x.id === id);
+    if (!c) throw new JpegError(`corrupt JPEG: scan refers to component ${id}, which the frame does not have`);
+    if (comps.includes(c)) throw new JpegError(`corrupt JPEG: scan names component ${id} twice`);
     c.dcSel = seg[2 + i * 2] >> 4;
     c.acSel = seg[2 + i * 2] & 15;
     comps.push(c);
@@ -435,15 +491,16 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
   const al = seg[3 + ns * 2] & 15;
   const progressive = frame.progressive;
   if (progressive) {
-    if (ss > se || se > 63 || (ss === 0 && se !== 0) || (ss !== 0 && ns !== 1) || al > 13 || ah > 13) {
-      throw new JpegError('corrupt JPEG: invalid progressive scan parameters');
-    }
+    // jdphuff.c's start_pass_phuff_decoder: JERR_BAD_PROGRESSION.
+    const dcBand = ss === 0;
+    const bad = (dcBand ? se !== 0 : ss > se || se > 63 || ns !== 1) || (ah !== 0 && al !== ah - 1) || al > 13;
+    if (bad) throw new JpegError(`corrupt JPEG: invalid progressive scan parameters (Ss=${ss}, Se=${se}, Ah=${ah}, Al=${al})`);
   }
   const needDC = !progressive || ss === 0;
   const needAC = !progressive || ss !== 0;
   for (const c of comps) {
-    c.dcTable = needDC && !(progressive && ah !== 0) ? derive(dcTables[c.dcSel], true) : null;
-    c.acTable = needAC ? derive(acTables[c.acSel], false) : null;
+    c.dcTable = needDC && !(progressive && ah !== 0) ? derive(dcTables, c.dcSel, true) : null;
+    c.acTable = needAC ? derive(acTables, c.acSel, false) : null;
   }
 
   const br = new BitReader(data, start);
@@ -487,10 +544,12 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
       }
     }
   }
-  // The scan ends at the marker that stopped the bit reader, or at the next one in the data.
+  // The scan ends at the marker that stopped the bit reader, or at the next one in the data, or
+  // at the end of the file (the caller decides whether that is acceptable).
   if (br.marker !== 0) return br.pos - 2;
-  const m = nextMarker(data, br.pos);
-  return m.pos - 2;
+  if (br.eof) return data.length;
+  const m = findMarker(data, br.pos);
+  return m ? m.pos - 2 : data.length;
 }
 
 /** libjpeg's process_restart + read_restart_marker + jpeg_resync_to_restart. */
