@@ -275,11 +275,11 @@ describe('image: processor config', () => {
   it('clear errors for a missing or invalid preprocessor_config.json and unsupported options', () => {
     const missing = path.join(tmp, 'no-model');
     fs.mkdirSync(missing, { recursive: true });
-    expect(() => ImageProcessor.fromDir(missing)).to.throw(/preprocessor_config\.json: not found/);
+    expect(() => ImageProcessor.fromDir(missing)).to.throw(/preprocessor_config\.json: missing/);
     const bad = path.join(tmp, 'bad-model');
     fs.mkdirSync(bad, { recursive: true });
     fs.writeFileSync(path.join(bad, 'preprocessor_config.json'), '{ nope');
-    expect(() => ImageProcessor.fromDir(bad)).to.throw(/bad-model.*preprocessor_config\.json: not valid JSON/);
+    expect(() => ImageProcessor.fromDir(bad)).to.throw(/bad-model.*preprocessor_config\.json: invalid JSON/);
     fs.writeFileSync(path.join(bad, 'preprocessor_config.json'), JSON.stringify({ resample: 0 }));
     expect(() => ImageProcessor.fromDir(bad)).to.throw(/preprocessor_config\.json: "resample": NEAREST \(0\) is not implemented/);
     expect(() => ImageProcessor.fromConfig({ size: { shortest_edge: 224 } })).to.throw(/not supported/);

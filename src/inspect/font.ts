@@ -33,12 +33,13 @@ export function textWidth(text: string, scale = 1): number {
   return n === 0 ? 0 : (n * (GLYPH_WIDTH + 1) - 1) * scale;
 }
 
-/** Shortens text with '..' so that it fits in maxWidth pixels. */
+/** Shortens text with '..' so that it fits in maxWidth pixels; linear in the text's length. */
 export function fitText(text: string, maxWidth: number, scale = 1): string {
   const chars = Array.from(text);
   if (textWidth(text, scale) <= maxWidth) return text;
-  while (chars.length && textWidth(chars.join('') + '..', scale) > maxWidth) chars.pop();
-  return chars.length ? chars.join('') + '..' : '';
+  // Every glyph has the same advance, so the number that fits with '..' is arithmetic.
+  const keep = Math.min(chars.length, Math.floor((maxWidth / scale + 1) / (GLYPH_WIDTH + 1)) - 2);
+  return keep > 0 ? chars.slice(0, keep).join('') + '..' : '';
 }
 
 /** Draws text with its top-left corner at (x, y); `vertical` turns it 90 degrees, reading bottom to top from (x, y + its width). */

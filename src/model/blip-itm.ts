@@ -110,7 +110,7 @@ export class BlipItm {
   /** Loads a local directory on the backend already selected. */
   static fromDir(dir: string, backend = tf.getBackend()): BlipItm {
     const config = readConfig(dir);
-    const tokenizer = BertTokenizer.fromDir(dir);
+    const tokenizer = BertTokenizer.fromDir(dir, { vocabSize: config.text.vocabSize });
     const processor = ImageProcessor.fromDir(dir);
     if (processor.config.width !== config.vision.imageSize || processor.config.height !== config.vision.imageSize) {
       throw new Error(`${dir}: preprocessor_config.json size ${processor.config.width}x${processor.config.height} `
