@@ -129,6 +129,14 @@ export function writeFileAtomic(file: string, write: Uint8Array | ((tmp: string)
   let st: fs.Stats | undefined;
   try { st = fs.statSync(file); } catch { /* a new file */ }
   if (st?.isDirectory()) throw new Error(`${file}: is a directory; give a file name`);
+  if (st && !st.isFile()) {
+    // A device or pipe (/dev/stdout, a FIFO) is written in place: renaming over it would replace
+    // the device node itself.
+    const bytes = typeof write === 'function' ? null : write;
+    if (!bytes) throw new Error(`${file}: not a regular file; give a file name`);
+    try { fs.writeFileSync(file, bytes); } catch (e) { throw fsProblem(file, e, 'writing'); }
+    return;
+  }
   try {
     if (!fs.statSync(dir).isDirectory()) throw new Error(`${file}: ${dir} is not a directory`);
   } catch (e) {
