@@ -232,9 +232,9 @@ describe('image: errors name the file and the problem', () => {
     expectError(() => decodeImage(path.join(EXTRA, 'not-webp.webp')), 'not-webp.webp', /unsupported image format WebP/);
     expectError(() => decodeImage(path.join(EXTRA, 'not-bmp.bmp')), 'not-bmp.bmp', /unsupported image format BMP/);
     expectError(() => decodeImage(Buffer.from('hello, not an image')), 'image buffer', /not a JPEG or PNG image/);
-    const arith = Buffer.from(jpeg);
-    arith[arith.indexOf(Buffer.from([0xff, 0xc0]), 2) + 1] = 0xc9; // SOF9: arithmetic coding
-    expectError(() => decodeImage(arith, 'arith.jpg'), 'arith.jpg', /arithmetic-coded/);
+    const lossless = Buffer.from(jpeg);
+    lossless[lossless.indexOf(Buffer.from([0xff, 0xc0]), 2) + 1] = 0xc7; // SOF7: differential lossless (libjpeg refuses it too)
+    expectError(() => decodeImage(lossless, 'diff.jpg'), 'diff.jpg', /differential lossless/);
   });
 
   it('zero-size images', () => {

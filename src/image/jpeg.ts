@@ -1,6 +1,9 @@
 import { Component, JpegError, componentsToPixels } from './jpeg-pixels';
 import { DEFAULT_MAX_PIXELS, pixelLimitProblem } from './limits';
 import { STD_AC, STD_DC } from './jpeg-std-huffman';
+import {
+  ArithConditioning, ArithDcState, ArithDecoder, ArithStats, decodeArithAc, decodeArithAcRefine, decodeArithDc, defaultConditioning,
+} from './jpeg-arith';
 
 export { JpegError };
 
@@ -18,8 +21,9 @@ export { JpegError };
  * CMYK, YCCK, sizes 1x1 to 1411x1411, and files cut short with an EOI appended. Missing Huffman
  * tables 0/1 are the standard ones (Motion-JPEG); a sequential file whose scan data is complete
  * but whose EOI is missing decodes (libjpeg-turbo does; Pillow does or not depending on how its
- * buffering meets the end). Marker and scan-header checks follow jdmarker.c / jdphuff.c. Known gaps:
- * arithmetic coding and lossless JPEG are refused (libjpeg-turbo 3 decodes them); a progressive file cut short before
+ * buffering meets the end). Marker and scan-header checks follow jdmarker.c / jdphuff.c.
+ * Arithmetic-coded scans (SOF9, SOF10) are decoded by jpeg-arith.ts. Known gaps: lossless JPEG
+ * (SOF3, SOF11) is refused (libjpeg-turbo 3 decodes it); a progressive file cut short before
  * its last scans gets no interblock smoothing (libjpeg's decompress_smooth_data); in corrupt
  * data, coefficients large enough to overflow 16 bits can give single pixels that differ from
  * libjpeg-turbo's SIMD IDCT, which saturates where the C code wraps.
@@ -202,6 +206,8 @@ function extend(v: number, s: number): number {
 
 interface Frame {
   progressive: boolean;
+  /** Arithmetic entropy coding (SOF9, SOF10) instead of Huffman. */
+  arithmetic: boolean;
   width: number;
   height: number;
   components: Component[];
@@ -240,7 +246,7 @@ function u16(data: Uint8Array, pos: number): number {
 
 const SOF_NAMES: Record<number, string> = {
   0xc3: 'lossless', 0xc8: 'JPG-extension', 0xc5: 'differential sequential', 0xc6: 'differential progressive', 0xc7: 'differential lossless',
-  0xc9: 'arithmetic-coded sequential', 0xca: 'arithmetic-coded progressive', 0xcb: 'arithmetic-coded lossless',
+  0xcb: 'arithmetic-coded lossless',
   0xcd: 'arithmetic-coded differential sequential', 0xce: 'arithmetic-coded differential progressive',
   0xcf: 'arithmetic-coded differential lossless',
 };
@@ -252,6 +258,7 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
   const acTables: (RawHuffTable | undefined)[] = [];
   let frame: Frame | null = null;
   let restartInterval = 0;
+  const conditioning = defaultConditioning();
   let sawJFIF = false;
   let adobeTransform = -1;
   let exif: Uint8Array | null = null;
@@ -300,23 +307,24 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
         break;
       case 0xdb: readDQT(seg, qt); break;
       case 0xc4: readDHT(seg, dcTables, acTables); break;
-      case 0xcc: readDAC(seg); break;
+      case 0xcc: readDAC(seg, conditioning); break;
       case 0xdd:
         if (seg.length !== 2) throw new JpegError('corrupt JPEG: bad DRI segment');
         restartInterval = (seg[0] << 8) | seg[1];
         break;
-      case 0xc0: case 0xc1: case 0xc2:
+      case 0xc0: case 0xc1: case 0xc2: case 0xc9: case 0xca:
         if (frame) throw new JpegError('corrupt JPEG: more than one frame header');
-        frame = readSOF(seg, code === 0xc2, maxPixels);
+        frame = readSOF(seg, code === 0xc2 || code === 0xca, maxPixels);
+        frame.arithmetic = code === 0xc9 || code === 0xca;
         break;
       case 0xda: {
         if (!frame) throw new JpegError('corrupt JPEG: scan before frame header');
-        pos = decodeScan(data, end, seg, frame, qt, dcTables, acTables, restartInterval);
+        pos = decodeScan(data, end, seg, frame, qt, dcTables, acTables, restartInterval, conditioning);
         scans++;
         continue;
       }
       default:
-        if (SOF_NAMES[code]) throw new JpegError(`unsupported JPEG: ${SOF_NAMES[code]} coding (only baseline, extended and progressive Huffman JPEGs are supported)`);
+        if (SOF_NAMES[code]) throw new JpegError(`unsupported JPEG: ${SOF_NAMES[code]} coding (only baseline, extended and progressive JPEGs, Huffman or arithmetic-coded, are supported)`);
         break; // APPn, COM, DNL and others carry nothing we need
     }
     pos = end;
@@ -347,13 +355,15 @@ function hex(code: number): string {
 }
 
 /** libjpeg's get_dac: table indices and conditioning values are checked even without arithmetic scans. */
-function readDAC(seg: Uint8Array): void {
+function readDAC(seg: Uint8Array, cond: ArithConditioning): void {
   if (seg.length % 2) throw new JpegError('corrupt JPEG: bad DAC segment length');
   for (let p = 0; p < seg.length; p += 2) {
     const index = seg[p];
     const value = seg[p + 1];
     if (index >= 32) throw new JpegError(`corrupt JPEG: bad arithmetic table index ${index} in DAC`);
     if (index < 16 && (value & 15) > value >> 4) throw new JpegError(`corrupt JPEG: bad arithmetic conditioning value ${value} in DAC`);
+    if (index >= 16) cond.acK[index - 16] = value;
+    else { cond.dcL[index] = value & 15; cond.dcU[index] = value >> 4; }
   }
 }
 
@@ -443,7 +453,7 @@ function readSOF(seg: Uint8Array, progressive: boolean, maxPixels: number): Fram
     c.stride = mcusX * c.h;
     c.coefs = new Int16Array(c.stride * mcusY * c.v * 64);
   }
-  return { progressive, width, height, components, maxH, maxV, mcusX, mcusY };
+  return { progressive, arithmetic: false, width, height, components, maxH, maxV, mcusX, mcusY };
 }
 
 /**
@@ -463,7 +473,8 @@ function derive(tables: (RawHuffTable | undefined)[], index: number, isDC: boole
 
 /** Decodes one scan; returns the position of the marker that follows it. */
 function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Frame, qt: (Uint16Array | undefined)[],
-  dcTables: (RawHuffTable | undefined)[], acTables: (RawHuffTable | undefined)[], restartInterval: number): number {
+  dcTables: (RawHuffTable | undefined)[], acTables: (RawHuffTable | undefined)[], restartInterval: number,
+  conditioning: ArithConditioning): number {
   const ns = seg[0];
   // libjpeg's get_sos: the length must be exact (JERR_BAD_LENGTH), each component must be one of
   // the frame's first four and appear once (JERR_BAD_COMPONENT_ID).
@@ -498,17 +509,27 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
   }
   const needDC = !progressive || ss === 0;
   const needAC = !progressive || ss !== 0;
-  for (const c of comps) {
-    c.dcTable = needDC && !(progressive && ah !== 0) ? derive(dcTables, c.dcSel, true) : null;
-    c.acTable = needAC ? derive(acTables, c.acSel, false) : null;
-  }
-
-  const br = new BitReader(data, start);
+  let br: EntropySource;
   const st: ScanState = { eobrun: 0 };
   let decodeBlock: (c: Component, off: number) => void;
-  if (!progressive) decodeBlock = (c, off) => decodeBaseline(br, c, off);
-  else if (ss === 0) decodeBlock = ah === 0 ? (c, off) => decodeDCFirst(br, c, off, al) : (c, off) => decodeDCRefine(br, c, off, al);
-  else decodeBlock = ah === 0 ? (c, off) => decodeACFirst(br, st, c, off, ss, se, al) : (c, off) => decodeACRefine(br, st, c, off, ss, se, al);
+  let restartArith: (() => void) | null = null;
+  if (frame.arithmetic) {
+    const ad = new ArithDecoder(data, start);
+    const { decode, restart } = arithBlockDecoder(ad, comps, progressive, ss, se, ah, al, conditioning);
+    br = ad;
+    decodeBlock = decode;
+    restartArith = restart;
+  } else {
+    for (const c of comps) {
+      c.dcTable = needDC && !(progressive && ah !== 0) ? derive(dcTables, c.dcSel, true) : null;
+      c.acTable = needAC ? derive(acTables, c.acSel, false) : null;
+    }
+    const hr = new BitReader(data, start);
+    br = hr;
+    if (!progressive) decodeBlock = (c, off) => decodeBaseline(hr, c, off);
+    else if (ss === 0) decodeBlock = ah === 0 ? (c, off) => decodeDCFirst(hr, c, off, al) : (c, off) => decodeDCRefine(hr, c, off, al);
+    else decodeBlock = ah === 0 ? (c, off) => decodeACFirst(hr, st, c, off, ss, se, al) : (c, off) => decodeACRefine(hr, st, c, off, ss, se, al);
+  }
 
   const single = ns === 1;
   const total = single ? comps[0].blocksW * comps[0].blocksH : frame.mcusX * frame.mcusY;
@@ -521,6 +542,7 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
         nextRestart = processRestart(br, nextRestart);
         for (const c of comps) c.pred = 0;
         st.eobrun = 0;
+        restartArith?.();
         restartsToGo = restartInterval;
       }
       restartsToGo--;
@@ -547,13 +569,75 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
   // The scan ends at the marker that stopped the bit reader, or at the next one in the data, or
   // at the end of the file (the caller decides whether that is acceptable).
   if (br.marker !== 0) return br.pos - 2;
-  if (br.eof) return data.length;
+  if (br instanceof BitReader && br.eof) return data.length;
   const m = findMarker(data, br.pos);
   return m ? m.pos - 2 : data.length;
 }
 
+/**
+ * Block decoding for an arithmetic-coded scan (jdarith.c's decode_mcu variants) and what a
+ * restart re-initialises: the statistics areas, DC predictions and contexts, the decoder.
+ */
+function arithBlockDecoder(ad: ArithDecoder, comps: Component[], progressive: boolean, ss: number, se: number, ah: number, al: number,
+  cond: ArithConditioning): { decode: (c: Component, off: number) => void; restart: () => void } {
+  const stats = new ArithStats();
+  const dcState = new Map<Component, ArithDcState>(comps.map((c) => [c, { pred: 0, context: 0 }]));
+  const usesDc = !progressive || (ss === 0 && ah === 0);
+  const usesAc = !progressive || ss !== 0;
+  for (const c of comps) {
+    if (usesDc) stats.dcBins(c.dcSel);
+    if (usesAc) stats.acBins(c.acSel);
+  }
+  const fail = () => { ad.insufficient = true; };
+  let decode: (c: Component, off: number) => void;
+  if (!progressive) {
+    decode = (c, off) => {
+      if (ad.insufficient) return; // libjpeg leaves the rest of the MCU after a bad code
+      const s = dcState.get(c) as ArithDcState;
+      if (!decodeArithDc(ad, stats.dcBins(c.dcSel), s, cond, c.dcSel)) return fail();
+      c.coefs[off] = s.pred;
+      if (!decodeArithAc(ad, stats.acBins(c.acSel), stats.fixed, cond.acK[c.acSel], c.coefs, off, NATURAL, 1, 63, 0)) fail();
+    };
+  } else if (ss === 0 && ah === 0) {
+    decode = (c, off) => {
+      if (ad.insufficient) return; // libjpeg leaves the rest of the MCU after a bad code
+      const s = dcState.get(c) as ArithDcState;
+      if (!decodeArithDc(ad, stats.dcBins(c.dcSel), s, cond, c.dcSel)) return fail();
+      c.coefs[off] = s.pred << al;
+    };
+  } else if (ss === 0) {
+    decode = (c, off) => { if (ad.decode(stats.fixed, 0)) c.coefs[off] |= 1 << al; };
+  } else if (ah === 0) {
+    decode = (c, off) => {
+      if (ad.insufficient) return;
+      if (!decodeArithAc(ad, stats.acBins(c.acSel), stats.fixed, cond.acK[c.acSel], c.coefs, off, NATURAL, ss, se, al)) fail();
+    };
+  } else {
+    decode = (c, off) => {
+      if (ad.insufficient) return;
+      if (!decodeArithAcRefine(ad, stats.acBins(c.acSel), stats.fixed, c.coefs, off, NATURAL, ss, se, al)) fail();
+    };
+  }
+  const restart = () => {
+    stats.clear();
+    dcState.forEach((s) => { s.pred = 0; s.context = 0; });
+    ad.reset();
+    ad.insufficient = false;
+  };
+  return { decode, restart };
+}
+
+/** What processRestart needs of an entropy decoder (Huffman or arithmetic). */
+interface EntropySource {
+  readonly data: Uint8Array;
+  pos: number;
+  marker: number;
+  insufficient: boolean;
+  reset(): void;
+}
+
 /** libjpeg's process_restart + read_restart_marker + jpeg_resync_to_restart. */
-function processRestart(br: BitReader, expected: number): number {
+function processRestart(br: EntropySource, expected: number): number {
   br.reset();
   let marker = br.marker;
   if (marker === 0) {
