@@ -1,12 +1,30 @@
 import { Unzlib } from 'fflate';
 
 /**
- * zlib inflation with a bound on the output, stopping early: pure JS (fflate), so the same code
- * runs in browsers. Input is fed in small slices so that a stream that inflates far past what
- * is wanted (a zlib bomb) is cut off after at most one slice's worth of output.
+ * zlib inflation with a bound on the output, stopping early. In Node the native zlib does it
+ * (maxOutputLength stops a bomb at the bound); elsewhere, or when a stream holds more than is
+ * wanted (which libpng ignores and native zlib can only refuse), fflate's pure-JS streaming
+ * inflater is fed small slices so that a bomb is cut off after at most one slice's output.
  */
 
-const SLICE = 4096;
+interface NodeZlib {
+  inflateSync(data: Uint8Array, opts: { finishFlush: number; maxOutputLength: number }): Uint8Array;
+  constants: { Z_SYNC_FLUSH: number };
+}
+
+/** Node's zlib when running in Node; null in a browser. */
+const nodeZlib: NodeZlib | null = (() => {
+  try {
+    return typeof process !== 'undefined' && process.versions?.node ? (require('zlib') as NodeZlib) : null;
+  } catch {
+    return null;
+  }
+})();
+
+/** Input slice for image data: at most ~16 MB of output past what is wanted (deflate's ratio is at most 1032:1). */
+export const IMAGE_SLICE = 16384;
+/** Input slice for text chunks, whose cap (1 MB) is small: about 1 MB past it at most. */
+export const TEXT_SLICE = 1024;
 
 export interface InflateResult {
   /** The first `wanted` bytes of output (fewer when the stream ends early or is cut short). */
@@ -23,7 +41,32 @@ export class InflateError extends Error {}
  * stream is ignored (fflate stops at the final block), as libpng and Python's zlib do. `stopWhenFull`: stop reading once `wanted`
  * bytes exist (image data: the rows are complete, later bytes are not looked at).
  */
-export function inflateBounded(parts: Uint8Array[], wanted: number, stopWhenFull: boolean): InflateResult {
+export function inflateBounded(parts: Uint8Array[], wanted: number, stopWhenFull: boolean, slice = IMAGE_SLICE): InflateResult {
+  if (nodeZlib && wanted < 2 ** 31) {
+    const input = parts.length === 1 ? parts[0] : concat(parts);
+    try {
+      // Z_SYNC_FLUSH: a stream cut short gives what it holds instead of an error.
+      const data = nodeZlib.inflateSync(input, { finishFlush: nodeZlib.constants.Z_SYNC_FLUSH, maxOutputLength: wanted });
+      return { data, overflow: false };
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw new InflateError(`invalid compressed data (${describe(e)})`);
+      if (!stopWhenFull) return { data: new Uint8Array(0), overflow: true };
+      // More data than wanted: fall through and keep the first `wanted` bytes.
+    }
+  }
+  return inflateSliced(parts, wanted, stopWhenFull, slice);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+function inflateSliced(parts: Uint8Array[], wanted: number, stopWhenFull: boolean, slice: number): InflateResult {
   const out = new Uint8Array(wanted);
   let have = 0;
   let overflow = false;
@@ -36,8 +79,8 @@ export function inflateBounded(parts: Uint8Array[], wanted: number, stopWhenFull
   });
   try {
     outer: for (const part of parts) {
-      for (let p = 0; p < part.length; p += SLICE) {
-        stream.push(part.subarray(p, Math.min(part.length, p + SLICE)), false);
+      for (let p = 0; p < part.length; p += slice) {
+        stream.push(part.subarray(p, Math.min(part.length, p + slice)), false);
         if (overflow || (stopWhenFull && have === wanted)) break outer;
       }
     }
@@ -49,7 +92,7 @@ export function inflateBounded(parts: Uint8Array[], wanted: number, stopWhenFull
 
 function describe(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  if (/invalid zlib/i.test(msg)) return 'bad zlib header';
+  if (/invalid zlib|incorrect header/i.test(msg)) return 'bad zlib header';
   if (/block type/i.test(msg)) return 'bad block type';
   if (/distance/i.test(msg)) return 'bad back-reference distance';
   if (/length/i.test(msg)) return 'bad length code';

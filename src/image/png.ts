@@ -1,4 +1,4 @@
-import { InflateError, inflateBounded } from './inflate';
+import { InflateError, TEXT_SLICE, inflateBounded } from './inflate';
 import { PngDataError, PngLayout, expectedDataSize, pngToRgb } from './png-pixels';
 import { DEFAULT_MAX_PIXELS, pixelLimitProblem } from './limits';
 import { RgbImage } from './types';
@@ -104,7 +104,7 @@ function latin1(b: Uint8Array): string {
 function inflateText(data: Uint8Array, type: string): Uint8Array | null {
   let r;
   try {
-    r = inflateBounded([data], MAX_TEXT_CHUNK, false);
+    r = inflateBounded([data], MAX_TEXT_CHUNK, false, TEXT_SLICE);
   } catch (e) {
     if (e instanceof InflateError) return null; // Pillow skips text it cannot decompress
     throw e;
