@@ -22,8 +22,9 @@ export { JpegError };
  * tables 0/1 are the standard ones (Motion-JPEG); a sequential file whose scan data is complete
  * but whose EOI is missing decodes (libjpeg-turbo does; Pillow does or not depending on how its
  * buffering meets the end). Marker and scan-header checks follow jdmarker.c / jdphuff.c.
- * Arithmetic-coded scans (SOF9, SOF10) are decoded by jpeg-arith.ts. Known gaps: lossless JPEG
- * (SOF3, SOF11) is refused (libjpeg-turbo 3 decodes it); a progressive file cut short before
+ * Arithmetic-coded scans (SOF9, SOF10) are decoded by jpeg-arith.ts; lossless Huffman JPEG (SOF3,
+ * 8-bit, as Pillow takes it) by predictor undifferencing (jdpred.c). Known gaps: arithmetic-coded
+ * lossless (SOF11) and lossless restart intervals that are not whole rows are refused; a progressive file cut short before
  * its last scans gets no interblock smoothing (libjpeg's decompress_smooth_data); in corrupt
  * data, coefficients large enough to overflow 16 bits can give single pixels that differ from
  * libjpeg-turbo's SIMD IDCT, which saturates where the C code wraps.
@@ -66,7 +67,7 @@ interface HuffTable {
   values: Uint8Array;
 }
 
-function buildHuffTable(counts: Uint8Array, values: Uint8Array, isDC: boolean): HuffTable {
+function buildHuffTable(counts: Uint8Array, values: Uint8Array, isDC: boolean, lossless = false): HuffTable {
   const maxcode = new Int32Array(18).fill(-1);
   const valoffset = new Int32Array(18);
   const lookup = new Int32Array(1 << LOOKAHEAD);
@@ -90,7 +91,7 @@ function buildHuffTable(counts: Uint8Array, values: Uint8Array, isDC: boolean): 
   }
   maxcode[17] = 0xfffff;
   if (isDC) {
-    for (let i = 0; i < p; i++) if (values[i] > 15) throw new JpegError('corrupt JPEG: bad Huffman table');
+    for (let i = 0; i < p; i++) if (values[i] > (lossless ? 16 : 15)) throw new JpegError('corrupt JPEG: bad Huffman table');
   }
   return { lookup, maxcode, valoffset, values };
 }
@@ -206,6 +207,11 @@ function extend(v: number, s: number): number {
 
 interface Frame {
   progressive: boolean;
+  /** Lossless (SOF3): one sample per data unit, differences in `samples`. */
+  lossless: boolean;
+  samples: Map<Component, Int32Array>;
+  /** Lossless output samples (8-bit, rows of c.stride) once a component's scan is undifferenced. */
+  planes: Map<Component, Uint8Array>;
   /** Arithmetic entropy coding (SOF9, SOF10) instead of Huffman. */
   arithmetic: boolean;
   width: number;
@@ -245,7 +251,7 @@ function u16(data: Uint8Array, pos: number): number {
 }
 
 const SOF_NAMES: Record<number, string> = {
-  0xc3: 'lossless', 0xc8: 'JPG-extension', 0xc5: 'differential sequential', 0xc6: 'differential progressive', 0xc7: 'differential lossless',
+  0xc8: 'JPG-extension', 0xc5: 'differential sequential', 0xc6: 'differential progressive', 0xc7: 'differential lossless',
   0xcb: 'arithmetic-coded lossless',
   0xcd: 'arithmetic-coded differential sequential', 0xce: 'arithmetic-coded differential progressive',
   0xcf: 'arithmetic-coded differential lossless',
@@ -312,9 +318,9 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
         if (seg.length !== 2) throw new JpegError('corrupt JPEG: bad DRI segment');
         restartInterval = (seg[0] << 8) | seg[1];
         break;
-      case 0xc0: case 0xc1: case 0xc2: case 0xc9: case 0xca:
+      case 0xc0: case 0xc1: case 0xc2: case 0xc3: case 0xc9: case 0xca:
         if (frame) throw new JpegError('corrupt JPEG: more than one frame header');
-        frame = readSOF(seg, code === 0xc2 || code === 0xca, maxPixels);
+        frame = readSOF(seg, code === 0xc2 || code === 0xca, maxPixels, code === 0xc3);
         frame.arithmetic = code === 0xc9 || code === 0xca;
         break;
       case 0xda: {
@@ -324,27 +330,29 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
         continue;
       }
       default:
-        if (SOF_NAMES[code]) throw new JpegError(`unsupported JPEG: ${SOF_NAMES[code]} coding (only baseline, extended and progressive JPEGs, Huffman or arithmetic-coded, are supported)`);
+        if (SOF_NAMES[code]) throw new JpegError(`unsupported JPEG: ${SOF_NAMES[code]} coding (only baseline, extended, progressive and lossless JPEGs are supported)`);
         break; // APPn, COM, DNL and others carry nothing we need
     }
     pos = end;
   }
   if (!frame) throw new JpegError('corrupt JPEG: no frame header (SOF)');
   if (scans === 0) throw new JpegError('corrupt JPEG: no image data (no SOS)');
+  const f = frame;
+  const samplePlanes = f.lossless ? f.components.map((c) => f.planes.get(c) ?? new Uint8Array(c.stride * f.mcusY * c.v)) : undefined;
   const { mode, pixels } = componentsToPixels(frame.components, frame.width, frame.height, frame.maxH, frame.maxV,
-    colorSpace(frame.components, sawJFIF, adobeTransform));
+    colorSpace(frame.components, sawJFIF, adobeTransform, frame.lossless), samplePlanes);
   return { width: frame.width, height: frame.height, mode, data: pixels, exif, xmp, progressive: frame.progressive };
 }
 
 /** libjpeg's default_decompress_parms: how the stored components are to be read. */
-function colorSpace(comps: Component[], sawJFIF: boolean, adobe: number): 'gray' | 'ycc' | 'rgb' | 'cmyk' | 'ycck' {
+function colorSpace(comps: Component[], sawJFIF: boolean, adobe: number, lossless: boolean): 'gray' | 'ycc' | 'rgb' | 'cmyk' | 'ycck' {
   if (comps.length === 1) return 'gray';
   if (comps.length === 3) {
     if (sawJFIF) return 'ycc';
     if (adobe >= 0) return adobe === 0 ? 'rgb' : 'ycc';
     const [a, b, c] = comps.map((x) => x.id);
     if (a === 82 && b === 71 && c === 66) return 'rgb'; // 'R','G','B'
-    return 'ycc';
+    return lossless ? 'rgb' : 'ycc'; // libjpeg-turbo assumes RGB for a lossless file without markers
   }
   if (adobe >= 0) return adobe === 2 ? 'ycck' : adobe === 0 ? 'cmyk' : 'ycck';
   return 'cmyk';
@@ -414,7 +422,7 @@ function readDHT(seg: Uint8Array, dc: (RawHuffTable | undefined)[], ac: (RawHuff
   }
 }
 
-function readSOF(seg: Uint8Array, progressive: boolean, maxPixels: number): Frame {
+function readSOF(seg: Uint8Array, progressive: boolean, maxPixels: number, lossless = false): Frame {
   if (seg.length < 6) throw new JpegError('corrupt JPEG: short frame header');
   const precision = seg[0];
   const height = (seg[1] << 8) | seg[2];
@@ -444,30 +452,34 @@ function readSOF(seg: Uint8Array, progressive: boolean, maxPixels: number): Fram
       dcTable: null, acTable: null, dcSel: 0, acSel: 0, pred: 0, quantLatched: false,
     });
   }
-  const mcusX = Math.ceil(width / (8 * maxH));
-  const mcusY = Math.ceil(height / (8 * maxV));
+  // A data unit is an 8x8 block, or one sample in a lossless frame.
+  const unit = lossless ? 1 : 8;
+  const mcusX = Math.ceil(width / (unit * maxH));
+  const mcusY = Math.ceil(height / (unit * maxV));
+  const samples = new Map<Component, Int32Array>();
   for (const c of components) {
-    c.blocksW = Math.ceil((width * c.h) / (maxH * 8));
-    c.blocksH = Math.ceil((height * c.v) / (maxV * 8));
+    c.blocksW = Math.ceil((width * c.h) / (maxH * unit));
+    c.blocksH = Math.ceil((height * c.v) / (maxV * unit));
     // Room for the dummy blocks that pad interleaved MCUs at the right and bottom edges.
     c.stride = mcusX * c.h;
-    c.coefs = new Int16Array(c.stride * mcusY * c.v * 64);
+    if (lossless) samples.set(c, new Int32Array(c.stride * mcusY * c.v));
+    else c.coefs = new Int16Array(c.stride * mcusY * c.v * 64);
   }
-  return { progressive, arithmetic: false, width, height, components, maxH, maxV, mcusX, mcusY };
+  return { progressive, lossless, samples, planes: new Map(), arithmetic: false, width, height, components, maxH, maxV, mcusX, mcusY };
 }
 
 /**
  * The derived form of a table a scan uses (built once), or libjpeg's errors. An undefined table
  * 0 or 1 is the standard one, as libjpeg's jpeg_std_huff_table supplies it.
  */
-function derive(tables: (RawHuffTable | undefined)[], index: number, isDC: boolean): HuffTable {
+function derive(tables: (RawHuffTable | undefined)[], index: number, isDC: boolean, lossless = false): HuffTable {
   if (!tables[index] && index < 2) {
     const std = (isDC ? STD_DC : STD_AC)[index];
     tables[index] = { counts: std.counts, values: std.values, derived: null };
   }
   const t = tables[index];
   if (!t) throw new JpegError(`corrupt JPEG: scan uses Huffman table ${index}, which is not defined`);
-  if (!t.derived) t.derived = buildHuffTable(t.counts, t.values, isDC);
+  if (!t.derived) t.derived = buildHuffTable(t.counts, t.values, isDC, lossless);
   return t.derived;
 }
 
@@ -489,6 +501,7 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
     c.acSel = seg[2 + i * 2] & 15;
     comps.push(c);
     // libjpeg latches a component's quantization table when the component first appears in a scan.
+    if (frame.lossless) c.quantLatched = true; // no quantization
     if (!c.quantLatched) {
       const q = qt[c.tq];
       if (!q) throw new JpegError(`corrupt JPEG: quantization table ${c.tq} is not defined`);
@@ -513,7 +526,24 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
   const st: ScanState = { eobrun: 0 };
   let decodeBlock: (c: Component, off: number) => void;
   let restartArith: (() => void) | null = null;
-  if (frame.arithmetic) {
+  let afterScan: (() => void) | null = null;
+  if (frame.lossless) {
+    // jdlossls.c's start_pass: JERR_BAD_LOSSLESS.
+    if (ss < 1 || ss > 7 || se !== 0 || ah !== 0 || al >= 8) {
+      throw new JpegError(`corrupt JPEG: invalid lossless scan parameters (Ss=${ss}, Se=${se}, Ah=${ah}, Al=${al})`);
+    }
+    if (frame.arithmetic) throw new JpegError('unsupported JPEG: arithmetic-coded lossless');
+    const perRow = ns === 1 ? comps[0].blocksW : frame.mcusX;
+    if (restartInterval % perRow !== 0) throw new JpegError('unsupported JPEG: lossless restart interval that is not whole rows');
+    for (const c of comps) c.dcTable = derive(dcTables, c.dcSel, true, true);
+    const hr = new BitReader(data, start);
+    br = hr;
+    decodeBlock = (c, off) => {
+      const s = hr.decode(c.dcTable as HuffTable);
+      (frame.samples.get(c) as Int32Array)[off / 64] = s === 0 ? 0 : s === 16 ? 32768 : extend(hr.getBits(s), s);
+    };
+    afterScan = () => undifference(frame, comps, ss, al, restartInterval / perRow);
+  } else if (frame.arithmetic) {
     const ad = new ArithDecoder(data, start);
     const { decode, restart } = arithBlockDecoder(ad, comps, progressive, ss, se, ah, al, conditioning);
     br = ad;
@@ -566,6 +596,7 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
       }
     }
   }
+  afterScan?.();
   // The scan ends at the marker that stopped the bit reader, or at the next one in the data, or
   // at the end of the file (the caller decides whether that is acceptable).
   if (br.marker !== 0) return br.pos - 2;
@@ -625,6 +656,59 @@ function arithBlockDecoder(ad: ArithDecoder, comps: Component[], progressive: bo
     ad.insufficient = false;
   };
   return { decode, restart };
+}
+
+/** Lossless prediction (T.81 Table H.1) from the left, upper and upper-left samples. */
+function predict(psv: number, ra: number, rb: number, rc: number): number {
+  switch (psv) {
+    case 1: return ra;
+    case 2: return rb;
+    case 3: return rc;
+    case 4: return ra + rb - rc;
+    case 5: return ra + ((rb - rc) >> 1);
+    case 6: return rb + ((ra - rc) >> 1);
+    default: return (ra + rb) >> 1;
+  }
+}
+
+/**
+ * jdpred.c: differences to samples for the components of a lossless scan. The first row of the
+ * image and of every restart interval is predicted from the left (its first sample from
+ * 2^(P-Pt-1)); the first column from above; the rest with the scan's predictor. Samples are
+ * 16-bit modular, then scaled by the point transform into 8 bits (jdscaler.c).
+ */
+function undifference(frame: Frame, comps: Component[], psv: number, al: number, restartMcuRows: number): void {
+  const initial = 1 << (8 - al - 1);
+  for (const c of comps) {
+    const s = frame.samples.get(c) as Int32Array;
+    const stride = c.stride;
+    const rows = s.length / stride;
+    const width = c.blocksW;
+    const restartRows = restartMcuRows * (comps.length === 1 ? 1 : c.v);
+    for (let y = 0; y < rows; y++) {
+      const row = y * stride;
+      if (y === 0 || (restartRows > 0 && y % restartRows === 0)) {
+        let ra = (s[row] + initial) & 0xffff;
+        s[row] = ra;
+        for (let x = 1; x < width; x++) { ra = (s[row + x] + ra) & 0xffff; s[row + x] = ra; }
+        continue;
+      }
+      const prev = row - stride;
+      let rb = s[prev];
+      let ra = (s[row] + rb) & 0xffff;
+      s[row] = ra;
+      for (let x = 1; x < width; x++) {
+        const rc = rb;
+        rb = s[prev + x];
+        ra = (s[row + x] + predict(psv, ra, rb, rc)) & 0xffff;
+        s[row + x] = ra;
+      }
+    }
+    const plane = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) plane[i] = (s[i] << al) & 0xff;
+    frame.planes.set(c, plane);
+    frame.samples.set(c, new Int32Array(0));
+  }
 }
 
 /** What processRestart needs of an entropy decoder (Huffman or arithmetic). */
