@@ -1,5 +1,5 @@
-import * as fs from 'fs';
 import * as path from 'path';
+import { JsonObject, describeJson, isJsonObject, readJsonFile } from './json';
 
 /**
  * config.json as the hub writes it for BlipForImageTextRetrieval. Absent keys take
@@ -37,50 +37,72 @@ export interface BlipConfig {
   imageTextHiddenSize: number;
 }
 
-type Json = Record<string, unknown>;
-
-function pick(obj: Json, key: string, fallback: number, where: string): number {
+function integer(obj: JsonObject, key: string, fallback: number, where: string, min = 1): number {
   const v = obj[key];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: ${key} must be a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new Error(`${where}: "${key}" must be an integer${min > 0 ? ` >= ${min}` : ' >= 0'}, got ${describeJson(v)}`);
+  }
   return v;
 }
 
-function pickString(obj: Json, key: string, fallback: string): string {
+function positive(obj: JsonObject, key: string, fallback: number, where: string): number {
   const v = obj[key];
-  return typeof v === 'string' ? v : fallback;
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`${where}: "${key}" must be a positive number, got ${describeJson(v)}`);
+  return v;
 }
 
+function text(obj: JsonObject, key: string, fallback: string, where: string): string {
+  const v = obj[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'string') throw new Error(`${where}: "${key}" must be a string, got ${describeJson(v)}`);
+  return v;
+}
+
+/**
+ * config.json checked by type before anything is built from it, so that a wrong file is named
+ * here rather than as a shape error deep in the model.
+ */
 export function parseConfig(json: unknown, where = 'config.json'): BlipConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${where}: not a JSON object`);
-  const root = json as Json;
-  const v = (root.vision_config ?? {}) as Json;
-  const t = (root.text_config ?? {}) as Json;
+  if (!isJsonObject(json)) throw new Error(`${where}: must be a JSON object, got ${describeJson(json)}`);
+  const root = json;
+  const modelType = root.model_type;
+  if (modelType !== undefined && modelType !== 'blip') {
+    throw new Error(`${where}: "model_type" is ${describeJson(modelType)}, not "blip": this is not a BLIP model's config`);
+  }
+  for (const key of ['vision_config', 'text_config']) {
+    if (!isJsonObject(root[key])) {
+      throw new Error(`${where}: "${key}" must be a JSON object, got ${describeJson(root[key])} (is this a BlipForImageTextRetrieval config?)`);
+    }
+  }
+  const v = root.vision_config as JsonObject;
+  const t = root.text_config as JsonObject;
   const vw = `${where} vision_config`;
   const tw = `${where} text_config`;
   const vision: VisionConfig = {
-    hiddenSize: pick(v, 'hidden_size', 768, vw),
-    intermediateSize: pick(v, 'intermediate_size', 3072, vw),
-    numHiddenLayers: pick(v, 'num_hidden_layers', 12, vw),
-    numAttentionHeads: pick(v, 'num_attention_heads', 12, vw),
-    imageSize: pick(v, 'image_size', 384, vw),
-    patchSize: pick(v, 'patch_size', 16, vw),
-    layerNormEps: pick(v, 'layer_norm_eps', 1e-5, vw),
-    hiddenAct: pickString(v, 'hidden_act', 'gelu'),
+    hiddenSize: integer(v, 'hidden_size', 768, vw),
+    intermediateSize: integer(v, 'intermediate_size', 3072, vw),
+    numHiddenLayers: integer(v, 'num_hidden_layers', 12, vw),
+    numAttentionHeads: integer(v, 'num_attention_heads', 12, vw),
+    imageSize: integer(v, 'image_size', 384, vw),
+    patchSize: integer(v, 'patch_size', 16, vw),
+    layerNormEps: positive(v, 'layer_norm_eps', 1e-5, vw),
+    hiddenAct: text(v, 'hidden_act', 'gelu', vw),
   };
-  const text: TextConfig = {
-    vocabSize: pick(t, 'vocab_size', 30524, tw),
-    hiddenSize: pick(t, 'hidden_size', 768, tw),
-    encoderHiddenSize: pick(t, 'encoder_hidden_size', 768, tw),
-    intermediateSize: pick(t, 'intermediate_size', 3072, tw),
-    numHiddenLayers: pick(t, 'num_hidden_layers', 12, tw),
-    numAttentionHeads: pick(t, 'num_attention_heads', 8, tw),
-    maxPositionEmbeddings: pick(t, 'max_position_embeddings', 512, tw),
-    layerNormEps: pick(t, 'layer_norm_eps', 1e-12, tw),
-    hiddenAct: pickString(t, 'hidden_act', 'gelu'),
-    padTokenId: pick(t, 'pad_token_id', 0, tw),
+  const text_: TextConfig = {
+    vocabSize: integer(t, 'vocab_size', 30524, tw),
+    hiddenSize: integer(t, 'hidden_size', 768, tw),
+    encoderHiddenSize: integer(t, 'encoder_hidden_size', 768, tw),
+    intermediateSize: integer(t, 'intermediate_size', 3072, tw),
+    numHiddenLayers: integer(t, 'num_hidden_layers', 12, tw),
+    numAttentionHeads: integer(t, 'num_attention_heads', 8, tw),
+    maxPositionEmbeddings: integer(t, 'max_position_embeddings', 512, tw),
+    layerNormEps: positive(t, 'layer_norm_eps', 1e-12, tw),
+    hiddenAct: text(t, 'hidden_act', 'gelu', tw),
+    padTokenId: integer(t, 'pad_token_id', 0, tw, 0),
   };
-  const config: BlipConfig = { vision, text, imageTextHiddenSize: pick(root, 'image_text_hidden_size', 256, where) };
+  const config: BlipConfig = { vision, text: text_, imageTextHiddenSize: integer(root, 'image_text_hidden_size', 256, where) };
   validate(config, where);
   return config;
 }
@@ -91,6 +113,7 @@ function validate(c: BlipConfig, where: string): void {
     `vision hidden_size ${c.vision.hiddenSize} is not divisible by num_attention_heads ${c.vision.numAttentionHeads}`);
   check(c.text.hiddenSize % c.text.numAttentionHeads === 0,
     `text hidden_size ${c.text.hiddenSize} is not divisible by num_attention_heads ${c.text.numAttentionHeads}`);
+  check(c.text.padTokenId < c.text.vocabSize, `text pad_token_id ${c.text.padTokenId} is not below vocab_size ${c.text.vocabSize}`);
   check(c.vision.imageSize % c.vision.patchSize === 0,
     `image_size ${c.vision.imageSize} is not a multiple of patch_size ${c.vision.patchSize}`);
   for (const act of [c.vision.hiddenAct, c.text.hiddenAct]) {
@@ -100,13 +123,7 @@ function validate(c: BlipConfig, where: string): void {
 
 export function readConfig(dir: string): BlipConfig {
   const file = path.join(dir, 'config.json');
-  let text: string;
-  try { text = fs.readFileSync(file, 'utf8'); } catch {
-    throw new Error(`${file}: missing (a model directory needs config.json)`);
-  }
-  let json: unknown;
-  try { json = JSON.parse(text); } catch (e) { throw new Error(`${file}: invalid JSON (${(e as Error).message})`); }
-  return parseConfig(json, file);
+  return parseConfig(readJsonFile(file, { why: 'a model directory needs config.json' }), file);
 }
 
 /** Number of image tokens the vision encoder produces: patches plus the class token. */

@@ -208,7 +208,8 @@ describe('image: errors name the file and the problem', () => {
   it('truncated JPEG: no partly black image', () => {
     const f = tmpFile('half.jpg', jpeg.subarray(0, jpeg.length >> 1));
     expectError(() => decodeImage(f), 'half.jpg', /truncated JPEG/);
-    expectError(() => decodeImage(jpeg.subarray(0, jpeg.length - 2)), 'image buffer', /truncated JPEG/); // no EOI
+    // Only the EOI missing: every row is there, libjpeg-turbo decodes it (test/hostile-images.test.ts).
+    expect(decodeImage(jpeg.subarray(0, jpeg.length - 2)).width).to.equal(decodeImage(jpeg).width);
     expectError(() => decodeImage(jpeg.subarray(0, 300), 'cut.jpg'), 'cut.jpg', /truncated JPEG/);
     expectError(() => decodeImage(jpeg.subarray(0, 4), 'head.jpg'), 'head.jpg', /truncated JPEG/);
   });
@@ -231,9 +232,9 @@ describe('image: errors name the file and the problem', () => {
     expectError(() => decodeImage(path.join(EXTRA, 'not-webp.webp')), 'not-webp.webp', /unsupported image format WebP/);
     expectError(() => decodeImage(path.join(EXTRA, 'not-bmp.bmp')), 'not-bmp.bmp', /unsupported image format BMP/);
     expectError(() => decodeImage(Buffer.from('hello, not an image')), 'image buffer', /not a JPEG or PNG image/);
-    const arith = Buffer.from(jpeg);
-    arith[arith.indexOf(Buffer.from([0xff, 0xc0]), 2) + 1] = 0xc9; // SOF9: arithmetic coding
-    expectError(() => decodeImage(arith, 'arith.jpg'), 'arith.jpg', /arithmetic-coded/);
+    const lossless = Buffer.from(jpeg);
+    lossless[lossless.indexOf(Buffer.from([0xff, 0xc0]), 2) + 1] = 0xc7; // SOF7: differential lossless (libjpeg refuses it too)
+    expectError(() => decodeImage(lossless, 'diff.jpg'), 'diff.jpg', /differential lossless/);
   });
 
   it('zero-size images', () => {
@@ -274,11 +275,11 @@ describe('image: processor config', () => {
   it('clear errors for a missing or invalid preprocessor_config.json and unsupported options', () => {
     const missing = path.join(tmp, 'no-model');
     fs.mkdirSync(missing, { recursive: true });
-    expect(() => ImageProcessor.fromDir(missing)).to.throw(/preprocessor_config\.json: not found/);
+    expect(() => ImageProcessor.fromDir(missing)).to.throw(/preprocessor_config\.json: missing/);
     const bad = path.join(tmp, 'bad-model');
     fs.mkdirSync(bad, { recursive: true });
     fs.writeFileSync(path.join(bad, 'preprocessor_config.json'), '{ nope');
-    expect(() => ImageProcessor.fromDir(bad)).to.throw(/bad-model.*preprocessor_config\.json: not valid JSON/);
+    expect(() => ImageProcessor.fromDir(bad)).to.throw(/bad-model.*preprocessor_config\.json: invalid JSON/);
     fs.writeFileSync(path.join(bad, 'preprocessor_config.json'), JSON.stringify({ resample: 0 }));
     expect(() => ImageProcessor.fromDir(bad)).to.throw(/preprocessor_config\.json: "resample": NEAREST \(0\) is not implemented/);
     expect(() => ImageProcessor.fromConfig({ size: { shortest_edge: 224 } })).to.throw(/not supported/);

@@ -219,7 +219,7 @@ describe('BertTokenizer', () => {
 
     it('names the JSON file that does not parse', () => {
       const dir = tempDir({ 'vocab.txt': vocabText(), 'tokenizer_config.json': '{"do_lower_case": tru' });
-      expect(() => BertTokenizer.fromDir(dir)).to.throw(/invalid JSON in .*tokenizer_config\.json/);
+      expect(() => BertTokenizer.fromDir(dir)).to.throw(/tokenizer_config\.json: invalid JSON/);
       const dir2 = tempDir({ 'vocab.txt': vocabText(), 'special_tokens_map.json': '[1,' });
       expect(() => BertTokenizer.fromDir(dir2)).to.throw(/special_tokens_map\.json/);
     });

@@ -64,6 +64,15 @@ export class ParsedArgs {
     if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`${this.command}: --${name} must be an integer, got ${n}`);
     return n;
   }
+
+  /** An integer option that must lie in [min, max] (a usage error otherwise). */
+  bounded(name: string, min: number, max: number, unit = ''): number | undefined {
+    const n = this.integer(name);
+    if (n !== undefined && (n < min || n > max)) {
+      throw new UsageError(`${this.command}: --${name} must be ${min}..${max}${unit}, got ${n}`);
+    }
+    return n;
+  }
 }
 
 /** Options every verb has. */
@@ -76,7 +85,47 @@ export const MODEL_OPTIONS: Record<string, OptionSpec> = {
   model: { type: 'string', arg: 'DIR|HUB_ID', help: 'model directory, or a hub id such as Salesforce/blip-itm-base-coco (default: $BLIP_ITM_MODEL)' },
   backend: { type: 'string', arg: 'NAME', help: 'auto (default: a hardware GPU via tfjs-node-gpu or WebGPU, else tensorflow, else wasm), webgpu, tensorflow, wasm or cpu' },
   threads: { type: 'string', arg: 'N', help: 'wasm threads (default $BLIP_ITM_WASM_THREADS, else every core, at most 8); 1 runs the single-threaded build' },
+  'max-pixels': { type: 'string', arg: 'N', help: 'refuse images with more pixels than N, from their header (default $BLIP_ITM_MAX_PIXELS or 178956970, Pillow\'s)' },
 };
+
+/**
+ * Rewrites argv so that Node's parseArgs reads it as we mean it: the token after an option that
+ * takes a value is its value even when it begins with '-' (`--text "-a cat"`, `--layer -1`); a
+ * list option takes every following word up to the next option (`--image a.jpg b.jpg`, which
+ * is what a shell glob gives), in verbs without bare arguments; a single-value option given
+ * twice is an error rather than the last one silently winning.
+ */
+function normalizeArgv(command: Command, options: Record<string, OptionSpec>, argv: string[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const byShort = new Map(Object.entries(options).filter(([, o]) => o.short).map(([n, o]) => [o.short as string, n]));
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i];
+    if (token === '--') { out.push(...argv.slice(i)); break; }
+    let name: string | undefined;
+    let inline = false;
+    if (token.startsWith('--')) {
+      const eq = token.indexOf('=');
+      name = token.slice(2, eq < 0 ? undefined : eq);
+      inline = eq >= 0;
+    } else if (/^-[A-Za-z]$/.test(token)) {
+      name = byShort.get(token[1]);
+    }
+    const spec = name === undefined ? undefined : options[name];
+    if (!spec || spec.type !== 'string' || name === undefined) { out.push(token); continue; }
+    if (!spec.multiple) {
+      if (seen.has(name)) throw new UsageError(`${command.name}: --${name} given twice; it takes one value`);
+      seen.add(name);
+    }
+    if (inline) { out.push(token); continue; }
+    if (i + 1 >= argv.length) { out.push(token); continue; } // parseArgs names the missing value
+    out.push(`--${name}=${argv[++i]}`);
+    if (spec.multiple && !command.positionals) {
+      while (i + 1 < argv.length && (!argv[i + 1].startsWith('-') || argv[i + 1] === '-')) out.push(`--${name}=${argv[++i]}`);
+    }
+  }
+  return out;
+}
 
 export function parse(command: Command, argv: string[]): ParsedArgs {
   const options = { ...COMMON_OPTIONS, ...command.options };
@@ -85,7 +134,8 @@ export function parse(command: Command, argv: string[]): ParsedArgs {
     config[name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
   }
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
+    const args = normalizeArgv(command, options, argv);
+    const { values, positionals } = parseArgs({ args, options: config, allowPositionals: true, strict: true });
     if (positionals.length && !command.positionals && !values.help) {
       throw new UsageError(`${command.name}: unexpected argument "${positionals[0]}"`);
     }

@@ -1,7 +1,7 @@
 import { BackendName } from '../backend';
 import { BlipItm } from '../model/blip-itm';
 import { ParsedArgs, UsageError } from './command';
-import { readTextFile } from './io';
+import { readTextFile, splitLines } from './io';
 
 export function modelSource(args: ParsedArgs): string {
   const source = args.string('model') ?? process.env.BLIP_ITM_MODEL;
@@ -29,9 +29,7 @@ export function textsFrom(args: ParsedArgs): string[] {
   const texts = args.strings('text');
   const file = args.string('texts-file');
   if (file) {
-    const lines = readTextFile(file).split(/\r?\n/);
-    if (lines.length && lines[lines.length - 1] === '') lines.pop();
-    texts.push(...lines);
+    texts.push(...splitLines(readTextFile(file)));
   }
   return texts;
 }

@@ -1,4 +1,6 @@
-import { Command, UsageError, helpText, parse } from './command';
+import { BACKENDS } from '../backend';
+import { Command, ParsedArgs, UsageError, helpText, parse } from './command';
+import { quietOnClosedPipe } from './io';
 import { download } from './verbs/download';
 import { bench } from './verbs/bench';
 import { dump } from './verbs/dump';
@@ -34,7 +36,17 @@ function mainHelp(): string {
 
 /** Runs the CLI; resolves to the process exit code. Errors print one line (the stack with --verbose). */
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const [name, ...rest] = argv;
+  if (name === 'help' && rest.length) {
+    const wanted = COMMANDS.find((c) => c.name === rest[0]);
+    if (wanted) {
+      process.stdout.write(helpText(wanted));
+      return 0;
+    }
+    process.stderr.write(`blip-itm: unknown command "${rest[0]}" (see blip-itm --help)\n`);
+    return 2;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(mainHelp());
     return name ? 0 : 2;
@@ -55,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(helpText(command));
       return 0;
     }
+    checkSharedOptions(args, command.name);
     await command.run(args);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
@@ -64,4 +77,17 @@ export async function main(argv: string[]): Promise<number> {
     if (verbose && err.stack) process.stderr.write(err.stack + '\n');
     return usage ? 2 : 1;
   }
+}
+
+/** Options several verbs share, checked before any work so that a bad value is a usage error (exit 2). */
+function checkSharedOptions(args: ParsedArgs, verb: string): void {
+  const backend = args.string('backend');
+  if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) {
+    throw new UsageError(`${verb}: --backend must be ${BACKENDS.join(', ')}, got "${backend}"`);
+  }
+  args.bounded('max-length', 1, 1 << 20);
+  const maxPixels = args.bounded('max-pixels', 1, Number.MAX_SAFE_INTEGER);
+  // The decoders read the limit from the environment, so every verb (and the library calls
+  // they make) sees it.
+  if (maxPixels !== undefined) process.env.BLIP_ITM_MAX_PIXELS = String(maxPixels);
 }

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import { applyOrientation, orientationOf } from './exif';
 import { decodeJpeg } from './jpeg';
+import { DEFAULT_MAX_PIXELS, pixelLimitProblem } from './limits';
 import { decodePng } from './png';
 import { CHANNELS, PilMode, toRgb } from './rgb';
 import { ImageDecodeError, ImageInput, RawImage, RgbImage } from './types';
@@ -11,8 +12,8 @@ import { ImageDecodeError, ImageInput, RawImage, RgbImage } from './types';
  * Every failure is an ImageDecodeError naming the file (or `name`, or "image buffer").
  */
 
-/** Pillow refuses images over twice Image.MAX_IMAGE_PIXELS as decompression bombs. */
-const MAX_PIXELS = 2 * Math.floor(1024 * 1024 * 1024 / 4 / 3);
+/** Bytes read first from a file, enough to recognise every format sniffFormat knows. */
+const HEADER_BYTES = 16;
 
 export interface DecodeOptions {
   /**
@@ -20,15 +21,36 @@ export interface DecodeOptions {
    * `Image.open(f).convert('RGB')` gives, e.g. what reference/make_image_cases.py feeds the processor.
    */
   exifTranspose?: boolean;
+  /**
+   * Images with more pixels than this are refused from their header, before anything is
+   * allocated (default: $BLIP_ITM_MAX_PIXELS, else Pillow's 2 × MAX_IMAGE_PIXELS = 178,956,970).
+   */
+  maxPixels?: number;
+}
+
+/** The pixel limit: the option, else $BLIP_ITM_MAX_PIXELS, else Pillow's. Throws on a bad value. */
+export function resolveMaxPixels(option?: number): number {
+  const fromEnv = process.env.BLIP_ITM_MAX_PIXELS;
+  if (option !== undefined) {
+    if (!Number.isInteger(option) || option < 1) throw new RangeError(`maxPixels must be a positive integer, got ${option}`);
+    return option;
+  }
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const n = Number(fromEnv);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`BLIP_ITM_MAX_PIXELS must be a positive integer, got "${fromEnv}"`);
+    return n;
+  }
+  return DEFAULT_MAX_PIXELS;
 }
 
 export function decodeImage(input: ImageInput, name?: string, options: DecodeOptions = {}): RgbImage {
   const exif = options.exifTranspose ?? true;
+  const maxPixels = resolveMaxPixels(options.maxPixels);
   if (typeof input === 'string') {
     const source = name ?? input;
-    return decodeBytes(readImageFile(input, source), source, exif);
+    return decodeBytes(readImageFile(input, source), source, exif, maxPixels);
   }
-  if (input instanceof Uint8Array) return decodeBytes(input, name ?? 'image buffer', exif);
+  if (input instanceof Uint8Array) return decodeBytes(input, name ?? 'image buffer', exif, maxPixels);
   if (isRawImage(input)) return decodeRaw(input, name ?? 'raw image');
   throw new ImageDecodeError(name ?? 'image', 'expected a file path, encoded image bytes or a RawImage {data, width, height, channels}');
 }
@@ -48,11 +70,33 @@ function readImageFile(file: string, source: string): Uint8Array {
   }
   if (st.isDirectory()) throw new ImageDecodeError(source, 'is a directory, not an image file');
   if (st.size === 0) throw new ImageDecodeError(source, 'empty file (0 bytes)');
+  // The signature is checked from the first bytes before the rest is read: a huge file that is
+  // not an image costs nothing.
+  let fd: number | undefined;
   try {
-    return fs.readFileSync(file);
+    fd = fs.openSync(file, 'r');
+    const head = new Uint8Array(Math.min(HEADER_BYTES, st.size));
+    fs.readSync(fd, head, 0, head.length, 0);
+    checkFormat(head, source);
+    return fs.readFileSync(fd);
   } catch (e) {
+    if (e instanceof ImageDecodeError) throw e;
     throw new ImageDecodeError(source, `cannot read the file (${(e as Error).message})`);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
+}
+
+/** Refuses anything but JPEG and PNG, naming what it is when known; returns the format. */
+function checkFormat(bytes: Uint8Array, source: string): 'JPEG' | 'PNG' {
+  const format = sniffFormat(bytes);
+  if (format === null) {
+    throw new ImageDecodeError(source, `not a JPEG or PNG image (unrecognised format, first bytes ${describeStart(bytes)})`);
+  }
+  if (format !== 'JPEG' && format !== 'PNG') {
+    throw new ImageDecodeError(source, `unsupported image format ${format}; only JPEG and PNG are supported (convert it first)`);
+  }
+  return format;
 }
 
 /** Names the container format from its magic bytes; null when unrecognised. */
@@ -87,24 +131,18 @@ function describeStart(b: Uint8Array): string {
   return Array.from(b.subarray(0, 8), (x) => x.toString(16).padStart(2, '0')).join(' ');
 }
 
-function decodeBytes(bytes: Uint8Array, source: string, exif: boolean): RgbImage {
+function decodeBytes(bytes: Uint8Array, source: string, exif: boolean, maxPixels: number): RgbImage {
   if (bytes.length === 0) throw new ImageDecodeError(source, 'empty image data (0 bytes)');
-  const format = sniffFormat(bytes);
-  if (format === null) {
-    throw new ImageDecodeError(source, `not a JPEG or PNG image (unrecognised format, first bytes ${describeStart(bytes)})`);
-  }
-  if (format !== 'JPEG' && format !== 'PNG') {
-    throw new ImageDecodeError(source, `unsupported image format ${format}; only JPEG and PNG are supported (convert it first)`);
-  }
+  const format = checkFormat(bytes, source);
   try {
     if (format === 'JPEG') {
-      const j = decodeJpeg(bytes);
-      checkSize(j.width, j.height, source);
+      const j = decodeJpeg(bytes, maxPixels);
+      checkSize(j.width, j.height, source, maxPixels);
       const rgb = toRgb(j.data, j.width, j.height, j.mode);
       return exif ? applyOrientation(rgb, orientationOf(j.exif, j.xmp)) : rgb;
     }
-    const p = decodePng(bytes);
-    checkSize(p.image.width, p.image.height, source);
+    const p = decodePng(bytes, maxPixels);
+    checkSize(p.image.width, p.image.height, source, maxPixels);
     return exif ? applyOrientation(p.image, orientationOf(p.exif, p.xmp)) : p.image;
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
@@ -113,11 +151,9 @@ function decodeBytes(bytes: Uint8Array, source: string, exif: boolean): RgbImage
   }
 }
 
-function checkSize(width: number, height: number, source: string): void {
+function checkSize(width: number, height: number, source: string, maxPixels: number): void {
   if (width < 1 || height < 1) throw new ImageDecodeError(source, `zero-size image (${width}x${height})`);
-  if (width * height > MAX_PIXELS) {
-    throw new ImageDecodeError(source, `image of ${width}x${height} pixels exceeds the ${MAX_PIXELS}-pixel limit (decompression bomb?)`);
-  }
+  if (width * height > maxPixels) throw new ImageDecodeError(source, pixelLimitProblem(width, height, maxPixels));
 }
 
 const RAW_MODES: Record<number, PilMode> = { 1: 'L', 2: 'LA', 3: 'RGB', 4: 'RGBA' };

@@ -289,20 +289,21 @@ export type JpegColorSpace = 'gray' | 'ycc' | 'rgb' | 'cmyk' | 'ycck';
 
 /** IDCT, upsampling and colour conversion; returns pixels in Pillow's mode for the file. */
 export function componentsToPixels(comps: Component[], width: number, height: number, maxH: number, maxV: number,
-  space: JpegColorSpace): { mode: 'L' | 'RGB' | 'CMYK'; pixels: Uint8Array } {
+  space: JpegColorSpace, samplePlanes?: Uint8Array[]): { mode: 'L' | 'RGB' | 'CMYK'; pixels: Uint8Array } {
   for (const c of comps) {
     if (maxH % c.h !== 0 || maxV % c.v !== 0) {
       // libjpeg: JERR_FRACT_SAMPLE_NOTIMPL.
       throw new JpegError('unsupported JPEG: fractional sampling factors');
     }
   }
-  const planes = comps.map((c) => {
+  // Lossless JPEG hands over its samples (rows of c.stride); DCT-coded ones go through the IDCT.
+  const planes = samplePlanes ?? comps.map((c) => {
     const plane = idctComponent(c);
     c.coefs = new Int16Array(0); // coefficients are no longer needed; let them go early
     return plane;
   });
   const geo = comps.map((c) => ({
-    pw: c.blocksW * 8, cw: Math.ceil((width * c.h) / maxH), ch: Math.ceil((height * c.v) / maxV),
+    pw: samplePlanes ? c.stride : c.blocksW * 8, cw: Math.ceil((width * c.h) / maxH), ch: Math.ceil((height * c.v) / maxV),
     hx: maxH / c.h, vx: maxV / c.v,
   }));
   // The common layouts (4:2:0, 4:2:2) take a fused path: same arithmetic, fewer passes.

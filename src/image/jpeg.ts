@@ -1,4 +1,9 @@
 import { Component, JpegError, componentsToPixels } from './jpeg-pixels';
+import { DEFAULT_MAX_PIXELS, pixelLimitProblem } from './limits';
+import { STD_AC, STD_DC } from './jpeg-std-huffman';
+import {
+  ArithConditioning, ArithDcState, ArithDecoder, ArithStats, decodeArithAc, decodeArithAcRefine, decodeArithDc, defaultConditioning,
+} from './jpeg-arith';
 
 export { JpegError };
 
@@ -13,8 +18,13 @@ export { JpegError };
  *
  * Checked bit-exact against Pillow 12.3 / libjpeg-turbo 3.1 on baseline, progressive (custom
  * scan scripts too), restart intervals, every sampling layout cjpeg writes, gray, RGB (Adobe 0),
- * CMYK, YCCK, sizes 1x1 to 1411x1411, and files cut short with an EOI appended. Known gaps:
- * arithmetic coding is refused (libjpeg-turbo decodes it); a progressive file cut short before
+ * CMYK, YCCK, sizes 1x1 to 1411x1411, and files cut short with an EOI appended. Missing Huffman
+ * tables 0/1 are the standard ones (Motion-JPEG); a sequential file whose scan data is complete
+ * but whose EOI is missing decodes (libjpeg-turbo does; Pillow does or not depending on how its
+ * buffering meets the end). Marker and scan-header checks follow jdmarker.c / jdphuff.c.
+ * Arithmetic-coded scans (SOF9, SOF10) are decoded by jpeg-arith.ts; lossless Huffman JPEG (SOF3,
+ * 8-bit, as Pillow takes it) by predictor undifferencing (jdpred.c). Known gaps: arithmetic-coded
+ * lossless (SOF11) and lossless restart intervals that are not whole rows are refused; a progressive file cut short before
  * its last scans gets no interblock smoothing (libjpeg's decompress_smooth_data); in corrupt
  * data, coefficients large enough to overflow 16 bits can give single pixels that differ from
  * libjpeg-turbo's SIMD IDCT, which saturates where the C code wraps.
@@ -57,7 +67,7 @@ interface HuffTable {
   values: Uint8Array;
 }
 
-function buildHuffTable(counts: Uint8Array, values: Uint8Array, isDC: boolean): HuffTable {
+function buildHuffTable(counts: Uint8Array, values: Uint8Array, isDC: boolean, lossless = false): HuffTable {
   const maxcode = new Int32Array(18).fill(-1);
   const valoffset = new Int32Array(18);
   const lookup = new Int32Array(1 << LOOKAHEAD);
@@ -81,7 +91,7 @@ function buildHuffTable(counts: Uint8Array, values: Uint8Array, isDC: boolean): 
   }
   maxcode[17] = 0xfffff;
   if (isDC) {
-    for (let i = 0; i < p; i++) if (values[i] > 15) throw new JpegError('corrupt JPEG: bad Huffman table');
+    for (let i = 0; i < p; i++) if (values[i] > (lossless ? 16 : 15)) throw new JpegError('corrupt JPEG: bad Huffman table');
   }
   return { lookup, maxcode, valoffset, values };
 }
@@ -100,6 +110,8 @@ class BitReader {
   /** The marker code that ended the data (libjpeg's unread_marker), or 0. */
   marker = 0;
   insufficient = false;
+  /** The data ran out (no marker): only zero filler follows. */
+  eof = false;
 
   constructor(readonly data: Uint8Array, public pos: number) {}
 
@@ -107,25 +119,29 @@ class BitReader {
     const data = this.data;
     while (this.bits <= 24) {
       let c = 0;
-      if (this.marker === 0) {
-        if (this.pos >= data.length) throw new JpegError('truncated JPEG: the file ends inside the compressed image data');
-        c = data[this.pos++];
-        if (c === 0xff) {
-          let d: number;
-          // Any run of FFs then 00 stands for one FF data byte; FFs then a code is a marker.
-          do {
-            if (this.pos >= data.length) throw new JpegError('truncated JPEG: the file ends inside the compressed image data');
-            d = data[this.pos++];
-          } while (d === 0xff);
-          if (d === 0) {
-            c = 0xff;
-          } else {
-            this.marker = d;
-            c = 0;
+      if (this.marker === 0 && !this.eof) {
+        if (this.pos >= data.length) {
+          // The end of the file stands for a marker: fine if no bit past it is used.
+          this.eof = true;
+        } else {
+          c = data[this.pos++];
+          if (c === 0xff) {
+            let d = 0xff;
+            // Any run of FFs then 00 stands for one FF data byte; FFs then a code is a marker.
+            while (d === 0xff && this.pos < data.length) d = data[this.pos++];
+            if (d === 0xff) {
+              this.eof = true;
+              c = 0;
+            } else if (d === 0) {
+              c = 0xff;
+            } else {
+              this.marker = d;
+              c = 0;
+            }
           }
         }
       }
-      if (this.marker !== 0) this.fake += 8;
+      if (this.marker !== 0 || this.eof) this.fake += 8;
       this.acc = (this.acc << 8) | c;
       this.bits += 8;
     }
@@ -133,6 +149,7 @@ class BitReader {
 
   private used(): void {
     if (this.bits < this.fake) {
+      if (this.eof) throw new JpegError('truncated JPEG: the file ends inside the compressed image data');
       this.insufficient = true;
       this.fake = this.bits;
     }
@@ -190,6 +207,13 @@ function extend(v: number, s: number): number {
 
 interface Frame {
   progressive: boolean;
+  /** Lossless (SOF3): one sample per data unit, differences in `samples`. */
+  lossless: boolean;
+  samples: Map<Component, Int32Array>;
+  /** Lossless output samples (8-bit, rows of c.stride) once a component's scan is undifferenced. */
+  planes: Map<Component, Uint8Array>;
+  /** Arithmetic entropy coding (SOF9, SOF10) instead of Huffman. */
+  arithmetic: boolean;
   width: number;
   height: number;
   components: Component[];
@@ -203,15 +227,21 @@ interface ScanState {
   eobrun: number;
 }
 
-/** libjpeg's next_marker: skip to the next FF xx (xx ≠ 0, ≠ FF); returns its code and moves past it. */
-function nextMarker(data: Uint8Array, pos: number): { code: number; pos: number } {
+/** libjpeg's next_marker: skip to the next FF xx (xx ≠ 0, ≠ FF); its code and the position past it, or null at the end. */
+function findMarker(data: Uint8Array, pos: number): { code: number; pos: number } | null {
   for (;;) {
     while (pos < data.length && data[pos] !== 0xff) pos++;
     do pos++; while (pos < data.length && data[pos] === 0xff);
-    if (pos >= data.length) throw new JpegError('truncated JPEG: no end-of-image marker (the file ends early)');
+    if (pos >= data.length) return null;
     const c = data[pos++];
     if (c !== 0) return { code: c, pos };
   }
+}
+
+function nextMarker(data: Uint8Array, pos: number): { code: number; pos: number } {
+  const m = findMarker(data, pos);
+  if (!m) throw new JpegError('truncated JPEG: no end-of-image marker (the file ends early)');
+  return m;
 }
 
 /** Reads an unsigned 16-bit big-endian value, failing cleanly past the end. */
@@ -221,19 +251,20 @@ function u16(data: Uint8Array, pos: number): number {
 }
 
 const SOF_NAMES: Record<number, string> = {
-  0xc3: 'lossless', 0xc5: 'differential sequential', 0xc6: 'differential progressive', 0xc7: 'differential lossless',
-  0xc9: 'arithmetic-coded sequential', 0xca: 'arithmetic-coded progressive', 0xcb: 'arithmetic-coded lossless',
+  0xc8: 'JPG-extension', 0xc5: 'differential sequential', 0xc6: 'differential progressive', 0xc7: 'differential lossless',
+  0xcb: 'arithmetic-coded lossless',
   0xcd: 'arithmetic-coded differential sequential', 0xce: 'arithmetic-coded differential progressive',
   0xcf: 'arithmetic-coded differential lossless',
 };
 
-export function decodeJpeg(data: Uint8Array): JpegImage {
+export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): JpegImage {
   if (data.length < 3 || data[0] !== 0xff || data[1] !== 0xd8 || data[2] !== 0xff) throw new JpegError('not a JPEG file');
   const qt: (Uint16Array | undefined)[] = [];
   const dcTables: (RawHuffTable | undefined)[] = [];
   const acTables: (RawHuffTable | undefined)[] = [];
   let frame: Frame | null = null;
   let restartInterval = 0;
+  const conditioning = defaultConditioning();
   let sawJFIF = false;
   let adobeTransform = -1;
   let exif: Uint8Array | null = null;
@@ -243,11 +274,23 @@ export function decodeJpeg(data: Uint8Array): JpegImage {
   let eoi = false;
 
   while (!eoi) {
-    const m = nextMarker(data, pos);
+    const m = findMarker(data, pos);
+    if (!m) {
+      // Only the EOI is missing when a sequential image's scans have covered every component:
+      // libjpeg has all rows then (Pillow too, when its buffering did not ask for more data).
+      if (frame && !frame.progressive && frame.components.every((c) => c.quantLatched)) break;
+      throw new JpegError('truncated JPEG: no end-of-image marker (the file ends early)');
+    }
     pos = m.pos;
     const code = m.code;
     if (code === 0xd9) { eoi = true; break; }
-    if (code === 0xd8 || (code >= 0xd0 && code <= 0xd7) || code === 0x01) continue; // no payload
+    // libjpeg's get_soi: JERR_SOI_DUPLICATE.
+    if (code === 0xd8) throw new JpegError('corrupt JPEG: two start-of-image (SOI) markers');
+    if ((code >= 0xd0 && code <= 0xd7) || code === 0x01) continue; // no payload
+    // DHP, EXP, JPGn and the reserved codes: libjpeg's JERR_UNKNOWN_MARKER, before any length is read.
+    if (code < 0xc0 || code === 0xde || code === 0xdf || (code >= 0xf0 && code <= 0xfd)) {
+      throw new JpegError(`corrupt JPEG: unsupported marker FF${hex(code)}`);
+    }
     const len = u16(data, pos);
     if (len < 2) throw new JpegError(`corrupt JPEG: marker FF${code.toString(16).toUpperCase()} has length ${len}`);
     const end = pos + len;
@@ -270,45 +313,66 @@ export function decodeJpeg(data: Uint8Array): JpegImage {
         break;
       case 0xdb: readDQT(seg, qt); break;
       case 0xc4: readDHT(seg, dcTables, acTables); break;
+      case 0xcc: readDAC(seg, conditioning); break;
       case 0xdd:
-        if (seg.length < 2) throw new JpegError('corrupt JPEG: bad DRI segment');
+        if (seg.length !== 2) throw new JpegError('corrupt JPEG: bad DRI segment');
         restartInterval = (seg[0] << 8) | seg[1];
         break;
-      case 0xc0: case 0xc1: case 0xc2:
+      case 0xc0: case 0xc1: case 0xc2: case 0xc3: case 0xc9: case 0xca:
         if (frame) throw new JpegError('corrupt JPEG: more than one frame header');
-        frame = readSOF(seg, code === 0xc2);
+        frame = readSOF(seg, code === 0xc2 || code === 0xca, maxPixels, code === 0xc3);
+        frame.arithmetic = code === 0xc9 || code === 0xca;
         break;
       case 0xda: {
         if (!frame) throw new JpegError('corrupt JPEG: scan before frame header');
-        pos = decodeScan(data, end, seg, frame, qt, dcTables, acTables, restartInterval);
+        pos = decodeScan(data, end, seg, frame, qt, dcTables, acTables, restartInterval, conditioning);
         scans++;
         continue;
       }
       default:
-        if (SOF_NAMES[code]) throw new JpegError(`unsupported JPEG: ${SOF_NAMES[code]} coding (only baseline, extended and progressive Huffman JPEGs are supported)`);
+        if (SOF_NAMES[code]) throw new JpegError(`unsupported JPEG: ${SOF_NAMES[code]} coding (only baseline, extended, progressive and lossless JPEGs are supported)`);
         break; // APPn, COM, DNL and others carry nothing we need
     }
     pos = end;
   }
   if (!frame) throw new JpegError('corrupt JPEG: no frame header (SOF)');
   if (scans === 0) throw new JpegError('corrupt JPEG: no image data (no SOS)');
+  const f = frame;
+  const samplePlanes = f.lossless ? f.components.map((c) => f.planes.get(c) ?? new Uint8Array(c.stride * f.mcusY * c.v)) : undefined;
   const { mode, pixels } = componentsToPixels(frame.components, frame.width, frame.height, frame.maxH, frame.maxV,
-    colorSpace(frame.components, sawJFIF, adobeTransform));
+    colorSpace(frame.components, sawJFIF, adobeTransform, frame.lossless), samplePlanes);
   return { width: frame.width, height: frame.height, mode, data: pixels, exif, xmp, progressive: frame.progressive };
 }
 
 /** libjpeg's default_decompress_parms: how the stored components are to be read. */
-function colorSpace(comps: Component[], sawJFIF: boolean, adobe: number): 'gray' | 'ycc' | 'rgb' | 'cmyk' | 'ycck' {
+function colorSpace(comps: Component[], sawJFIF: boolean, adobe: number, lossless: boolean): 'gray' | 'ycc' | 'rgb' | 'cmyk' | 'ycck' {
   if (comps.length === 1) return 'gray';
   if (comps.length === 3) {
     if (sawJFIF) return 'ycc';
     if (adobe >= 0) return adobe === 0 ? 'rgb' : 'ycc';
     const [a, b, c] = comps.map((x) => x.id);
     if (a === 82 && b === 71 && c === 66) return 'rgb'; // 'R','G','B'
-    return 'ycc';
+    return lossless ? 'rgb' : 'ycc'; // libjpeg-turbo assumes RGB for a lossless file without markers
   }
   if (adobe >= 0) return adobe === 2 ? 'ycck' : adobe === 0 ? 'cmyk' : 'ycck';
   return 'cmyk';
+}
+
+function hex(code: number): string {
+  return code.toString(16).toUpperCase().padStart(2, '0');
+}
+
+/** libjpeg's get_dac: table indices and conditioning values are checked even without arithmetic scans. */
+function readDAC(seg: Uint8Array, cond: ArithConditioning): void {
+  if (seg.length % 2) throw new JpegError('corrupt JPEG: bad DAC segment length');
+  for (let p = 0; p < seg.length; p += 2) {
+    const index = seg[p];
+    const value = seg[p + 1];
+    if (index >= 32) throw new JpegError(`corrupt JPEG: bad arithmetic table index ${index} in DAC`);
+    if (index < 16 && (value & 15) > value >> 4) throw new JpegError(`corrupt JPEG: bad arithmetic conditioning value ${value} in DAC`);
+    if (index >= 16) cond.acK[index - 16] = value;
+    else { cond.dcL[index] = value & 15; cond.dcU[index] = value >> 4; }
+  }
 }
 
 function ascii(b: Uint8Array, start: number, n: number): string {
@@ -358,7 +422,7 @@ function readDHT(seg: Uint8Array, dc: (RawHuffTable | undefined)[], ac: (RawHuff
   }
 }
 
-function readSOF(seg: Uint8Array, progressive: boolean): Frame {
+function readSOF(seg: Uint8Array, progressive: boolean, maxPixels: number, lossless = false): Frame {
   if (seg.length < 6) throw new JpegError('corrupt JPEG: short frame header');
   const precision = seg[0];
   const height = (seg[1] << 8) | seg[2];
@@ -368,7 +432,9 @@ function readSOF(seg: Uint8Array, progressive: boolean): Frame {
   if (precision !== 8) throw new JpegError(`unsupported JPEG: cannot handle ${precision}-bit layers`);
   if (nc !== 1 && nc !== 3 && nc !== 4) throw new JpegError(`unsupported JPEG: cannot handle ${nc}-layer images`);
   if (width === 0 || height === 0) throw new JpegError(`zero-size image (${width}x${height})`);
-  if (seg.length < 6 + nc * 3) throw new JpegError('corrupt JPEG: short frame header');
+  if (seg.length !== 6 + nc * 3) throw new JpegError('corrupt JPEG: bad frame header length');
+  // Before any allocation: a 200-byte file can declare 65535x65535.
+  if (width * height > maxPixels) throw new JpegError(pixelLimitProblem(width, height, maxPixels));
   const components: Component[] = [];
   let maxH = 1;
   let maxV = 1;
@@ -386,39 +452,56 @@ function readSOF(seg: Uint8Array, progressive: boolean): Frame {
       dcTable: null, acTable: null, dcSel: 0, acSel: 0, pred: 0, quantLatched: false,
     });
   }
-  const mcusX = Math.ceil(width / (8 * maxH));
-  const mcusY = Math.ceil(height / (8 * maxV));
+  // A data unit is an 8x8 block, or one sample in a lossless frame.
+  const unit = lossless ? 1 : 8;
+  const mcusX = Math.ceil(width / (unit * maxH));
+  const mcusY = Math.ceil(height / (unit * maxV));
+  const samples = new Map<Component, Int32Array>();
   for (const c of components) {
-    c.blocksW = Math.ceil((width * c.h) / (maxH * 8));
-    c.blocksH = Math.ceil((height * c.v) / (maxV * 8));
+    c.blocksW = Math.ceil((width * c.h) / (maxH * unit));
+    c.blocksH = Math.ceil((height * c.v) / (maxV * unit));
     // Room for the dummy blocks that pad interleaved MCUs at the right and bottom edges.
     c.stride = mcusX * c.h;
-    c.coefs = new Int16Array(c.stride * mcusY * c.v * 64);
+    if (lossless) samples.set(c, new Int32Array(c.stride * mcusY * c.v));
+    else c.coefs = new Int16Array(c.stride * mcusY * c.v * 64);
   }
-  return { progressive, width, height, components, maxH, maxV, mcusX, mcusY };
+  return { progressive, lossless, samples, planes: new Map(), arithmetic: false, width, height, components, maxH, maxV, mcusX, mcusY };
 }
 
-/** The derived form of a table a scan uses (built once), or libjpeg's errors. */
-function derive(t: RawHuffTable | undefined, isDC: boolean): HuffTable {
-  if (!t) throw new JpegError('corrupt JPEG: scan uses an undefined Huffman table');
-  if (!t.derived) t.derived = buildHuffTable(t.counts, t.values, isDC);
+/**
+ * The derived form of a table a scan uses (built once), or libjpeg's errors. An undefined table
+ * 0 or 1 is the standard one, as libjpeg's jpeg_std_huff_table supplies it.
+ */
+function derive(tables: (RawHuffTable | undefined)[], index: number, isDC: boolean, lossless = false): HuffTable {
+  if (!tables[index] && index < 2) {
+    const std = (isDC ? STD_DC : STD_AC)[index];
+    tables[index] = { counts: std.counts, values: std.values, derived: null };
+  }
+  const t = tables[index];
+  if (!t) throw new JpegError(`corrupt JPEG: scan uses Huffman table ${index}, which is not defined`);
+  if (!t.derived) t.derived = buildHuffTable(t.counts, t.values, isDC, lossless);
   return t.derived;
 }
 
 /** Decodes one scan; returns the position of the marker that follows it. */
 function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Frame, qt: (Uint16Array | undefined)[],
-  dcTables: (RawHuffTable | undefined)[], acTables: (RawHuffTable | undefined)[], restartInterval: number): number {
+  dcTables: (RawHuffTable | undefined)[], acTables: (RawHuffTable | undefined)[], restartInterval: number,
+  conditioning: ArithConditioning): number {
   const ns = seg[0];
-  if (!ns || ns > 4 || seg.length < 1 + ns * 2 + 3) throw new JpegError('corrupt JPEG: bad scan header');
+  // libjpeg's get_sos: the length must be exact (JERR_BAD_LENGTH), each component must be one of
+  // the frame's first four and appear once (JERR_BAD_COMPONENT_ID).
+  if (!ns || ns > 4 || seg.length !== 1 + ns * 2 + 3) throw new JpegError('corrupt JPEG: bad scan header length');
   const comps: Component[] = [];
   for (let i = 0; i < ns; i++) {
     const id = seg[1 + i * 2];
-    const c = frame.components.find((x) => x.id === id);
-    if (!c) throw new JpegError(`corrupt JPEG: scan refers to unknown component ${id}`);
+    const c = frame.components.slice(0, 4).find((x) => x.id === id);
+    if (!c) throw new JpegError(`corrupt JPEG: scan refers to component ${id}, which the frame does not have`);
+    if (comps.includes(c)) throw new JpegError(`corrupt JPEG: scan names component ${id} twice`);
     c.dcSel = seg[2 + i * 2] >> 4;
     c.acSel = seg[2 + i * 2] & 15;
     comps.push(c);
     // libjpeg latches a component's quantization table when the component first appears in a scan.
+    if (frame.lossless) c.quantLatched = true; // no quantization
     if (!c.quantLatched) {
       const q = qt[c.tq];
       if (!q) throw new JpegError(`corrupt JPEG: quantization table ${c.tq} is not defined`);
@@ -432,23 +515,51 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
   const al = seg[3 + ns * 2] & 15;
   const progressive = frame.progressive;
   if (progressive) {
-    if (ss > se || se > 63 || (ss === 0 && se !== 0) || (ss !== 0 && ns !== 1) || al > 13 || ah > 13) {
-      throw new JpegError('corrupt JPEG: invalid progressive scan parameters');
-    }
+    // jdphuff.c's start_pass_phuff_decoder: JERR_BAD_PROGRESSION.
+    const dcBand = ss === 0;
+    const bad = (dcBand ? se !== 0 : ss > se || se > 63 || ns !== 1) || (ah !== 0 && al !== ah - 1) || al > 13;
+    if (bad) throw new JpegError(`corrupt JPEG: invalid progressive scan parameters (Ss=${ss}, Se=${se}, Ah=${ah}, Al=${al})`);
   }
   const needDC = !progressive || ss === 0;
   const needAC = !progressive || ss !== 0;
-  for (const c of comps) {
-    c.dcTable = needDC && !(progressive && ah !== 0) ? derive(dcTables[c.dcSel], true) : null;
-    c.acTable = needAC ? derive(acTables[c.acSel], false) : null;
-  }
-
-  const br = new BitReader(data, start);
+  let br: EntropySource;
   const st: ScanState = { eobrun: 0 };
   let decodeBlock: (c: Component, off: number) => void;
-  if (!progressive) decodeBlock = (c, off) => decodeBaseline(br, c, off);
-  else if (ss === 0) decodeBlock = ah === 0 ? (c, off) => decodeDCFirst(br, c, off, al) : (c, off) => decodeDCRefine(br, c, off, al);
-  else decodeBlock = ah === 0 ? (c, off) => decodeACFirst(br, st, c, off, ss, se, al) : (c, off) => decodeACRefine(br, st, c, off, ss, se, al);
+  let restartArith: (() => void) | null = null;
+  let afterScan: (() => void) | null = null;
+  if (frame.lossless) {
+    // jdlossls.c's start_pass: JERR_BAD_LOSSLESS.
+    if (ss < 1 || ss > 7 || se !== 0 || ah !== 0 || al >= 8) {
+      throw new JpegError(`corrupt JPEG: invalid lossless scan parameters (Ss=${ss}, Se=${se}, Ah=${ah}, Al=${al})`);
+    }
+    if (frame.arithmetic) throw new JpegError('unsupported JPEG: arithmetic-coded lossless');
+    const perRow = ns === 1 ? comps[0].blocksW : frame.mcusX;
+    if (restartInterval % perRow !== 0) throw new JpegError('unsupported JPEG: lossless restart interval that is not whole rows');
+    for (const c of comps) c.dcTable = derive(dcTables, c.dcSel, true, true);
+    const hr = new BitReader(data, start);
+    br = hr;
+    decodeBlock = (c, off) => {
+      const s = hr.decode(c.dcTable as HuffTable);
+      (frame.samples.get(c) as Int32Array)[off / 64] = s === 0 ? 0 : s === 16 ? 32768 : extend(hr.getBits(s), s);
+    };
+    afterScan = () => undifference(frame, comps, ss, al, restartInterval / perRow);
+  } else if (frame.arithmetic) {
+    const ad = new ArithDecoder(data, start);
+    const { decode, restart } = arithBlockDecoder(ad, comps, progressive, ss, se, ah, al, conditioning);
+    br = ad;
+    decodeBlock = decode;
+    restartArith = restart;
+  } else {
+    for (const c of comps) {
+      c.dcTable = needDC && !(progressive && ah !== 0) ? derive(dcTables, c.dcSel, true) : null;
+      c.acTable = needAC ? derive(acTables, c.acSel, false) : null;
+    }
+    const hr = new BitReader(data, start);
+    br = hr;
+    if (!progressive) decodeBlock = (c, off) => decodeBaseline(hr, c, off);
+    else if (ss === 0) decodeBlock = ah === 0 ? (c, off) => decodeDCFirst(hr, c, off, al) : (c, off) => decodeDCRefine(hr, c, off, al);
+    else decodeBlock = ah === 0 ? (c, off) => decodeACFirst(hr, st, c, off, ss, se, al) : (c, off) => decodeACRefine(hr, st, c, off, ss, se, al);
+  }
 
   const single = ns === 1;
   const total = single ? comps[0].blocksW * comps[0].blocksH : frame.mcusX * frame.mcusY;
@@ -461,6 +572,7 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
         nextRestart = processRestart(br, nextRestart);
         for (const c of comps) c.pred = 0;
         st.eobrun = 0;
+        restartArith?.();
         restartsToGo = restartInterval;
       }
       restartsToGo--;
@@ -484,14 +596,132 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
       }
     }
   }
-  // The scan ends at the marker that stopped the bit reader, or at the next one in the data.
+  afterScan?.();
+  // The scan ends at the marker that stopped the bit reader, or at the next one in the data, or
+  // at the end of the file (the caller decides whether that is acceptable).
   if (br.marker !== 0) return br.pos - 2;
-  const m = nextMarker(data, br.pos);
-  return m.pos - 2;
+  if (br instanceof BitReader && br.eof) return data.length;
+  const m = findMarker(data, br.pos);
+  return m ? m.pos - 2 : data.length;
+}
+
+/**
+ * Block decoding for an arithmetic-coded scan (jdarith.c's decode_mcu variants) and what a
+ * restart re-initialises: the statistics areas, DC predictions and contexts, the decoder.
+ */
+function arithBlockDecoder(ad: ArithDecoder, comps: Component[], progressive: boolean, ss: number, se: number, ah: number, al: number,
+  cond: ArithConditioning): { decode: (c: Component, off: number) => void; restart: () => void } {
+  const stats = new ArithStats();
+  const dcState = new Map<Component, ArithDcState>(comps.map((c) => [c, { pred: 0, context: 0 }]));
+  const usesDc = !progressive || (ss === 0 && ah === 0);
+  const usesAc = !progressive || ss !== 0;
+  for (const c of comps) {
+    if (usesDc) stats.dcBins(c.dcSel);
+    if (usesAc) stats.acBins(c.acSel);
+  }
+  const fail = () => { ad.insufficient = true; };
+  let decode: (c: Component, off: number) => void;
+  if (!progressive) {
+    decode = (c, off) => {
+      if (ad.insufficient) return; // libjpeg leaves the rest of the MCU after a bad code
+      const s = dcState.get(c) as ArithDcState;
+      if (!decodeArithDc(ad, stats.dcBins(c.dcSel), s, cond, c.dcSel)) return fail();
+      c.coefs[off] = s.pred;
+      if (!decodeArithAc(ad, stats.acBins(c.acSel), stats.fixed, cond.acK[c.acSel], c.coefs, off, NATURAL, 1, 63, 0)) fail();
+    };
+  } else if (ss === 0 && ah === 0) {
+    decode = (c, off) => {
+      if (ad.insufficient) return; // libjpeg leaves the rest of the MCU after a bad code
+      const s = dcState.get(c) as ArithDcState;
+      if (!decodeArithDc(ad, stats.dcBins(c.dcSel), s, cond, c.dcSel)) return fail();
+      c.coefs[off] = s.pred << al;
+    };
+  } else if (ss === 0) {
+    decode = (c, off) => { if (ad.decode(stats.fixed, 0)) c.coefs[off] |= 1 << al; };
+  } else if (ah === 0) {
+    decode = (c, off) => {
+      if (ad.insufficient) return;
+      if (!decodeArithAc(ad, stats.acBins(c.acSel), stats.fixed, cond.acK[c.acSel], c.coefs, off, NATURAL, ss, se, al)) fail();
+    };
+  } else {
+    decode = (c, off) => {
+      if (ad.insufficient) return;
+      if (!decodeArithAcRefine(ad, stats.acBins(c.acSel), stats.fixed, c.coefs, off, NATURAL, ss, se, al)) fail();
+    };
+  }
+  const restart = () => {
+    stats.clear();
+    dcState.forEach((s) => { s.pred = 0; s.context = 0; });
+    ad.reset();
+    ad.insufficient = false;
+  };
+  return { decode, restart };
+}
+
+/** Lossless prediction (T.81 Table H.1) from the left, upper and upper-left samples. */
+function predict(psv: number, ra: number, rb: number, rc: number): number {
+  switch (psv) {
+    case 1: return ra;
+    case 2: return rb;
+    case 3: return rc;
+    case 4: return ra + rb - rc;
+    case 5: return ra + ((rb - rc) >> 1);
+    case 6: return rb + ((ra - rc) >> 1);
+    default: return (ra + rb) >> 1;
+  }
+}
+
+/**
+ * jdpred.c: differences to samples for the components of a lossless scan. The first row of the
+ * image and of every restart interval is predicted from the left (its first sample from
+ * 2^(P-Pt-1)); the first column from above; the rest with the scan's predictor. Samples are
+ * 16-bit modular, then scaled by the point transform into 8 bits (jdscaler.c).
+ */
+function undifference(frame: Frame, comps: Component[], psv: number, al: number, restartMcuRows: number): void {
+  const initial = 1 << (8 - al - 1);
+  for (const c of comps) {
+    const s = frame.samples.get(c) as Int32Array;
+    const stride = c.stride;
+    const rows = s.length / stride;
+    const width = c.blocksW;
+    const restartRows = restartMcuRows * (comps.length === 1 ? 1 : c.v);
+    for (let y = 0; y < rows; y++) {
+      const row = y * stride;
+      if (y === 0 || (restartRows > 0 && y % restartRows === 0)) {
+        let ra = (s[row] + initial) & 0xffff;
+        s[row] = ra;
+        for (let x = 1; x < width; x++) { ra = (s[row + x] + ra) & 0xffff; s[row + x] = ra; }
+        continue;
+      }
+      const prev = row - stride;
+      let rb = s[prev];
+      let ra = (s[row] + rb) & 0xffff;
+      s[row] = ra;
+      for (let x = 1; x < width; x++) {
+        const rc = rb;
+        rb = s[prev + x];
+        ra = (s[row + x] + predict(psv, ra, rb, rc)) & 0xffff;
+        s[row + x] = ra;
+      }
+    }
+    const plane = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) plane[i] = (s[i] << al) & 0xff;
+    frame.planes.set(c, plane);
+    frame.samples.set(c, new Int32Array(0));
+  }
+}
+
+/** What processRestart needs of an entropy decoder (Huffman or arithmetic). */
+interface EntropySource {
+  readonly data: Uint8Array;
+  pos: number;
+  marker: number;
+  insufficient: boolean;
+  reset(): void;
 }
 
 /** libjpeg's process_restart + read_restart_marker + jpeg_resync_to_restart. */
-function processRestart(br: BitReader, expected: number): number {
+function processRestart(br: EntropySource, expected: number): number {
   br.reset();
   let marker = br.marker;
   if (marker === 0) {

@@ -1,18 +1,15 @@
-import * as zlib from 'zlib';
-import { PNG } from 'pngjs';
+import { InflateError, TEXT_SLICE, inflateBounded } from './inflate';
+import { PngDataError, PngLayout, expectedDataSize, pngToRgb } from './png-pixels';
+import { DEFAULT_MAX_PIXELS, pixelLimitProblem } from './limits';
 import { RgbImage } from './types';
 
 /**
- * PNG → RGB as Pillow opens it and `convert('RGB')` converts it (what transformers sees):
- *  - gray 1/2/4-bit scaled to 0..255 (×255, ×85, ×17); 8-bit as is; 16-bit is Pillow mode
- *    "I;16", whose RGB conversion clips to 255 (a 16-bit gray PNG mostly turns white there, and so here);
- *  - 16-bit RGB / RGBA / gray+alpha keep the high byte of each sample (rawmodes "RGB;16B", "LA;16B");
- *  - alpha and tRNS transparency are dropped, not composited: convert('RGB') ignores them;
- *  - palette indices past the PLTE entries are black, as in Pillow.
- * pngjs does the inflating, unfiltering, Adam7 and bit unpacking. It is handed a rebuilt file
- * (header, palette padded to 256, transparency, image data, end) so that chunks Pillow ignores
- * (unknown ones, data after IEND, a missing IEND) cannot make it fail, while this file checks the
- * chunk structure and CRCs itself, and reads EXIF / XMP for orientation.
+ * PNG → RGB as Pillow opens it (see png-pixels.ts for the pixel conversion). This file checks the
+ * chunk structure and CRCs as Pillow does, refuses images over the pixel limit before inflating
+ * anything, inflates the image data with a bound (data after the end of the zlib stream is
+ * ignored, as libpng does; data that ends before the last row is an error), and reads EXIF /
+ * XMP for orientation. Compressed text chunks are inflated to at most 1 MB each (Pillow's
+ * MAX_TEXT_CHUNK) and 64 MB in all (MAX_TEXT_MEMORY); more is refused, as Pillow refuses it.
  */
 
 export interface PngDecoded {
@@ -33,27 +30,27 @@ const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 interface Chunk { type: string; data: Uint8Array }
 
-/** The fields of pngjs's result that its type declarations leave out or type loosely. */
-interface PngjsResult {
-  width: number;
-  height: number;
-  depth: number;
-  colorType: number;
-  data: Uint8Array | Uint16Array;
-  transColor?: number[];
+const MAX_TEXT_CHUNK = 1024 * 1024;
+const MAX_TEXT_MEMORY = 64 * MAX_TEXT_CHUNK;
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+function crc32(b: Uint8Array): number {
+  let c = -1;
+  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
 }
 
 function u32(b: Uint8Array, p: number): number {
   return b[p] * 0x1000000 + ((b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]);
-}
-
-function chunkBytes(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  out.set(data, 8);
-  out.writeUInt32BE(zlib.crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
 }
 
 /** Splits the file into chunks, checking what Pillow checks; stops at IEND. */
@@ -84,7 +81,7 @@ function readChunks(buf: Uint8Array): Chunk[] {
     const data = buf.subarray(pos + 8, pos + 8 + len);
     // Pillow verifies the CRCs of the chunks before the image data, and only those.
     if (!sawIDAT && type !== 'IDAT') {
-      const crc = zlib.crc32(buf.subarray(pos + 4, pos + 8 + len));
+      const crc = crc32(buf.subarray(pos + 4, pos + 8 + len));
       if (crc !== u32(buf, pos + 8 + len)) throw new PngError(`corrupt PNG: bad CRC in the ${type} chunk`);
     }
     if (chunks.length === 0 && type !== 'IHDR') throw new PngError('corrupt PNG: the first chunk is not IHDR');
@@ -97,39 +94,65 @@ function readChunks(buf: Uint8Array): Chunk[] {
   return chunks;
 }
 
-/** Text chunks Pillow reads orientation from: "Raw profile type exif" and "XML:com.adobe.xmp". */
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+  return s;
+}
+
+/** Pillow's _safe_zlib_decompress: at most MAX_TEXT_CHUNK bytes, else the file is refused. */
+function inflateText(data: Uint8Array, type: string): Uint8Array | null {
+  let r;
+  try {
+    r = inflateBounded([data], MAX_TEXT_CHUNK, false, TEXT_SLICE);
+  } catch (e) {
+    if (e instanceof InflateError) return null; // Pillow skips text it cannot decompress
+    throw e;
+  }
+  if (r.overflow) throw new PngError(`a compressed ${type} text chunk inflates to more than 1 MB (refused, as Pillow's MAX_TEXT_CHUNK)`);
+  return r.data;
+}
+
+/**
+ * A text chunk's keyword and (inflated) value. Every compressed one is inflated, as Pillow
+ * does, so that oversized text is refused whatever its keyword.
+ */
 function readText(c: Chunk): { key: string; value: Uint8Array } | null {
   const d = c.data;
   const nul = d.indexOf(0);
   if (nul <= 0) return null;
-  const key = Buffer.from(d.subarray(0, nul)).toString('latin1');
-  if (key !== 'Raw profile type exif' && key !== 'XML:com.adobe.xmp') return null;
-  try {
-    if (c.type === 'tEXt') return { key, value: d.subarray(nul + 1) };
-    if (c.type === 'zTXt') return { key, value: zlib.inflateSync(d.subarray(nul + 2)) };
-    // iTXt: keyword, compression flag, method, language\0, translated keyword\0, text
-    const flag = d[nul + 1];
-    let p = nul + 3;
-    const l1 = d.indexOf(0, p);
-    if (l1 < 0) return null;
-    const l2 = d.indexOf(0, l1 + 1);
-    if (l2 < 0) return null;
-    p = l2 + 1;
-    return { key, value: flag ? zlib.inflateSync(d.subarray(p)) : d.subarray(p) };
-  } catch {
-    return null; // Pillow skips text it cannot decompress
+  const key = latin1(d.subarray(0, nul));
+  if (c.type === 'tEXt') return { key, value: d.subarray(nul + 1) };
+  if (c.type === 'zTXt') {
+    if (d.length > nul + 1 && d[nul + 1] !== 0) throw new PngError(`unknown compression method ${d[nul + 1]} in a zTXt chunk`);
+    const value = inflateText(d.subarray(nul + 2), 'zTXt');
+    return value && { key, value };
   }
+  // iTXt: keyword, compression flag, method, language\0, translated keyword\0, text
+  const flag = d[nul + 1];
+  const method = d[nul + 2];
+  const l1 = d.indexOf(0, nul + 3);
+  if (l1 < 0) return null;
+  const l2 = d.indexOf(0, l1 + 1);
+  if (l2 < 0) return null;
+  const text = d.subarray(l2 + 1);
+  if (!flag) return { key, value: text };
+  if (method !== 0) return null;
+  const value = inflateText(text, 'iTXt');
+  return value && { key, value };
 }
 
 /** "Raw profile type exif": a header line, a length line, then hex digits over several lines. */
 function rawProfileExif(text: Uint8Array): Uint8Array | null {
-  const lines = Buffer.from(text).toString('latin1').split('\n');
+  const lines = latin1(text).split('\n');
   const hex = lines.slice(3).join('');
   if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length % 2) return null;
-  return Buffer.from(hex, 'hex');
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+  return out;
 }
 
-export function decodePng(buf: Uint8Array): PngDecoded {
+export function decodePng(buf: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): PngDecoded {
   const chunks = readChunks(buf);
   const ihdr = chunks[0].data;
   if (ihdr.length < 13) throw new PngError('corrupt PNG: short IHDR chunk');
@@ -141,81 +164,50 @@ export function decodePng(buf: Uint8Array): PngDecoded {
   if (width === 0 || height === 0) throw new PngError(`zero-size image (${width}x${height})`);
   const valid: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
   if (!valid[colorType]?.includes(depth)) throw new PngError(`unsupported PNG: bit depth ${depth} with colour type ${colorType}`);
+  if (ihdr[12] > 1) throw new PngError(`unsupported PNG: interlace method ${ihdr[12]}`);
+  if (width * height > maxPixels) throw new PngError(pixelLimitProblem(width, height, maxPixels));
 
   let exif: Uint8Array | null = null;
   let rawExif: Uint8Array | null = null;
   let xmp: string | null = null;
   let plte: Uint8Array | null = null;
-  let trns: Uint8Array | null = null;
+  let textBytes = 0;
   const idat: Uint8Array[] = [];
   for (const c of chunks) {
     if (c.type === 'IDAT') idat.push(c.data);
     else if (c.type === 'PLTE' && !plte) plte = c.data;
-    else if (c.type === 'tRNS') trns = c.data;
     else if (c.type === 'eXIf') exif = c.data;
     else if (c.type === 'tEXt' || c.type === 'zTXt' || c.type === 'iTXt') {
       const t = readText(c);
-      if (t?.key === 'XML:com.adobe.xmp') xmp = Buffer.from(t.value).toString(c.type === 'iTXt' ? 'utf8' : 'latin1');
-      else if (t) rawExif = rawProfileExif(t.value);
+      if (!t) continue;
+      textBytes += t.value.length;
+      if (textBytes > MAX_TEXT_MEMORY) throw new PngError('text chunks hold more than 64 MB (refused, as Pillow\'s MAX_TEXT_MEMORY)');
+      if (t.key === 'XML:com.adobe.xmp') xmp = c.type === 'iTXt' ? new TextDecoder().decode(t.value) : latin1(t.value);
+      else if (t.key === 'Raw profile type exif') rawExif = rawProfileExif(t.value);
     }
   }
   if (colorType === 3 && !plte) throw new PngError('corrupt PNG: palette image without a PLTE chunk');
 
-  // The file pngjs sees: header, padded palette, transparency, image data, end.
-  const parts: Buffer[] = [Buffer.from(SIGNATURE), chunkBytes('IHDR', ihdr)];
-  if (colorType === 3 && plte) {
-    const padded = new Uint8Array(768); // missing entries are black, as Pillow's palette
-    padded.set(plte.subarray(0, Math.min(plte.length - (plte.length % 3), 768)));
-    parts.push(chunkBytes('PLTE', padded));
-  }
-  // Transparency only matters to restore colours pngjs zeroes (gray/RGB); palette alpha is dropped.
-  if (trns && (colorType === 0 || colorType === 2) && trns.length >= (colorType === 0 ? 2 : 6)) {
-    parts.push(chunkBytes('tRNS', trns));
-  }
-  for (const d of idat) parts.push(chunkBytes('IDAT', d));
-  parts.push(chunkBytes('IEND', new Uint8Array(0)));
-
-  let png: PngjsResult;
+  const layout: PngLayout = { width, height, depth, colorType, interlaced };
+  const wanted = expectedDataSize(layout);
+  let inflated;
   try {
-    png = PNG.sync.read(Buffer.concat(parts), { skipRescale: true }) as unknown as PngjsResult;
+    inflated = inflateBounded(idat, wanted, true);
   } catch (e) {
-    const msg = (e as Error).message;
-    throw new PngError(`truncated or corrupt PNG image data (${msg})`);
+    if (e instanceof InflateError) throw new PngError(`corrupt PNG image data: ${e.message}`);
+    throw e;
   }
-  return { image: toRgb(png, colorType, depth), exif: exif ?? rawExif, xmp, colorType, depth, interlaced };
-}
-
-/** pngjs's RGBA samples (raw values at the file's bit depth) to Pillow's convert('RGB'). */
-function toRgb(png: PngjsResult, colorType: number, depth: number): RgbImage {
-  const n = png.width * png.height;
-  const src = png.data;
-  if (src.length < n * 4) throw new PngError('truncated or corrupt PNG image data (too few pixels)');
-  const out = new Uint8Array(n * 3);
-  const trans = png.transColor;
-  if (colorType === 0) {
-    const scale = depth === 1 ? 255 : depth === 2 ? 85 : depth === 4 ? 17 : 1;
-    for (let i = 0; i < n; i++) {
-      // pngjs zeroes pixels equal to the tRNS colour; Pillow keeps their value.
-      let g = trans && src[i * 4 + 3] === 0 ? trans[0] : src[i * 4];
-      g = depth === 16 ? (g > 255 ? 255 : g) : g * scale;
-      out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = g;
-    }
-  } else if (colorType === 2 && trans) {
-    const shift = depth === 16 ? 8 : 0;
-    for (let i = 0; i < n; i++) {
-      const t = src[i * 4 + 3] === 0;
-      out[i * 3] = (t ? trans[0] : src[i * 4]) >> shift;
-      out[i * 3 + 1] = (t ? trans[1] : src[i * 4 + 1]) >> shift;
-      out[i * 3 + 2] = (t ? trans[2] : src[i * 4 + 2]) >> shift;
-    }
-  } else {
-    // RGB, RGBA, gray+alpha (already replicated to R, G, B by pngjs) and palette colours.
-    const shift = depth === 16 ? 8 : 0;
-    for (let i = 0; i < n; i++) {
-      out[i * 3] = src[i * 4] >> shift;
-      out[i * 3 + 1] = src[i * 4 + 1] >> shift;
-      out[i * 3 + 2] = src[i * 4 + 2] >> shift;
-    }
+  if (inflated.data.length === 0) throw new PngError('corrupt PNG: the image data (IDAT) is empty or holds no pixels');
+  if (inflated.data.length < wanted) {
+    const rows = Math.floor(inflated.data.length / Math.max(1, wanted / height));
+    throw new PngError(`truncated PNG image data: it ends after ${inflated.data.length} of ${wanted} bytes (about ${rows} of ${height} rows)`);
   }
-  return { data: out, width: png.width, height: png.height };
+  let image: RgbImage;
+  try {
+    image = pngToRgb(layout, inflated.data, plte);
+  } catch (e) {
+    if (e instanceof PngDataError) throw new PngError(`corrupt PNG image data: ${e.message}`);
+    throw e;
+  }
+  return { image, exif: exif ?? rawExif, xmp, colorType, depth, interlaced };
 }

@@ -1,6 +1,6 @@
-import * as fs from 'fs';
 import * as path from 'path';
-import { decodeImage } from './decode';
+import { readJsonFile } from '../json';
+import { decodeImage, resolveMaxPixels } from './decode';
 import { RESAMPLE, isSupportedResample, resizeRgb } from './resize';
 import { ImageInput, RgbImage } from './types';
 
@@ -92,13 +92,17 @@ export interface ProcessorOptions {
   size?: number;
   /** Apply EXIF orientation when decoding (default true, load_image semantics). */
   exifTranspose?: boolean;
+  /** Refuse images with more pixels than this, from their header (see DecodeOptions.maxPixels). */
+  maxPixels?: number;
 }
 
 export class ImageProcessor {
   readonly config: ImageProcessorConfig;
   readonly exifTranspose: boolean;
+  readonly maxPixels: number | undefined;
 
-  private constructor(config: ImageProcessorConfig, exifTranspose = true) {
+  private constructor(config: ImageProcessorConfig, exifTranspose = true, maxPixels?: number) {
+    this.maxPixels = maxPixels;
     this.config = Object.freeze({ ...config, mean: [...config.mean], std: [...config.std] }) as ImageProcessorConfig;
     this.exifTranspose = exifTranspose;
   }
@@ -106,21 +110,7 @@ export class ImageProcessor {
   /** Reads DIR/preprocessor_config.json; `size` overrides both height and width. */
   static fromDir(dir: string, overrides?: ProcessorOptions): ImageProcessor {
     const file = path.join(dir, 'preprocessor_config.json');
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(code === 'ENOENT'
-        ? `${file}: not found (a model directory needs the preprocessor_config.json that transformers saves)`
-        : `${file}: cannot read (${(e as Error).message})`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-    }
+    const json = readJsonFile(file, { why: 'a model directory needs the preprocessor_config.json that transformers saves' });
     try {
       return ImageProcessor.fromConfig(json as object, overrides);
     } catch (e) {
@@ -156,7 +146,8 @@ export class ImageProcessor {
       config.width = s;
       config.height = s;
     }
-    return new ImageProcessor(config, overrides?.exifTranspose ?? true);
+    if (overrides?.maxPixels !== undefined) resolveMaxPixels(overrides.maxPixels); // a bad limit fails here, not per image
+    return new ImageProcessor(config, overrides?.exifTranspose ?? true, overrides?.maxPixels);
   }
 
   /** To the configured size, uint8 (Pillow's resize). Images already that size are copied. */
@@ -195,7 +186,7 @@ export class ImageProcessor {
     if (!Array.isArray(images) || images.length === 0) throw new Error('preprocess: no images given');
     const resized = images.map((img, i) => {
       const name = typeof img === 'string' || images.length === 1 ? undefined : `image ${i} (${describe(img)})`;
-      const rgb = decodeImage(img, name, { exifTranspose: this.exifTranspose });
+      const rgb = decodeImage(img, name, { exifTranspose: this.exifTranspose, maxPixels: this.maxPixels });
       return this.config.doResize ? this.resize(rgb) : rgb;
     });
     const H = Math.max(...resized.map((r) => r.height));

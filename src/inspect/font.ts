@@ -29,16 +29,26 @@ function glyph(ch: string): string {
 
 /** Pixel width of text at this scale (1 pixel of spacing per glyph column unit between characters). */
 export function textWidth(text: string, scale = 1): number {
-  const n = Array.from(text).length;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xdc00 || c > 0xdfff || i === 0 || text.charCodeAt(i - 1) < 0xd800 || text.charCodeAt(i - 1) > 0xdbff) n++;
+  }
   return n === 0 ? 0 : (n * (GLYPH_WIDTH + 1) - 1) * scale;
 }
 
-/** Shortens text with '..' so that it fits in maxWidth pixels. */
+/** Shortens text with '..' so that it fits in maxWidth pixels; linear in the text's length. */
 export function fitText(text: string, maxWidth: number, scale = 1): string {
-  const chars = Array.from(text);
   if (textWidth(text, scale) <= maxWidth) return text;
-  while (chars.length && textWidth(chars.join('') + '..', scale) > maxWidth) chars.pop();
-  return chars.length ? chars.join('') + '..' : '';
+  // Every glyph has the same advance, so the number that fits with '..' is arithmetic.
+  const keep = Math.floor((maxWidth / scale + 1) / (GLYPH_WIDTH + 1)) - 2;
+  if (keep <= 0) return '';
+  const kept: string[] = [];
+  for (const ch of text) {
+    if (kept.length === keep) break;
+    kept.push(ch);
+  }
+  return kept.join('') + '..';
 }
 
 /** Draws text with its top-left corner at (x, y); `vertical` turns it 90 degrees, reading bottom to top from (x, y + its width). */

@@ -91,7 +91,7 @@ export class BlipItm {
   /** Node: loads a local directory on the backend already selected. */
   static fromDir(dir: string, backend = tf.getBackend()): BlipItm {
     const config = readConfig(dir);
-    const tokenizer = BertTokenizer.fromDir(dir);
+    const tokenizer = BertTokenizer.fromDir(dir, { vocabSize: config.text.vocabSize });
     const processor = ImageProcessor.fromDir(dir);
     const { source, file } = openCheckpoint(dir);
     try {

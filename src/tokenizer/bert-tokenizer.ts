@@ -9,6 +9,8 @@ import { splitWords } from './pretokenize';
 import { SpecialTokenSplitter } from './special-split';
 import { parseVocab, Vocabulary } from './vocab';
 import { WordPiece } from './wordpiece';
+import { readJsonFile } from '../json';
+import { checkVocabSize } from './vocab';
 
 export interface EncodeOptions {
   maxLength?: number;
@@ -35,19 +37,6 @@ export interface TokenizerFiles {
   specialTokens?: object;
 }
 
-function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`invalid JSON in ${file}: ${(e as Error).message}`);
-  }
-}
 
 export class BertTokenizer {
   readonly vocabSize: number;
@@ -100,20 +89,23 @@ export class BertTokenizer {
   }
 
   /** Reads vocab.txt (required), tokenizer_config.json and special_tokens_map.json (optional). */
-  static fromDir(dir: string): BertTokenizer {
+  static fromDir(dir: string, opts: { vocabSize?: number } = {}): BertTokenizer {
     const vocabFile = path.join(dir, 'vocab.txt');
     let vocabText: string;
     try {
       vocabText = fs.readFileSync(vocabFile, 'utf8');
     } catch (e) {
-      throw new Error(`cannot read ${vocabFile}: ${(e as Error).message}`);
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(`${vocabFile}: ${code === 'ENOENT' ? 'missing (a model directory needs the vocab.txt of its tokenizer)' : `cannot be read (${(e as Error).message})`}`);
     }
     const configFile = path.join(dir, 'tokenizer_config.json');
     const mapFile = path.join(dir, 'special_tokens_map.json');
-    const config = fs.existsSync(configFile) ? readJson(configFile) : undefined;
-    const map = fs.existsSync(mapFile) ? readJson(mapFile) : undefined;
+    const config = readJsonFile(configFile, { optional: true });
+    const map = readJsonFile(mapFile, { optional: true });
     const settings = resolveSettings(config, map, configFile, mapFile);
-    return new BertTokenizer(parseVocab(vocabText, vocabFile), settings, vocabFile);
+    const vocab = parseVocab(vocabText, vocabFile);
+    if (opts.vocabSize !== undefined) checkVocabSize(vocab.idToToken.length, opts.vocabSize, vocabFile);
+    return new BertTokenizer(vocab, settings, vocabFile);
   }
 
   static fromFiles(files: TokenizerFiles): BertTokenizer {

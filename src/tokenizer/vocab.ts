@@ -16,3 +16,14 @@ export function parseVocab(text: string, source = 'vocab.txt'): Vocabulary {
   lines.forEach((token, id) => tokenToId.set(token, id));
   return { tokenToId, idToToken: lines };
 }
+
+/**
+ * Refuses a vocab.txt with more tokens than the model's embedding table has rows: its extra ids
+ * would fail at run time (a GatherV2 error) rather than at load.
+ */
+export function checkVocabSize(tokens: number, vocabSize: number, vocabFile: string): void {
+  if (tokens > vocabSize) {
+    throw new Error(`${vocabFile}: ${tokens} tokens, more than config.json's text_config.vocab_size ${vocabSize}; `
+      + 'the tokenizer and the model do not belong together');
+  }
+}

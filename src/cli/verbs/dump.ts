@@ -4,6 +4,7 @@ import { toRaw } from '../../parity/to-raw';
 import { NAME_PATTERNS } from '../../nn/names';
 import { writeSafetensors } from '../../weights/safetensors';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
+import { ImageArgumentError, checkOutputPath, imageInputs, writeFileAtomic } from '../io';
 import { loadModel, textsFrom } from '../load';
 
 export const dump: Command = {
@@ -13,7 +14,7 @@ export const dump: Command = {
   usage: 'dump --model DIR|HUB_ID --image IMG... --text TXT... --out FILE.safetensors [--enc-token] [--gradcam-layer L]',
   options: {
     ...MODEL_OPTIONS,
-    image: { type: 'string', multiple: true, arg: 'IMG', help: 'image file; repeat for several' },
+    image: { type: 'string', multiple: true, arg: 'IMG', help: 'image files, several after one flag or the flag repeated; - reads one from standard input' },
     text: { type: 'string', multiple: true, arg: 'TXT', help: 'text; repeat for several' },
     'texts-file': { type: 'string', arg: 'FILE', help: 'more texts, one per line' },
     out: { type: 'string', arg: 'FILE', help: 'safetensors file to write' },
@@ -31,10 +32,14 @@ export const dump: Command = {
     if (!images.length) throw new UsageError('dump: no image given (--image IMG)');
     if (!texts.length) throw new UsageError('dump: no text given (--text TXT)');
     const gradcamLayer = args.integer('gradcam-layer');
+    checkOutputPath(out);
+    const inputs = await imageInputs(images, 'dump').catch((e) => {
+      throw e instanceof ImageArgumentError ? new UsageError(e.message) : e;
+    });
     const model = await loadModel(args);
     let tensors: Map<string, tf.Tensor> | undefined;
     try {
-      tensors = await model.forward(images, texts, {
+      tensors = await model.forward(inputs, texts, {
         encToken: args.flag('enc-token'),
         maxLength: args.integer('max-length'),
         activations: !args.flag('no-activations'),
@@ -42,14 +47,15 @@ export const dump: Command = {
         only: args.strings('only').length ? args.strings('only') : undefined,
       });
       const metadata = {
-        images: JSON.stringify(images.map((p) => path.basename(p))),
+        images: JSON.stringify(images.map((p) => (p === '-' ? '-' : path.basename(p)))),
         texts: JSON.stringify(texts),
         pairs: 'image-major',
         enc_token: args.flag('enc-token') ? 'True' : 'False',
         producer: 'blip-itm',
         backend: model.backend,
       };
-      writeSafetensors(out, toRaw(tensors), metadata);
+      const raw = toRaw(tensors);
+      writeFileAtomic(out, (tmp) => writeSafetensors(tmp, raw, metadata));
       process.stderr.write(`wrote ${tensors.size} tensors to ${out}\n`);
     } finally {
       tensors?.forEach((t) => t.dispose());

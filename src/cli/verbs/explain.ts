@@ -1,11 +1,10 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import { decodeImage } from '../../image';
 import { ATTENTION_KINDS, AttentionKind } from '../../inspect/attention';
 import { COLORMAPS, isColormapName } from '../../inspect/colormap';
 import { ExplainOptions, Explanation, explainImage } from '../../inspect/explain';
-import { writePng } from '../../inspect/png';
+import { encodePng } from '../../inspect/png';
 import { Command, MODEL_OPTIONS, ParsedArgs, UsageError } from '../command';
+import { checkOutputPath, imageInputs, writeFileAtomic } from '../io';
 import { loadModel } from '../load';
 
 export const explain: Command = {
@@ -15,7 +14,7 @@ export const explain: Command = {
     + '[--attention cross|vision|text [--head H]] [--alpha A] [--colormap NAME] [--size PX] [--json]',
   options: {
     ...MODEL_OPTIONS,
-    image: { type: 'string', arg: 'IMG', help: 'image file (JPEG or PNG)' },
+    image: { type: 'string', arg: 'IMG', help: 'image file (JPEG or PNG); - reads it from standard input' },
     text: { type: 'string', arg: 'TXT', help: 'the text to explain (optional with --attention vision)' },
     out: { type: 'string', arg: 'FILE', help: 'PNG file to write' },
     layer: { type: 'string', arg: 'L', help: 'text layer (ViT layer for --attention vision); default: 2/3 of the depth (8 of 12, as BLIP\'s demo), last ViT layer' },
@@ -44,9 +43,9 @@ export const explain: Command = {
     const out = args.required('out');
     const text = args.string('text') ?? (opts.attention === 'vision' ? '' : undefined);
     if (text === undefined) throw new UsageError('explain: --text is required');
-    const dir = path.dirname(path.resolve(out));
-    if (!fs.existsSync(dir)) throw new Error(`${out}: no such directory ${dir}`);
-    const image = decodeImage(imageFile);
+    checkOutputPath(out);
+    const [input] = await imageInputs([imageFile], 'explain');
+    const image = decodeImage(input, imageFile === '-' ? 'standard input' : imageFile);
     const model = await loadModel(args);
     let result: Explanation;
     try {
@@ -54,7 +53,7 @@ export const explain: Command = {
     } finally {
       model.dispose();
     }
-    writePng(out, result.image);
+    writeFileAtomic(out, encodePng(result.image));
     process.stdout.write(args.flag('json') ? JSON.stringify(summary(result, out)) + '\n' : describe(result, out));
     if (result.zeroMaps.length) process.stderr.write(zeroNote(result));
   },
@@ -77,6 +76,7 @@ function explainOptions(args: ParsedArgs): ExplainOptions {
   if (!isColormapName(colormap)) throw new UsageError(`explain: --colormap must be ${COLORMAPS.join(', ')}, got "${colormap}"`);
   const size = args.integer('size');
   if (size !== undefined && (size < 16 || size > 8192)) throw new UsageError(`explain: --size must be 16..8192 pixels, got ${size}`);
+  args.bounded('layer', -1024, 1024);
   if (args.flag('grid') && args.string('token') !== undefined) throw new UsageError('explain: --grid shows every token; use it or --token, not both');
   return {
     attention: attention as AttentionKind | undefined,

@@ -1,6 +1,8 @@
 import { compareTensors, formatDiffs } from '../../parity/compare';
 import { readAllSafetensors } from '../../weights/safetensors';
+import * as fs from 'fs';
 import { Command, UsageError } from '../command';
+import { fsProblem } from '../io';
 
 export const parity: Command = {
   name: 'parity',
@@ -16,6 +18,11 @@ export const parity: Command = {
   async run(args) {
     if (args.positionals.length !== 2) throw new UsageError('parity: give two files, REFERENCE and ACTUAL');
     const [refFile, actFile] = args.positionals;
+    for (const file of [refFile, actFile]) {
+      let st: fs.Stats;
+      try { st = fs.statSync(file); } catch (e) { throw fsProblem(file, e); }
+      if (st.isDirectory()) throw new Error(`${file}: is a directory; give a .safetensors file`);
+    }
     const tol = args.number('tol', 1e-4);
     const only = args.strings('only');
     const rows = compareTensors(readAllSafetensors(refFile).tensors, readAllSafetensors(actFile).tensors,

@@ -1,7 +1,8 @@
 import { ImageProcessor, preprocessToTensors } from '../../image';
 import { resolveModel } from '../../hub';
 import { writeSafetensors } from '../../weights/safetensors';
-import { Command, UsageError } from '../command';
+import { Command, MODEL_OPTIONS, UsageError } from '../command';
+import { checkOutputPath, writeFileAtomic } from '../io';
 import { modelSource } from '../load';
 
 export const preprocess: Command = {
@@ -12,15 +13,20 @@ export const preprocess: Command = {
   positionals: 'IMG...: JPEG or PNG files.',
   options: {
     model: { type: 'string', arg: 'DIR|HUB_ID', help: 'model directory (its preprocessor_config.json) or hub id' },
-    size: { type: 'string', arg: 'N', help: 'resize to NxN instead of the configured size' },
+    size: { type: 'string', arg: 'N', help: 'resize to NxN instead of the configured size (1..4096)' },
+    'max-pixels': MODEL_OPTIONS['max-pixels'],
     out: { type: 'string', arg: 'FILE', help: 'safetensors file to write' },
     'no-exif': { type: 'boolean', help: 'ignore EXIF orientation (as PIL Image.open without exif_transpose); default: applied, as transformers\' load_image' },
   },
   async run(args) {
     if (!args.positionals.length) throw new UsageError('preprocess: no image given');
     const out = args.required('out');
-    const processor = ImageProcessor.fromDir(await resolveModel(modelSource(args)), { size: args.integer('size'), exifTranspose: !args.flag('no-exif') });
-    writeSafetensors(out, preprocessToTensors(processor, args.positionals), { producer: 'blip-itm' });
+    // NxN float32 and uint8 planes per image: 4096 is already 256 MB an image.
+    const size = args.bounded('size', 1, 4096, ' pixels');
+    checkOutputPath(out);
+    const processor = ImageProcessor.fromDir(await resolveModel(modelSource(args)), { size, exifTranspose: !args.flag('no-exif') });
+    const tensors = preprocessToTensors(processor, args.positionals);
+    writeFileAtomic(out, (tmp) => writeSafetensors(tmp, tensors, { producer: 'blip-itm' }));
     process.stderr.write(`wrote ${args.positionals.length * 2} tensors to ${out}\n`);
   },
 };

@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
+import { ImageArgumentError, imageInputs } from '../io';
 import { loadModel, textsFrom } from '../load';
 import { rankTexts } from '../../retrieval';
 import { RETRIEVAL_OPTIONS, resultTable, retrievalOptions } from './search';
@@ -10,7 +11,7 @@ export const rank: Command = {
   usage: 'rank --model DIR|HUB_ID --image IMG --texts-file FILE [--text TXT...] [--rerank K] [--top-k N] [--json]',
   options: {
     ...MODEL_OPTIONS,
-    image: { type: 'string', arg: 'IMG', help: 'image file (JPEG or PNG)' },
+    image: { type: 'string', arg: 'IMG', help: 'image file (JPEG or PNG); - reads it from standard input' },
     'texts-file': { type: 'string', arg: 'FILE', help: 'candidate captions, one per line' },
     text: { type: 'string', multiple: true, arg: 'TXT', help: 'a candidate caption; repeat for several' },
     ...RETRIEVAL_OPTIONS,
@@ -20,11 +21,14 @@ export const rank: Command = {
     const image = args.required('image');
     const texts = textsFrom(args);
     if (!texts.length) throw new UsageError('rank: no caption given (--texts-file FILE or --text TXT)');
-    if (!fs.existsSync(image)) throw new Error(`${image}: no such file`);
+    if (image !== '-' && !fs.existsSync(image)) throw new Error(`${image}: no such file`);
+    const [input] = await imageInputs([image], 'rank').catch((e) => {
+      throw e instanceof ImageArgumentError ? new UsageError(e.message) : e;
+    });
     const opts = retrievalOptions(args, 'rank');
     const model = await loadModel(args);
     try {
-      const ranked = await rankTexts(model, image, texts, opts);
+      const ranked = await rankTexts(model, input, texts, opts);
       if (args.flag('json')) {
         const rows = ranked.map((r) => (r.itm === undefined ? { text: r.text, itc: r.itc } : { text: r.text, itc: r.itc, itm: r.itm }));
         process.stdout.write(JSON.stringify(rows) + '\n');

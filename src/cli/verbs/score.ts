@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
+import { ImageArgumentError, imageInputs } from '../io';
 import { loadModel, textsFrom } from '../load';
 
 export const score: Command = {
@@ -8,7 +9,7 @@ export const score: Command = {
   usage: 'score --model DIR|HUB_ID --image IMG... --text TXT... [--mode itm|itc|both] [--json]',
   options: {
     ...MODEL_OPTIONS,
-    image: { type: 'string', multiple: true, arg: 'IMG', help: 'image file (JPEG or PNG); repeat for several' },
+    image: { type: 'string', multiple: true, arg: 'IMG', help: 'image files (JPEG or PNG), several after one flag or the flag repeated; - reads one from standard input' },
     text: { type: 'string', multiple: true, arg: 'TXT', help: 'text to match; repeat for several (an empty string is a valid text)' },
     'texts-file': { type: 'string', arg: 'FILE', help: 'more texts, one per line' },
     mode: { type: 'string', arg: 'MODE', help: 'itm (match probability), itc (cosine) or both (default)' },
@@ -23,13 +24,16 @@ export const score: Command = {
     const texts = textsFrom(args);
     if (!images.length) throw new UsageError('score: no image given (--image IMG)');
     if (!texts.length) throw new UsageError('score: no text given (--text TXT)');
+    const inputs = await imageInputs(images, 'score').catch((e) => {
+      throw e instanceof ImageArgumentError ? new UsageError(e.message) : e;
+    });
     for (const image of images) {
-      if (!fs.existsSync(image)) throw new Error(`${image}: no such file`);
+      if (image !== '-' && !fs.existsSync(image)) throw new Error(`${image}: no such file`);
     }
     const model = await loadModel(args);
     try {
       const opts = { maxLength: args.integer('max-length'), encToken: args.flag('enc-token') };
-      const embeddings = await model.encodeImages(images);
+      const embeddings = await model.encodeImages(inputs);
       const result: { itm?: number[][]; itc?: number[][] } = {};
       try {
         if (mode !== 'itc') result.itm = (await model.match(embeddings, texts, opts)).probs;

@@ -1,6 +1,6 @@
 import { BertTokenizer, tokenizeLines } from '../../tokenizer';
 import { Command } from '../command';
-import { readStdin } from '../io';
+import { readStdin, splitLines } from '../io';
 import { modelSource } from '../load';
 import { resolveModel } from '../../hub';
 
@@ -14,8 +14,7 @@ export const tokenize: Command = {
   },
   async run(args) {
     const tokenizer = BertTokenizer.fromDir(await resolveModel(modelSource(args)));
-    const lines = (await readStdin()).split(/\r?\n/);
-    if (lines.length && lines[lines.length - 1] === '') lines.pop();
+    const lines = splitLines(await readStdin());
     const out = tokenizeLines(tokenizer, lines, args.integer('max-length'));
     process.stdout.write(out.map((l) => l + '\n').join(''));
   },
