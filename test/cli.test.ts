@@ -80,7 +80,7 @@ describe('blip-itm command line', function () {
       ['an unknown command', () => ['frobnicate'], /unknown command "frobnicate"/],
       ['a bad --mode', () => ['score', ...MODEL, '--image', IMAGES[0], '--text', 'a', '--mode', 'x'], /--mode must be itm, itc or both/],
       ['a missing --model', () => ['score', '--image', IMAGES[0], '--text', 'a'], /--model DIR\|HUB_ID is required/],
-      ['an unknown backend', () => ['score', '--model', TINY, '--backend', 'gpu', '--image', IMAGES[0], '--text', 'a'], /--backend must be auto, tensorflow, wasm, cpu, got "gpu"/],
+      ['an unknown backend', () => ['score', '--model', TINY, '--backend', 'gpu', '--image', IMAGES[0], '--text', 'a'], /--backend must be auto, webgpu, tensorflow, wasm, cpu, got "gpu"/],
     ];
     for (const [what, args, pattern] of cases) {
       it(what, async () => {

@@ -49,7 +49,7 @@ describe('hostile command lines: bounded work, whole outputs, our own words', fu
     it('usage errors exit 2 with one line: repeated single option, bad backend, bounds', async () => {
       const cases: [string[], RegExp][] = [
         [['rank', ...MODEL, '--image', IMAGES[0], '--image', IMAGES[1], '--text', 'a'], /rank: --image given twice; it takes one value/],
-        [['score', '--model', TINY, '--backend', 'gpu', '--image', IMAGES[0], '--text', 'a'], /--backend must be auto, tensorflow, wasm, cpu, got "gpu"/],
+        [['score', '--model', TINY, '--backend', 'gpu', '--image', IMAGES[0], '--text', 'a'], /--backend must be auto, webgpu, tensorflow, wasm, cpu, got "gpu"/],
         [['score', ...MODEL, '--max-length', '0', '--image', IMAGES[0], '--text', 'a'], /--max-length must be 1\.\.\d+, got 0/],
         [['preprocess', '--model', TINY, '--size', '0', IMAGES[0], '--out', path.join(tmp, 'p.st')], /--size must be 1\.\.4096 pixels, got 0/],
         [['preprocess', '--model', TINY, '--size', '20000', IMAGES[0], '--out', path.join(tmp, 'p.st')], /--size must be 1\.\.4096 pixels, got 20000/],
