@@ -9,6 +9,7 @@ import { ImageInput, ImageProcessor } from '../image';
 import { BertTokenizer, Encoding } from '../tokenizer';
 import { openCheckpoint } from '../weights/checkpoint';
 import { WeightStore } from '../weights/view';
+import { TensorSource } from '../weights/raw-tensor';
 import { VisionWeights, loadVisionWeights } from '../vit/weights';
 import { visionForward } from '../vit/encoder';
 import { Recorder } from '../nn/ops';
@@ -117,19 +118,31 @@ export class BlipItm {
         + `does not match vision_config.image_size ${config.vision.imageSize}`);
     }
     const { source, file } = openCheckpoint(dir);
-    const store = new WeightStore(source, file);
+    return BlipItm.fromParts({ name: dir, config, tokenizer, processor, weights: source, weightsName: file, backend });
+  }
+
+  /**
+   * Builds a model from parts already read (no file system: the browser loader uses this).
+   * Closes `weights` when done, whether or not it succeeds.
+   */
+  static fromParts(parts: {
+    name: string; config: BlipConfig; tokenizer: BertTokenizer; processor: ImageProcessor;
+    weights: TensorSource; weightsName: string; backend?: string;
+  }): BlipItm {
+    const { name, config, tokenizer, processor, weights } = parts;
+    const store = new WeightStore(weights, parts.weightsName);
     try {
       const root = store.root();
       const vision = loadVisionWeights(root.at('vision_model'), config.vision);
       const text = loadTextWeights(root.at('text_encoder'), config.text);
       const heads = loadHeadWeights(root, config);
       const unused = store.unusedKeys().filter((k) => !EXPECTED_UNUSED.has(k));
-      return new BlipItm(dir, config, tokenizer, processor, backend, unused, store, vision, text, heads);
+      return new BlipItm(name, config, tokenizer, processor, parts.backend ?? tf.getBackend(), unused, store, vision, text, heads);
     } catch (e) {
       store.dispose();
       throw e;
     } finally {
-      source.close();
+      weights.close();
     }
   }
 
