@@ -138,17 +138,23 @@ export class ShardedSafetensors implements TensorSource {
     if (!index.weight_map || typeof index.weight_map !== 'object') throw new Error(`${indexFile}: no weight_map`);
     const dir = path.dirname(indexFile);
     const files = new Map<string, SafetensorsFile>();
-    const owner = new Map<string, SafetensorsFile>();
     try {
-      for (const [key, shard] of Object.entries(index.weight_map)) {
-        let f = files.get(shard);
-        if (!f) { f = SafetensorsFile.open(path.join(dir, shard)); files.set(shard, f); }
-        if (!f.has(key)) throw new Error(`${indexFile}: ${key} is mapped to ${shard}, which does not contain it`);
-        owner.set(key, f);
-      }
+      for (const shard of new Set(Object.values(index.weight_map))) files.set(shard, SafetensorsFile.open(path.join(dir, shard)));
+      return ShardedSafetensors.fromShards(indexFile, index.weight_map, files);
     } catch (e) {
       for (const f of files.values()) f.close();
       throw e;
+    }
+  }
+
+  /** The shards already opened (by name as the index's weight_map names them); closes none on failure. */
+  static fromShards(indexFile: string, weightMap: Record<string, string>, files: Map<string, SafetensorsFile>): ShardedSafetensors {
+    const owner = new Map<string, SafetensorsFile>();
+    for (const [key, shard] of Object.entries(weightMap)) {
+      const f = files.get(shard);
+      if (!f) throw new Error(`${indexFile}: shard ${shard} was not opened`);
+      if (!f.has(key)) throw new Error(`${indexFile}: ${key} is mapped to ${shard}, which does not contain it`);
+      owner.set(key, f);
     }
     return new ShardedSafetensors(owner, [...files.values()]);
   }
