@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { TextConfig } from '../config';
 import { HeadsOptions, additivePaddingMask, attend, attendHeads } from '../nn/attention';
-import { Recorder, addColumnBias, gelu, layerNorm, linearT } from '../nn/ops';
+import { Recorder, addColumnBias, gatherRows, gelu, layerNorm, linearT } from '../nn/ops';
 import { Linear } from '../weights/view';
 import { AttentionWeights, TextLayerWeights, TextWeights } from './weights';
 
@@ -48,7 +48,7 @@ function textEmbeddings(ids: tf.Tensor2D, w: TextWeights, c: TextConfig): tf.Ten
   if (l > c.maxPositionEmbeddings) {
     throw new Error(`text of ${l} tokens exceeds max_position_embeddings ${c.maxPositionEmbeddings}; truncate it`);
   }
-  const words = tf.gather(w.wordEmbeddings, ids);                    // [N, L, D]
+  const words = gatherRows(w.wordEmbeddings, ids);                   // [N, L, D] (exact in float16 mode too)
   const positions = w.positionEmbeddings.slice([0, 0], [l, -1]);     // [L, D]
   return layerNorm(tf.add(words, positions), w.embeddingsLayerNorm) as tf.Tensor3D;
 }

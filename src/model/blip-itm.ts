@@ -183,11 +183,7 @@ export class BlipItm {
     this.checkAlive();
     const out: Float32Array[] = [];
     for (const chunk of this.textChunks(texts, opts)) {
-      const enc = this.tokenize(chunk, opts, false);
-      const embeds = tf.tidy(() => {
-        const [ids, mask] = this.encodingTensors(enc);
-        return textItcEmbeds(textForward(ids, mask, this.text, this.config.text), this.heads);
-      });
+      const embeds = this.textEmbedsTensor(chunk, opts);
       const data = embeds.dataSync() as Float32Array;
       embeds.dispose();
       const e = this.config.imageTextHiddenSize;
@@ -196,13 +192,34 @@ export class BlipItm {
     return out;
   }
 
+  /** encodeTexts reading the GPU asynchronously (webgpu's synchronous read fails in headless Chromium). */
+  private async encodeTextsAsync(texts: string[], opts: TextOptions): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const chunk of this.textChunks(texts, opts)) {
+      const embeds = this.textEmbedsTensor(chunk, opts);
+      const data = (await embeds.data()) as Float32Array;
+      embeds.dispose();
+      const e = this.config.imageTextHiddenSize;
+      for (let i = 0; i < chunk.length; i++) out.push(data.slice(i * e, (i + 1) * e));
+    }
+    return out;
+  }
+
+  private textEmbedsTensor(chunk: string[], opts: TextOptions): tf.Tensor {
+    const enc = this.tokenize(chunk, opts, false);
+    return tf.tidy(() => {
+      const [ids, mask] = this.encodingTensors(enc);
+      return textItcEmbeds(textForward(ids, mask, this.text, this.config.text), this.heads);
+    });
+  }
+
   /** ITM match probabilities and logits for every image x text. */
   async match(images: ImageLike[], texts: string[], opts: TextOptions = {}): Promise<MatchResult> {
     this.checkAlive();
     this.checkTexts(texts);
     const result: MatchResult = { probs: [], logits: [] };
     for (const image of images) {
-      const embedding = image instanceof ImageEmbedding ? image : this.embedPixels(this.pixels([image]));
+      const embedding = image instanceof ImageEmbedding ? image : await this.embedPixelsAsync(this.pixels([image]));
       try {
         const row = await this.matchOne(embedding, texts, opts);
         result.probs.push(row.probs);
@@ -218,11 +235,13 @@ export class BlipItm {
   async similarity(images: ImageLike[], texts: string[], opts: TextOptions = {}): Promise<number[][]> {
     this.checkAlive();
     this.checkTexts(texts);
-    const textEmbeds = this.encodeTexts(texts, opts);
-    return images.map((image) => {
-      const v = image instanceof ImageEmbedding ? image.itcEmbedding : this.imageItc(image);
-      return textEmbeds.map((t) => dot(v, t));
-    });
+    const textEmbeds = await this.encodeTextsAsync(texts, opts);
+    const rows: number[][] = [];
+    for (const image of images) {
+      const v = image instanceof ImageEmbedding ? image.itcEmbedding : await this.imageItc(image);
+      rows.push(textEmbeds.map((t) => dot(v, t)));
+    }
+    return rows;
   }
 
   /**
@@ -249,7 +268,7 @@ export class BlipItm {
       });
       for (let i = 0; i < n; i++) {
         const one = { pixelValues: pixels.pixelValues.subarray(i * per, (i + 1) * per), shape: [1, c, h, w] as PixelBatch['shape'] };
-        const embedding = this.embedPixels(one, record ? col.record : undefined);
+        const embedding = await this.embedPixelsAsync(one, record ? col.record : undefined);
         try {
           if (!record) col.record('vision.last_hidden_state', embedding.states); // else recorded by the encoder
           tf.tidy(() => {
@@ -297,7 +316,7 @@ export class BlipItm {
     this.checkAlive();
     this.checkTexts([text]);
     const layer = opts.layer ?? defaultGradcamLayer(this.config.text.numHiddenLayers);
-    const embedding = image instanceof ImageEmbedding ? image : this.embedPixels(this.pixels([image]));
+    const embedding = image instanceof ImageEmbedding ? image : await this.embedPixelsAsync(this.pixels([image]));
     try {
       const enc = this.tokenize([text], opts, true);
       const [maps, prob] = tf.tidy(() => {
@@ -352,18 +371,37 @@ export class BlipItm {
   }
 
   private embedPixels(pixels: PixelBatch, rec?: Recorder): ImageEmbedding {
-    const { states, itc } = tf.tidy(() => {
-      const input = tf.tensor4d(pixels.pixelValues, pixels.shape);
-      const s = visionForward(input, this.vision, this.config.vision, rec);
-      return { states: s, itc: imageItcEmbeds(s, this.heads) };
-    });
+    const { states, itc } = this.visionTensors(pixels, rec);
     const itcData = itc.dataSync() as Float32Array;
     itc.dispose();
     return new ImageEmbedding(states, itcData, this.text.layers, this.config.text.numAttentionHeads);
   }
 
-  private imageItc(image: ImageInput): Float32Array {
-    const e = this.embedPixels(this.pixels([image]));
+  /** embedPixels reading the GPU asynchronously (webgpu's synchronous read fails in headless Chromium). */
+  private async embedPixelsAsync(pixels: PixelBatch, rec?: Recorder): Promise<ImageEmbedding> {
+    const { states, itc } = this.visionTensors(pixels, rec);
+    let itcData: Float32Array;
+    try {
+      itcData = (await itc.data()) as Float32Array;
+    } catch (e) {
+      states.dispose();
+      throw e;
+    } finally {
+      itc.dispose();
+    }
+    return new ImageEmbedding(states, itcData, this.text.layers, this.config.text.numAttentionHeads);
+  }
+
+  private visionTensors(pixels: PixelBatch, rec?: Recorder): { states: tf.Tensor3D; itc: tf.Tensor } {
+    return tf.tidy(() => {
+      const input = tf.tensor4d(pixels.pixelValues, pixels.shape);
+      const s = visionForward(input, this.vision, this.config.vision, rec);
+      return { states: s, itc: imageItcEmbeds(s, this.heads) };
+    });
+  }
+
+  private async imageItc(image: ImageInput): Promise<Float32Array> {
+    const e = await this.embedPixelsAsync(this.pixels([image]));
     e.dispose();
     return e.itcEmbedding;
   }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { onWasm, unstack0 } from './ops';
+import { halfFloatStorage, onWasm, unstack0 } from './ops';
 
 /**
  * Scaled dot-product attention over already split heads.
@@ -61,8 +61,17 @@ export function attendHeads(q: tf.Tensor3D, keysT: tf.Tensor3D, v: tf.Tensor3D, 
 /** The most negative float32: transformers 5 masks with finfo(float32).min (BLIP's original used -10000; both give exact zeros). */
 const MASKED = -3.4028234663852886e38;
 
+/**
+ * webgl with half-float textures (the browser's float16 mode) would store MASKED as -inf, and
+ * 0 x -inf is NaN: use float16's most negative value there, as transformers uses finfo(float16).min
+ * for a model.half().
+ */
+function maskedValue(): number {
+  return halfFloatStorage() ? -65504 : MASKED;
+}
+
 /** [B, L] of 1/0 → [B, 1, 1, L] of 0/MASKED, the additive padding mask of BERT self-attention. */
 export function additivePaddingMask(mask: tf.Tensor2D): tf.Tensor4D {
   const [b, l] = mask.shape;
-  return tf.mul(tf.sub(1, tf.cast(mask, 'float32')), MASKED).reshape([b, 1, 1, l]) as tf.Tensor4D;
+  return tf.mul(tf.sub(1, tf.cast(mask, 'float32')), maskedValue()).reshape([b, 1, 1, l]) as tf.Tensor4D;
 }

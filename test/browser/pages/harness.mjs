@@ -26,7 +26,8 @@ function plain(t) {
   return { shape: t.shape, dtype: t.dtype, data: Array.from(t.dataSync()) };
 }
 
-export function numTensors() { return tf.memory().numTensors; }
+/** Tensors alive (0 before any backend has started: tf.memory() would start one). */
+export function numTensors() { return tf.engine().backendName ? tf.memory().numTensors : 0; }
 
 export async function load(source, opts = {}) {
   model?.dispose();
@@ -69,7 +70,7 @@ export async function forwardOnReference(refUrl, opts) {
 }
 
 /** match/similarity/gradcam/encodeImages from image bytes, with the tensor count around each call. */
-export async function publicCalls(imageUrls, texts) {
+export async function publicCalls(imageUrls, texts, opts = {}) {
   const images = await Promise.all(imageUrls.map(bytesOf));
   const leaks = {};
   const timed = {};
@@ -86,13 +87,14 @@ export async function publicCalls(imageUrls, texts) {
   const blob = new Blob([images[0]]);
   const fromBlob = await run('match(Blob)', () => model.match([blob], texts.slice(0, 1)));
   const gradcam = await run('gradcam', () => model.gradcam(images[0], texts[0]));
+  if (opts.skipEncodeImages) return { match, similarity, fromBlob, gradcam: summary(gradcam), leaks, timed };
   const emb = await run('encodeImages', () => model.encodeImages([images[0]]));
   const before = numTensors();
   emb.forEach((e) => e.dispose());
   leaks['encodeImages+dispose'] = numTensors() - before + leaks.encodeImages;
   return {
     match, similarity, fromBlob,
-    gradcam: { layer: gradcam.layer, grid: gradcam.grid, probability: gradcam.probability, tokens: gradcam.tokens, maps: gradcam.maps.map((m) => Array.from(m)) },
+    gradcam: summary(gradcam),
     leaks, timed,
   };
 }
@@ -140,4 +142,8 @@ export function dispose() {
   model?.dispose();
   model = null;
   return numTensors();
+}
+
+function summary(g) {
+  return { layer: g.layer, grid: g.grid, probability: g.probability, tokens: g.tokens, maps: g.maps.map((m) => Array.from(m)) };
 }
