@@ -100,24 +100,31 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
       });
 
       it(`matches every activation of transformers within ${tol} (reference pixels and ids)`, async () => {
-        const out = await call<Forward>(page, 'forwardOnReference', '/fixtures/reference/tiny-activations.safetensors', { gradcamLayer: 1 });
-        const diffs = compareTensors(reference('tiny-activations.safetensors'), toRawMap(out.result), { tol });
+        // SwiftShader compiles every shader on the CPU: Grad-CAM's backward pass is checked on wasm only.
+        const gradcam = backend === 'wasm';
+        const out = await call<Forward>(page, 'forwardOnReference', '/fixtures/reference/tiny-activations.safetensors', gradcam ? { gradcamLayer: 1 } : {});
+        const ref = reference('tiny-activations.safetensors');
+        const diffs = compareTensors(ref, toRawMap(out.result), { tol, only: [...ref.keys()].filter((k) => gradcam || !k.startsWith('gradcam')) });
         expect(diffs.filter((d) => !d.ok), `\n${formatDiffs(diffs)}`).to.have.length(0);
-        expect(diffs).to.have.length(reference('tiny-activations.safetensors').size);
+        expect(diffs).to.have.length(ref.size - (gradcam ? 0 : 1));
         expect(out.leaked, 'tensors left by forward (after disposing its outputs)').to.equal(0);
         timings.push(`${backend}: forward with activations ${out.ms.toFixed(0)} ms`);
       });
 
-      it('match, similarity and gradcam from image bytes give the reference scores and leak no tensor', async () => {
-        // encodeImages reads its ITC embedding synchronously, which webgpu cannot do in headless Chromium.
-        const calls = await call<Calls>(page, 'publicCalls', [IMAGES[0], IMAGES[2]], TEXTS, { skipEncodeImages: backend === 'webgpu' });
+      it('match and similarity (and on wasm gradcam, Blob input, encodeImages) give the reference scores and leak no tensor', async () => {
+        // On the SwiftShader GPUs every new shape compiles new shaders on the CPU: there only the
+        // calls whose shapes the forward above already compiled. The rest runs on wasm.
+        const full = backend === 'wasm';
+        const calls = await call<Calls>(page, 'publicCalls', [IMAGES[0], IMAGES[2]], TEXTS, { scoresOnly: !full });
         const ref = reference('tiny-activations.safetensors');
         expect(maxScoreDiff(calls.match.probs, ref.get('itm.probs')!, [0, 2])).to.be.at.most(tol);
         expect(maxScoreDiff(calls.similarity, ref.get('itc.cosine')!, [0, 2])).to.be.at.most(tol);
-        expect(Math.abs(calls.fromBlob.probs[0][0] - ref.get('itm.probs')!.data[0])).to.be.at.most(tol);
-        expect(calls.gradcam.tokens[0]).to.equal('[CLS]');
-        expect(calls.gradcam.maps).to.have.length(calls.gradcam.tokens.length);
-        expect(Math.abs(calls.gradcam.probability - ref.get('itm.probs')!.data[0])).to.be.at.most(tol);
+        if (full) {
+          expect(Math.abs(calls.fromBlob.probs[0][0] - ref.get('itm.probs')!.data[0])).to.be.at.most(tol);
+          expect(calls.gradcam.tokens[0]).to.equal('[CLS]');
+          expect(calls.gradcam.maps).to.have.length(calls.gradcam.tokens.length);
+          expect(Math.abs(calls.gradcam.probability - ref.get('itm.probs')!.data[0])).to.be.at.most(tol);
+        }
         for (const [name, n] of Object.entries(calls.leaks)) expect(n, `tensors left by ${name}`).to.equal(name === 'encodeImages' ? 1 : 0);
         timings.push(`${backend}: load ${loaded.ms.toFixed(0)} ms; ${Object.entries(calls.timed).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`);
       });

@@ -22,8 +22,9 @@ async function safetensors(url) {
   return fetched.get(url);
 }
 
-function plain(t) {
-  return { shape: t.shape, dtype: t.dtype, data: Array.from(t.dataSync()) };
+/** Read asynchronously: webgpu's synchronous read loses the device in headless Chromium. */
+async function plain(t) {
+  return { shape: t.shape, dtype: t.dtype, data: Array.from(await t.data()) };
 }
 
 /** Tensors alive (0 before any backend has started: tf.memory() would start one). */
@@ -65,7 +66,7 @@ export async function forwardOnReference(refUrl, opts) {
     { inputIds: rows(ref.get('input_ids')), attentionMask: rows(ref.get('attention_mask')) }, opts);
   const ms = performance.now() - t0;
   const result = {};
-  for (const [k, t] of out) { result[k] = plain(t); t.dispose(); }
+  for (const [k, t] of out) { result[k] = await plain(t); t.dispose(); }
   return { result, ms, leaked: numTensors() - before };
 }
 
@@ -84,10 +85,10 @@ export async function publicCalls(imageUrls, texts, opts = {}) {
   };
   const match = await run('match', () => model.match(images, texts));
   const similarity = await run('similarity', () => model.similarity(images, texts));
+  if (opts.scoresOnly) return { match, similarity, leaks, timed };
   const blob = new Blob([images[0]]);
   const fromBlob = await run('match(Blob)', () => model.match([blob], texts.slice(0, 1)));
   const gradcam = await run('gradcam', () => model.gradcam(images[0], texts[0]));
-  if (opts.skipEncodeImages) return { match, similarity, fromBlob, gradcam: summary(gradcam), leaks, timed };
   const emb = await run('encodeImages', () => model.encodeImages([images[0]]));
   const before = numTensors();
   emb.forEach((e) => e.dispose());
@@ -147,3 +148,6 @@ export function dispose() {
 function summary(g) {
   return { layer: g.layer, grid: g.grid, probability: g.probability, tokens: g.tokens, maps: g.maps.map((m) => Array.from(m)) };
 }
+
+/** The loaded model (for measurement scripts). */
+export function current() { return model; }
