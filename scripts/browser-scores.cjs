@@ -14,7 +14,7 @@ async function main() {
   const texts = JSON.parse(fs.readFileSync(path.join(root, 'src/bench/captions.json'), 'utf8')).texts16;
   const images = ['/fixtures/images/chelsea.png', '/fixtures/images/rocket.jpg'];
   const server = await startServer({ mounts: [['/model/', path.resolve(modelDir)]] });
-  const browser = await launch();
+  const browser = await launch({ protocolTimeout: 0 });
   const out = { texts, images, runs: {} };
   try {
     for (const run of runs) {

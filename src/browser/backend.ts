@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import * as tf from '@tensorflow/tfjs';
-import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
 
 /** Backends a page can ask for; 'auto' takes the first of webgpu, webgl, wasm, cpu that initialises. */
@@ -28,9 +28,13 @@ function webglHalfFloat(): boolean {
   return tf.env().getBool('WEBGL_FORCE_F16_TEXTURES');
 }
 
+function started(backend: string): boolean {
+  return (tf.engine() as unknown as { registry: Record<string, unknown> }).registry[backend] !== undefined;
+}
+
 /** The webgl backend, once created, keeps the precision it started with. */
 function webglStarted(): boolean {
-  return (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgl !== undefined;
+  return started('webgl');
 }
 
 async function tryBackend(name: string): Promise<boolean> {
@@ -42,7 +46,8 @@ async function tryBackend(name: string): Promise<boolean> {
 }
 
 /** Selects (and initialises) the backend; returns what is in use. */
-export async function useBrowserBackend(name: BrowserBackendName = 'auto', dtype: ComputeDType = 'float32'): Promise<BackendChoice> {
+export async function useBrowserBackend(name: BrowserBackendName = 'auto', dtype: ComputeDType = 'float32',
+  opts: { threads?: number } = {}): Promise<BackendChoice> {
   if (!BROWSER_BACKENDS.includes(name)) throw new Error(`unknown backend "${name}" (choose ${BROWSER_BACKENDS.join(', ')})`);
   if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`unknown dtype "${String(dtype)}" (choose float32 or float16)`);
   if (dtype === 'float16') {
@@ -58,6 +63,11 @@ export async function useBrowserBackend(name: BrowserBackendName = 'auto', dtype
         + `its precision is fixed when it starts (reload the page to use ${dtype})`);
     }
     if (!webglStarted()) tf.env().set('WEBGL_FORCE_F16_TEXTURES', wantHalf);
+  }
+  if ((name === 'wasm' || name === 'auto') && !started('wasm')) {
+    // tfjs would take half the cores (at most 4); a page that asked for isolation wants them all.
+    const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+    if (isolated) setThreadsCount(Math.max(1, opts.threads ?? (navigator.hardwareConcurrency || 1)));
   }
   const candidates = name === 'auto' ? AUTO_ORDER : [name];
   for (const candidate of candidates) {
@@ -75,7 +85,7 @@ export async function useBrowserBackend(name: BrowserBackendName = 'auto', dtype
   throw new Error(name === 'auto' ? 'no tfjs backend initialised (tried webgpu, webgl, wasm, cpu)' : `backend "${name}" failed to initialise in this browser`);
 }
 
-/** tfjs-backend-wasm picks its threaded build by itself when the page is cross-origin isolated. */
+/** tfjs-backend-wasm runs its threaded build by itself when the page is cross-origin isolated. */
 function wasmThreads(): number {
   return getThreadsCount();
 }

@@ -21,6 +21,8 @@ export interface BrowserLoadOptions extends FetchModelOptions {
    * node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm somewhere and say where.
    */
   wasmPaths?: string;
+  /** wasm in a cross-origin isolated page: threads to use (default: every core). Fixed when wasm first starts. */
+  threads?: number;
 }
 
 export type BrowserImageLike = BrowserImage | ImageEmbedding;
@@ -40,7 +42,7 @@ export class BlipItm {
   /** Loads a hub id, a directory URL or the user's Files; see BrowserLoadOptions. */
   static async load(source: ModelSource, opts: BrowserLoadOptions = {}): Promise<BlipItm> {
     if (opts.wasmPaths) setWasmPaths(opts.wasmPaths);
-    const backend = await useBrowserBackend(opts.backend ?? 'auto', opts.dtype ?? 'float32');
+    const backend = await useBrowserBackend(opts.backend ?? 'auto', opts.dtype ?? 'float32', { threads: opts.threads });
     const core = await loadCore(source, opts);
     return new BlipItm(core, backend);
   }

@@ -170,6 +170,25 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
     });
   });
 
+  describe('a cross-origin isolated page (COOP/COEP)', () => {
+    let isolated: StaticServer;
+    let page: Page;
+    before(async () => {
+      isolated = await startServer({ isolate: true });
+      page = await openHarness(browser, isolated.url);
+    });
+    after(async () => { await page?.close(); await isolated?.close(); });
+
+    it('runs wasm (its threaded build when isolated), with the same scores', async () => {
+      const loaded = await call<Loaded>(page, 'load', TINY_URL, { backend: 'wasm', cache: false });
+      expect(loaded.backend.name).to.equal('wasm');
+      // Reported, not asserted: on this 2-core machine tfjs's pthread pool reports 1 thread.
+      console.log(`      wasm threads in a cross-origin isolated page: ${loaded.backend.threads}`);
+      const calls = await call<Calls>(page, 'publicCalls', [IMAGES[0]], TEXTS, { scoresOnly: true });
+      expect(maxScoreDiff(calls.match.probs, reference('tiny-activations.safetensors').get('itm.probs')!, [0])).to.be.at.most(1e-4);
+    });
+  });
+
   describe('loading and inputs (wasm)', () => {
     let page: Page;
     before(async () => { page = await openHarness(browser, server.url); });

@@ -13,8 +13,9 @@ export function missingBrowser(bundle: string): string | null {
   return null;
 }
 
-export function launch(): Promise<Browser> {
-  return puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+/** `protocolTimeout` (ms, 0 = none) bounds one page.evaluate; puppeteer's default is 180 s. */
+export function launch(opts: { protocolTimeout?: number } = {}): Promise<Browser> {
+  return puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, protocolTimeout: opts.protocolTimeout });
 }
 
 /** Opens the test page and waits for the bundle to load; page errors fail loudly. */
