@@ -22,3 +22,5 @@ export { attentionMaps } from './inspect/attention';
 export type { AttentionKind } from './inspect/attention';
 export { overlayMap } from './inspect/overlay';
 export * from './retrieval';
+export { MemoryBytes, drain } from './weights/source';
+export type { ByteReader, ByteSource } from './weights/source';

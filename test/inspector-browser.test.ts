@@ -143,7 +143,7 @@ describe('inspector in a real browser (headless Chromium)', function () {
     await redrawsAfter(page, () => page.click('#score-button'));
     expect(await inPage(page, `[...document.querySelectorAll('#scores tbody tr')].map((tr) => tr.children[1].textContent).sort()`))
       .to.deep.equal(['a red rocket', 'a small cat']); // blank lines dropped, spaces trimmed; still sorted by ITM p
-    const picker = await page.$('#file');
+    const picker = await page.$('input#file');
     await redrawsAfter(page, () => picker!.uploadFile(fixture('images', 'rocket.jpg')));
     expect(await inPage(page, `document.querySelectorAll('#image-list button').length`)).to.equal(2);
     expect(await inPage(page, `document.getElementById('preview').naturalWidth`)).to.equal(640);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TextConfig } from '../config';
 import { AttentionTarget, additivePaddingMask, attention, projectedTarget } from '../nn/attention';
 import { linear, linears, mlp } from '../nn/linear';
-import { Recorder, gelu, layerNorm, mergeHeads, splitHeads } from '../nn/ops';
+import { Recorder, gatherRows, gelu, layerNorm, mergeHeads, splitHeads } from '../nn/ops';
 import { TextPass, names } from '../nn/names';
 import { BertAttentionWeights, TextLayerWeights, TextWeights } from './weights';
 
@@ -24,7 +24,7 @@ function embeddings(ids: tf.Tensor2D, w: TextWeights['embeddings'], c: TextConfi
   if (l > c.maxPositionEmbeddings) {
     throw new Error(`text of ${l} tokens exceeds max_position_embeddings ${c.maxPositionEmbeddings}; truncate it`);
   }
-  const words = tf.gather(w.word_embeddings.weight, ids);                // [N, L, D]
+  const words = gatherRows(w.word_embeddings.weight, ids);              // [N, L, D] (exact in float16 mode too)
   const positions = w.position_embeddings.weight.slice([0, 0], [l, -1]); // [L, D]
   return layerNorm(tf.add(words, positions), w.LayerNorm) as tf.Tensor3D;
 }

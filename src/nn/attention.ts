@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from '../weights/view';
 import { onWasm, unstack0 } from './wasm';
+import { halfFloatStorage } from './ops';
 
 /** What a block of queries attends to. */
 export interface AttentionTarget {
@@ -137,8 +138,17 @@ function attendToStates(q: tf.Tensor4D, target: AttentionTarget, opts: Attention
 /** The most negative float32: transformers 5 masks with finfo(float32).min (BLIP's original used -10000; both give exact zeros). */
 const MASKED = -3.4028234663852886e38;
 
+/**
+ * webgl with half-float textures (the browser's float16 mode) would store MASKED as -inf, and
+ * 0 x -inf is NaN: use float16's most negative value there, as transformers uses finfo(float16).min
+ * for a model.half().
+ */
+function maskedValue(): number {
+  return halfFloatStorage() ? -65504 : MASKED;
+}
+
 /** [B, L] of 1/0 → [B, 1, 1, L] of 0/MASKED, the additive padding mask of BERT self-attention. */
 export function additivePaddingMask(mask: tf.Tensor2D): tf.Tensor4D {
   const [b, l] = mask.shape;
-  return tf.mul(tf.sub(1, tf.cast(mask, 'float32')), MASKED).reshape([b, 1, 1, l]) as tf.Tensor4D;
+  return tf.mul(tf.sub(1, tf.cast(mask, 'float32')), maskedValue()).reshape([b, 1, 1, l]) as tf.Tensor4D;
 }

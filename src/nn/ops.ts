@@ -42,3 +42,38 @@ export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
   const [n, h, l, d] = x.shape;
   return x.transpose([0, 2, 1, 3]).reshape([n, l, h * d]) as tf.Tensor3D;
 }
+
+/** Integers above this are not all exact in float16 (11-bit significand). */
+const F16_EXACT_INTS = 2048;
+
+/** Whether webgl stores every tensor as half floats (the browser's float16 mode). */
+export function halfFloatStorage(): boolean {
+  return tf.getBackend() === 'webgl' && tf.env().getFlags().WEBGL_FORCE_F16_TEXTURES === true;
+}
+
+/**
+ * tf.gather(table, ids) along rows, exact in the browser's float16 mode too. There every
+ * texture, the ids included, holds float16, which rounds ids above 2048 (BERT's vocabulary has
+ * 30,524 rows), so the ids are read from JS (`ids` must come straight from JS values, as the
+ * tokenizer's do) and split as block * 2048 + offset: each block of rows present is sliced out
+ * and gathered by offsets, which are exact, and the blocks are summed under 0/1 masks.
+ */
+export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
+  if (!halfFloatStorage()) return tf.gather(table, ids);
+  return tf.tidy(() => {
+    const values = ids.dataSync();
+    const [rows, width] = table.shape;
+    const blocks = new Set<number>();
+    for (const id of values) blocks.add(Math.floor(id / F16_EXACT_INTS));
+    let sum: tf.Tensor | null = null;
+    for (const block of blocks) {
+      const start = block * F16_EXACT_INTS;
+      const part = table.slice([start, 0], [Math.min(F16_EXACT_INTS, rows - start), width]);
+      const offsets = tf.tensor(Array.from(values, (id) => (Math.floor(id / F16_EXACT_INTS) === block ? id - start : 0)), ids.shape, 'int32');
+      const inBlock = tf.tensor(Array.from(values, (id) => (Math.floor(id / F16_EXACT_INTS) === block ? 1 : 0)), [...ids.shape, 1], 'float32');
+      const picked = tf.mul(tf.gather(part, offsets), inBlock);
+      sum = sum === null ? picked : tf.add(sum, picked);
+    }
+    return sum ?? tf.gather(table, ids);
+  });
+}

@@ -108,9 +108,12 @@ export class BertTokenizer {
     return new BertTokenizer(vocab, settings, vocabFile);
   }
 
-  static fromFiles(files: TokenizerFiles): BertTokenizer {
+  /** The same from texts and parsed JSON already in hand (the browser loader). */
+  static fromFiles(files: TokenizerFiles, opts: { vocabSize?: number } = {}): BertTokenizer {
     const settings = resolveSettings(files.config, files.specialTokens);
-    return new BertTokenizer(parseVocab(files.vocab), settings, 'vocab.txt');
+    const vocab = parseVocab(files.vocab);
+    if (opts.vocabSize !== undefined) checkVocabSize(vocab.idToToken.length, opts.vocabSize, 'vocab.txt');
+    return new BertTokenizer(vocab, settings, 'vocab.txt');
   }
 
   /** Appends the word-piece ids of the text (no [CLS]/[SEP]) to `out`. */

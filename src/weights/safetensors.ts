@@ -1,5 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { FileBytes } from './file-bytes';
+import { ByteReader, readExactly } from './source';
 import {
   BYTES_PER_ELEMENT, RawTensor, TensorSource, decodeElements, numel, rawDTypeOf, shapeString,
 } from './raw-tensor';
@@ -18,29 +20,34 @@ const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 export class SafetensorsFile implements TensorSource {
   readonly metadata: Record<string, string>;
   private readonly entries: Map<string, Entry>;
-  private fd: number | null;
+  private bytes: ByteReader | null;
 
-  private constructor(readonly file: string, fd: number, entries: Map<string, Entry>, metadata: Record<string, string>) {
-    this.fd = fd;
+  private constructor(readonly file: string, bytes: ByteReader, entries: Map<string, Entry>, metadata: Record<string, string>) {
+    this.bytes = bytes;
     this.entries = entries;
     this.metadata = metadata;
   }
 
   static open(file: string): SafetensorsFile {
-    const fd = fs.openSync(file, 'r');
+    return SafetensorsFile.fromBytes(new FileBytes(file));
+  }
+
+  /** Parses the header read through `bytes` (which the result then owns: close() closes it). */
+  static fromBytes(bytes: ByteReader): SafetensorsFile {
+    const file = bytes.name;
     try {
-      const size = fs.fstatSync(fd).size;
+      const size = bytes.size;
       const fail = (why: string): never => { throw new Error(`${file}: not a valid safetensors file: ${why}`); };
       if (size < 8) fail(`${size} bytes, shorter than the 8-byte header length`);
-      const lenBuf = Buffer.alloc(8);
-      fs.readSync(fd, lenBuf, 0, 8, 0);
-      const headerLen = Number(lenBuf.readBigUInt64LE(0));
+      const lenBuf = new Uint8Array(8);
+      readExactly(bytes, lenBuf, 0, 'the header length');
+      const headerLen = Number(new DataView(lenBuf.buffer).getBigUint64(0, true));
       if (headerLen > MAX_HEADER_BYTES) fail(`header length ${headerLen} is implausible`);
       if (8 + headerLen > size) fail(`header of ${headerLen} bytes runs past the end of the ${size}-byte file (truncated?)`);
-      const headerBuf = Buffer.alloc(headerLen);
-      fs.readSync(fd, headerBuf, 0, headerLen, 8);
+      const headerBuf = new Uint8Array(headerLen);
+      readExactly(bytes, headerBuf, 8, 'the header');
       let header: unknown;
-      try { header = JSON.parse(headerBuf.toString('utf8')); } catch (e) { fail(`header is not JSON (${(e as Error).message})`); }
+      try { header = JSON.parse(new TextDecoder().decode(headerBuf)); } catch (e) { fail(`header is not JSON (${(e as Error).message})`); }
       if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
       const dataStart = 8 + headerLen;
       const entries = new Map<string, Entry>();
@@ -66,9 +73,9 @@ export class SafetensorsFile implements TensorSource {
       if (dataStart + dataEnd > size) {
         fail(`truncated: the header describes ${dataStart + dataEnd} bytes but the file has ${size}`);
       }
-      return new SafetensorsFile(file, fd, entries, metadata);
+      return new SafetensorsFile(file, bytes, entries, metadata);
     } catch (e) {
-      fs.closeSync(fd);
+      bytes.close();
       throw e;
     }
   }
@@ -104,19 +111,13 @@ export class SafetensorsFile implements TensorSource {
   }
 
   private readBytes(target: Uint8Array, position: number, key: string): void {
-    if (this.fd === null) throw new Error(`${this.file}: already closed`);
-    let done = 0;
-    while (done < target.length) {
-      // Node reads at most 2 GiB at once.
-      const n = fs.readSync(this.fd, target, done, Math.min(target.length - done, 1 << 30), position + done);
-      if (n === 0) throw new Error(`${this.file}: unexpected end of file reading ${key}`);
-      done += n;
-    }
+    if (this.bytes === null) throw new Error(`${this.file}: already closed`);
+    readExactly(this.bytes, target, position, key);
   }
 
   close(): void {
-    if (this.fd !== null) fs.closeSync(this.fd);
-    this.fd = null;
+    this.bytes?.close();
+    this.bytes = null;
   }
 
   private entry(key: string): Entry {
@@ -134,17 +135,23 @@ export class ShardedSafetensors implements TensorSource {
     const index = readShardIndex(indexFile);
     const dir = path.dirname(indexFile);
     const files = new Map<string, SafetensorsFile>();
-    const owner = new Map<string, SafetensorsFile>();
     try {
-      for (const [key, shard] of index.weightMap) {
-        let f = files.get(shard);
-        if (!f) { f = SafetensorsFile.open(path.join(dir, shard)); files.set(shard, f); }
-        if (!f.has(key)) throw new Error(`${indexFile}: ${key} is mapped to ${shard}, which does not contain it`);
-        owner.set(key, f);
-      }
+      for (const shard of index.shards) files.set(shard, SafetensorsFile.open(path.join(dir, shard)));
+      return ShardedSafetensors.fromShards(indexFile, index.weightMap, files);
     } catch (e) {
       for (const f of files.values()) f.close();
       throw e;
+    }
+  }
+
+  /** The shards already opened (by name as the index's weight_map names them); closes none on failure. */
+  static fromShards(indexFile: string, weightMap: ReadonlyMap<string, string>, files: Map<string, SafetensorsFile>): ShardedSafetensors {
+    const owner = new Map<string, SafetensorsFile>();
+    for (const [key, shard] of weightMap) {
+      const f = files.get(shard);
+      if (!f) throw new Error(`${indexFile}: shard ${shard} was not opened`);
+      if (!f.has(key)) throw new Error(`${indexFile}: ${key} is mapped to ${shard}, which does not contain it`);
+      owner.set(key, f);
     }
     return new ShardedSafetensors(owner, [...files.values()]);
   }

@@ -1,4 +1,5 @@
-import * as fs from 'fs';
+import { FileBytes } from './file-bytes';
+import { ByteReader } from './source';
 import { RawTensor, TensorSource, decodeElements, numel, rawDTypeOf, shapeString } from './raw-tensor';
 import { PickleError, PyDict, PyGlobal, PyList, PyObject, PyTuple, PyValue, UnpicklerHooks, describe, unpickle } from './pickle';
 import { ZipEntry, ZipFormatError, ZipReader, readFully } from './zip';
@@ -71,28 +72,32 @@ interface TensorInfo {
 export class TorchBinFile implements TensorSource {
   /** Top-level dict entries that are not tensors (skipped). */
   readonly ignoredKeys: string[];
-  private fd: number | null;
+  private bytes: ByteReader | null;
 
-  private constructor(readonly file: string, fd: number, private readonly zip: ZipReader,
+  private constructor(readonly file: string, bytes: ByteReader, private readonly zip: ZipReader,
     private readonly tensors: Map<string, TensorInfo>, ignoredKeys: string[], readonly bigEndian: boolean) {
-    this.fd = fd;
+    this.bytes = bytes;
     this.ignoredKeys = ignoredKeys;
   }
 
   static open(file: string): TorchBinFile {
-    const fd = fs.openSync(file, 'r');
+    return TorchBinFile.fromBytes(new FileBytes(file));
+  }
+
+  /** Parses the archive read through `bytes` (which the result then owns: close() closes it). */
+  static fromBytes(bytes: ByteReader): TorchBinFile {
     try {
-      return TorchBinFile.load(file, fd);
+      return TorchBinFile.load(bytes.name, bytes);
     } catch (e) {
-      fs.closeSync(fd);
-      if (e instanceof ZipFormatError) throw new Error(explainNonZip(file, e));
-      throw e;
+      const explained = e instanceof ZipFormatError ? new Error(explainNonZip(bytes, e)) : e;
+      bytes.close();
+      throw explained;
     }
   }
 
-  private static load(file: string, fd: number): TorchBinFile {
+  private static load(file: string, bytes: ByteReader): TorchBinFile {
     const fail = (why: string): never => { throw new Error(`${file}: not a valid PyTorch checkpoint: ${why}`); };
-    const zip = ZipReader.open(fd, file);
+    const zip = ZipReader.open(bytes, file);
 
     // torch names the top folder after the file it first saved to; find it from data.pkl.
     const pkls = [...zip.entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
@@ -138,7 +143,7 @@ export class TorchBinFile implements TensorSource {
       if (typeof k !== 'string' || !(v instanceof TensorRef)) { ignored.push(String(k)); continue; }
       tensors.set(k, describeTensor(file, prefix, zip, k, v));
     }
-    return new TorchBinFile(file, fd, zip, tensors, ignored, bigEndian);
+    return new TorchBinFile(file, bytes, zip, tensors, ignored, bigEndian);
   }
 
   keys(): string[] { return [...this.tensors.keys()]; }
@@ -148,7 +153,7 @@ export class TorchBinFile implements TensorSource {
 
   read(key: string): RawTensor {
     const t = this.info(key);
-    if (this.fd === null) throw new Error(`${this.file}: already closed`);
+    if (this.bytes === null) throw new Error(`${this.file}: already closed`);
     const where = `${this.file}: ${key}`;
     const n = numel(t.shape);
     if (n > MAX_READ_ELEMENTS) throw new Error(`${where}: ${n} elements is too many to read into one array`);
@@ -175,8 +180,8 @@ export class TorchBinFile implements TensorSource {
   }
 
   close(): void {
-    if (this.fd !== null) fs.closeSync(this.fd);
-    this.fd = null;
+    this.bytes?.close();
+    this.bytes = null;
   }
 
   private info(key: string): TensorInfo {
@@ -356,15 +361,12 @@ function swapBytes(b: Uint8Array, size: number): void {
 }
 
 /** Turns "not a zip" into a message that says what the file is, when we can tell. */
-function explainNonZip(file: string, e: ZipFormatError): string {
+function explainNonZip(bytes: ByteReader, e: ZipFormatError): string {
+  const file = bytes.name;
   let head = new Uint8Array(0);
   try {
-    const h = fs.openSync(file, 'r');
-    try {
-      const size = fs.fstatSync(h).size;
-      head = new Uint8Array(Math.min(size, 512));
-      readFully(h, head, 0, file, 'the header');
-    } finally { fs.closeSync(h); }
+    head = new Uint8Array(Math.min(bytes.size, 512));
+    readFully(bytes, head, 0, file, 'the header');
   } catch { /* keep the zip error */ }
   const starts = (sig: Uint8Array): boolean => head.length >= sig.length && sig.every((b, i) => head[i] === b);
   if (starts(LEGACY_MAGIC)) {

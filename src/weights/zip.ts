@@ -1,5 +1,5 @@
-import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { ByteReader } from './source';
 
 /**
  * A minimal read-only zip reader over an open file descriptor, enough for `torch.save`
@@ -31,13 +31,10 @@ const MAX_CENTRAL_DIR_BYTES = 256 * 1024 * 1024;
 /** Thrown for anything wrong with the archive itself; messages start with the file path. */
 export class ZipFormatError extends Error {}
 
-/** Node refuses single reads above 2 GiB - 1, so large members are read in chunks. */
-const MAX_READ_CHUNK = 1 << 30;
-
-export function readFully(fd: number, buf: Uint8Array, position: number, file: string, what: string): void {
+export function readFully(bytes: ByteReader, buf: Uint8Array, position: number, file: string, what: string): void {
   let done = 0;
   while (done < buf.length) {
-    const n = fs.readSync(fd, buf, done, Math.min(buf.length - done, MAX_READ_CHUNK), position + done);
+    const n = bytes.readAt(buf.subarray(done), position + done);
     if (n === 0) throw new ZipFormatError(`${file}: unexpected end of file reading ${what} (truncated?)`);
     done += n;
   }
@@ -53,20 +50,20 @@ export class ZipReader {
   readonly entries: Map<string, ZipEntry>;
   private readonly dataStarts = new Map<string, number>();
 
-  private constructor(readonly file: string, private readonly fd: number, readonly fileSize: number, entries: Map<string, ZipEntry>) {
+  private constructor(readonly file: string, private readonly bytes: ByteReader, readonly fileSize: number, entries: Map<string, ZipEntry>) {
     this.entries = entries;
   }
 
-  /** Reads the central directory; `fd` stays owned by the caller. */
-  static open(fd: number, file: string): ZipReader {
-    const size = fs.fstatSync(fd).size;
+  /** Reads the central directory; `bytes` stays owned by the caller. */
+  static open(bytes: ByteReader, file: string): ZipReader {
+    const size = bytes.size;
     const fail = (why: string): never => { throw new ZipFormatError(`${file}: ${why}`); };
     if (size < EOCD_SIZE) fail(`${size} bytes is too short to be a zip archive`);
 
     // The end-of-central-directory record sits in the last 22 + up to 65,535 comment bytes.
     const tailLen = Math.min(size, EOCD_SIZE + MAX_COMMENT);
     const tail = Buffer.alloc(tailLen);
-    readFully(fd, tail, size - tailLen, file, 'the end of the archive');
+    readFully(bytes, tail, size - tailLen, file, 'the end of the archive');
     let eocd = -1;
     for (let i = tailLen - EOCD_SIZE; i >= 0; i--) {
       // Require the comment length to reach exactly the end, so stray signature bytes in data don't match.
@@ -74,7 +71,7 @@ export class ZipReader {
     }
     if (eocd < 0) {
       const head = Buffer.alloc(Math.min(4, size));
-      readFully(fd, head, 0, file, 'the header');
+      readFully(bytes, head, 0, file, 'the header');
       if (head.length === 4 && head.readUInt32LE(0) === SIG_LOCAL) {
         fail('zip archive has no end-of-central-directory record (truncated or damaged)');
       }
@@ -90,12 +87,12 @@ export class ZipReader {
       // ZIP64: a 20-byte locator right before the EOCD points at the 56+-byte ZIP64 EOCD record.
       if (eocdPos < 20) fail('ZIP64 end-of-central-directory locator is missing');
       const loc = Buffer.alloc(20);
-      readFully(fd, loc, eocdPos - 20, file, 'the ZIP64 locator');
+      readFully(bytes, loc, eocdPos - 20, file, 'the ZIP64 locator');
       if (loc.readUInt32LE(0) !== SIG_ZIP64_LOCATOR) fail('ZIP64 end-of-central-directory locator is missing');
       const rec64Pos = u64(loc, 8, file, 'ZIP64 record offset');
       if (rec64Pos + 56 > eocdPos - 20) fail(`ZIP64 end-of-central-directory record offset ${rec64Pos} is out of range`);
       const rec = Buffer.alloc(56);
-      readFully(fd, rec, rec64Pos, file, 'the ZIP64 end-of-central-directory record');
+      readFully(bytes, rec, rec64Pos, file, 'the ZIP64 end-of-central-directory record');
       if (rec.readUInt32LE(0) !== SIG_ZIP64_EOCD) fail('ZIP64 end-of-central-directory record has a bad signature');
       count = u64(rec, 32, file, 'entry count');
       cdSize = u64(rec, 40, file, 'central directory size');
@@ -110,7 +107,7 @@ export class ZipReader {
     if (count * 46 > cdSize) fail(`central directory of ${cdSize} bytes cannot hold ${count} entries`);
 
     const cd = Buffer.alloc(cdSize);
-    readFully(fd, cd, cdOffset, file, 'the central directory');
+    readFully(bytes, cd, cdOffset, file, 'the central directory');
     const entries = new Map<string, ZipEntry>();
     let p = 0;
     for (let i = 0; i < count; i++) {
@@ -156,7 +153,7 @@ export class ZipReader {
       entries.set(name, { name, method, flags, crc32, compressedSize, size: usize, localHeaderOffset });
       p = end;
     }
-    return new ZipReader(file, fd, size, entries);
+    return new ZipReader(file, bytes, size, entries);
   }
 
   get(name: string): ZipEntry | undefined { return this.entries.get(name); }
@@ -170,7 +167,7 @@ export class ZipReader {
     if (e.method !== 0 && e.method !== 8) fail(`uses compression method ${e.method} (only stored and deflate are supported)`);
     if (e.method === 0 && e.compressedSize !== e.size) fail(`stored entry has compressed size ${e.compressedSize} != size ${e.size}`);
     const h = Buffer.alloc(30);
-    readFully(this.fd, h, e.localHeaderOffset, this.file, `the local header of ${e.name}`);
+    readFully(this.bytes, h, e.localHeaderOffset, this.file, `the local header of ${e.name}`);
     if (h.readUInt32LE(0) !== SIG_LOCAL) fail(`bad local header signature at ${e.localHeaderOffset}`);
     const start = e.localHeaderOffset + 30 + h.readUInt16LE(26) + h.readUInt16LE(28);
     if (start + e.compressedSize > this.fileSize) {
@@ -194,7 +191,7 @@ export class ZipReader {
     if (out.length < length) throw new Error(`readRange: target buffer of ${out.length} bytes is smaller than ${length}`);
     const start = this.dataStart(e);
     if (e.method === 0) {
-      readFully(this.fd, out.subarray(0, length), start + offset, this.file, e.name);
+      readFully(this.bytes, out.subarray(0, length), start + offset, this.file, e.name);
     } else {
       const whole = this.inflate(e);
       out.set(whole.subarray(offset, offset + length));
@@ -215,7 +212,7 @@ export class ZipReader {
 
   private inflate(e: ZipEntry): Buffer {
     const raw = Buffer.allocUnsafe(e.compressedSize);
-    readFully(this.fd, raw, this.dataStart(e), this.file, e.name);
+    readFully(this.bytes, raw, this.dataStart(e), this.file, e.name);
     let out: Buffer;
     try {
       out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(e.size, 1) });

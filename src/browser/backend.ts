@@ -1,0 +1,91 @@
+/// <reference lib="dom" />
+import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import '@tensorflow/tfjs-backend-webgpu';
+
+/** Backends a page can ask for; 'auto' takes the first of webgpu, webgl, wasm, cpu that initialises. */
+export type BrowserBackendName = 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+export const BROWSER_BACKENDS: readonly BrowserBackendName[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
+/** Fastest first, as measured in headless Chromium (see notes): GPU, then wasm SIMD, then plain JS. */
+const AUTO_ORDER = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+
+/**
+ * float32 everywhere; float16 only on webgl, where tfjs can store every texture (weights and
+ * every intermediate) as half floats (WEBGL_FORCE_F16_TEXTURES). tfjs 4.22's webgpu, wasm and
+ * cpu backends have no float16 storage, so asking for it there is an error, never a silent float32.
+ */
+export type ComputeDType = 'float32' | 'float16';
+
+export interface BackendChoice {
+  /** The backend in use. */
+  name: string;
+  dtype: ComputeDType;
+  /** wasm: threads in use (1 unless the page is cross-origin isolated). */
+  threads?: number;
+}
+
+function webglHalfFloat(): boolean {
+  return tf.env().getBool('WEBGL_FORCE_F16_TEXTURES');
+}
+
+function started(backend: string): boolean {
+  return (tf.engine() as unknown as { registry: Record<string, unknown> }).registry[backend] !== undefined;
+}
+
+/** The webgl backend, once created, keeps the precision it started with. */
+function webglStarted(): boolean {
+  return started('webgl');
+}
+
+async function tryBackend(name: string): Promise<boolean> {
+  try {
+    return await tf.setBackend(name);
+  } catch {
+    return false;
+  }
+}
+
+/** Selects (and initialises) the backend; returns what is in use. */
+export async function useBrowserBackend(name: BrowserBackendName = 'auto', dtype: ComputeDType = 'float32',
+  opts: { threads?: number } = {}): Promise<BackendChoice> {
+  if (!BROWSER_BACKENDS.includes(name)) throw new Error(`unknown backend "${name}" (choose ${BROWSER_BACKENDS.join(', ')})`);
+  if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`unknown dtype "${String(dtype)}" (choose float32 or float16)`);
+  if (dtype === 'float16') {
+    if (name === 'auto') name = 'webgl';
+    if (name !== 'webgl') {
+      throw new Error(`dtype float16 needs the webgl backend: tfjs has no float16 storage on ${name} (use float32 there)`);
+    }
+  }
+  if (name === 'webgl' || name === 'auto') {
+    const wantHalf = dtype === 'float16';
+    if (webglStarted() && webglHalfFloat() !== wantHalf) {
+      throw new Error(`webgl already runs in ${webglHalfFloat() ? 'float16' : 'float32'} in this page; `
+        + `its precision is fixed when it starts (reload the page to use ${dtype})`);
+    }
+    if (!webglStarted()) tf.env().set('WEBGL_FORCE_F16_TEXTURES', wantHalf);
+  }
+  if ((name === 'wasm' || name === 'auto') && !started('wasm')) {
+    // tfjs would take half the cores (at most 4); a page that asked for isolation wants them all.
+    const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+    if (isolated) setThreadsCount(Math.max(1, opts.threads ?? (navigator.hardwareConcurrency || 1)));
+  }
+  const candidates = name === 'auto' ? AUTO_ORDER : [name];
+  for (const candidate of candidates) {
+    if (await tryBackend(candidate)) {
+      await tf.ready();
+      if (candidate === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+      const choice: BackendChoice = { name: tf.getBackend(), dtype };
+      if (choice.name === 'wasm') choice.threads = wasmThreads();
+      if (choice.name === 'webgl' && dtype === 'float16' && tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')) {
+        throw new Error('webgl did not switch to half-float textures (WEBGL_RENDER_FLOAT32_ENABLED is still true)');
+      }
+      return choice;
+    }
+  }
+  throw new Error(name === 'auto' ? 'no tfjs backend initialised (tried webgpu, webgl, wasm, cpu)' : `backend "${name}" failed to initialise in this browser`);
+}
+
+/** tfjs-backend-wasm runs its threaded build by itself when the page is cross-origin isolated. */
+function wasmThreads(): number {
+  return getThreadsCount();
+}
