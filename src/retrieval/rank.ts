@@ -22,9 +22,9 @@ export interface RankedText {
 export async function rankTexts(model: BlipItm, image: ImageLike, texts: string[], opts: RetrievalOptions = {}): Promise<RankedText[]> {
   const { rerank, topK, order } = counts(opts);
   if (!Array.isArray(texts) || texts.length === 0) throw new Error('no text given');
-  const embedding = image instanceof ImageEmbedding ? image : model.encodeImages([image])[0];
+  const embedding = image instanceof ImageEmbedding ? image : (await model.encodeImages([image]))[0];
   try {
-    const textEmbeds = model.encodeTexts(texts, opts);
+    const textEmbeds = await model.encodeTexts(texts, opts);
     const cosine = textEmbeds.map((t) => dot(embedding.itcEmbedding, t));
     let ranked: Scored[];
     if (rerank === 0) {
