@@ -4,6 +4,7 @@ import { bench } from './verbs/bench';
 import { dump } from './verbs/dump';
 import { explain } from './verbs/explain';
 import { indexCommand } from './verbs/index-cmd';
+import { evalCommand } from './verbs/eval';
 import { rank } from './verbs/rank';
 import { search } from './verbs/search';
 import { parity } from './verbs/parity';
@@ -12,6 +13,7 @@ import { score } from './verbs/score';
 import { tokenize } from './verbs/tokenize';
 
 const COMMANDS: Command[] = [score, rank, indexCommand, search, explain, dump, parity, bench, tokenize, preprocess, download];
+COMMANDS.splice(COMMANDS.indexOf(search) + 1, 0, evalCommand);
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

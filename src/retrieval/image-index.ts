@@ -155,6 +155,13 @@ export class ImageIndex {
     return ranked.map((s) => ({ image: cands[s.index].entry.path, ...s }));
   }
 
+  /** Every image's verified ITC vector, by path. */
+  async vectors(): Promise<Map<string, Float32Array>> {
+    this.checkOpen();
+    const { entries, vectors } = await this.exactRows();
+    return new Map(entries.map((e, i) => [e.path, vectors[i]]));
+  }
+
   /** Rows with their vectors and decoded states, verified (for evaluation and re-ranking). */
   async rows(entries: readonly IndexEntry[]) {
     this.checkOpen();
