@@ -155,7 +155,7 @@ export class Dataset {
   async nearest(query: Float32Array, limit: number, nprobes: number, refineFactor: number): Promise<{ entries: IndexEntry[]; vectors: Float32Array[] }> {
     const t = await this.guard(() => this.table.vectorSearch(Array.from(query)).column('vector').distanceType('dot')
       .limit(limit).nprobes(nprobes).refineFactor(refineFactor)
-      .select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum']).toArrow());
+      .select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum', '_distance']).toArrow());
     return this.vectorsOf(t);
   }
 
