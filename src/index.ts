@@ -19,3 +19,4 @@ export { attentionMaps } from './inspect/attention';
 export type { AttentionKind } from './inspect/attention';
 export { overlayMap } from './inspect/overlay';
 export * from './retrieval';
+export * from './eval';
