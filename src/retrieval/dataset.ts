@@ -227,14 +227,13 @@ export class Dataset {
     const vec = t.getChild('vector') as arrow.Vector;
     const sums = t.getChild('vector_sum') as arrow.Vector;
     const entries: IndexEntry[] = [];
-    const vectors: Float32Array[] = [];
+    const vectors = fixedSizeRows(vec, this.dims.embed);
     for (let i = 0; i < t.numRows; i++) {
       const e: IndexEntry = { path: cols[0].get(i), size: cols[1].get(i), mtimeMs: cols[2].get(i), sha256: cols[3].get(i), run: cols[4].get(i) };
-      const v = Float32Array.from((vec.get(i) as arrow.Vector).toArray() as Float32Array);
+      const v = vectors[i];
       if (v.length !== this.dims.embed) throw this.corrupt(e.path, `a vector of ${v.length} values, expected ${this.dims.embed}`);
       if (checksum('vector', e.sha256, bytesOf(v)) !== sums.get(i)) throw this.corrupt(e.path, 'checksum mismatch in its ITC vector');
       entries.push(e);
-      vectors.push(v);
     }
     return { entries, vectors };
   }
@@ -251,6 +250,20 @@ export class Dataset {
       throw new Error(`${this.uri}: cannot read or write the image index, it may be truncated or corrupted (${lanceMessage(e)})`);
     }
   }
+}
+
+/** The rows of a fixed_size_list<float32> column as copies, read from its value buffers (vector.get(i) per row is slow). */
+function fixedSizeRows(column: arrow.Vector, width: number): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (const chunk of column.data) {
+    const child = chunk.children[0];
+    const values = child.values as Float32Array;
+    for (let r = 0; r < chunk.length; r++) {
+      const start = child.offset + (chunk.offset + r) * width;
+      out.push(values.slice(start, start + width));
+    }
+  }
+  return out;
 }
 
 async function readMeta(uri: string, table: lancedb.Table): Promise<IndexMeta> {
