@@ -52,10 +52,28 @@ describe("eval: BLIP's retrieval protocol against its PyTorch twin (tiny checkpo
     });
   }
 
-  it('encodes each image once: a second run reuses the index', async () => {
+  it('encodes each image once: a second run reuses the index and the saved ITM scores', async () => {
     const set = loadEvalSet(ANNOTATIONS, IMAGES);
     const r = await evaluate(model, set, { kTest: 4, index: path.join(work, 'index') });
     expect(r.build).to.include({ encoded: 0, unchanged: 8 });
+    expect(r.itmImages).to.equal(0);
+    expect(r.recalls).to.deep.equal(twin.runs[0].recalls);
+  });
+
+  it('an interrupted run resumes: images and ITM scores done are not computed again', async () => {
+    const set = loadEvalSet(ANNOTATIONS, IMAGES);
+    const index = path.join(work, 'resume');
+    const abort = new AbortController();
+    let err: Error | undefined;
+    try {
+      await evaluate(model, set, { kTest: 4, index, signal: abort.signal, onProgress: (stage, p) => { if (stage === 'itm' && p.done === 3) abort.abort(); } });
+    } catch (e) { err = e as Error; }
+    expect(err?.message).to.match(/interrupted while re-scoring/);
+    const r = await evaluate(model, set, { kTest: 4, index });
+    expect(r.build.encoded).to.equal(0);
+    expect(r.itmImages).to.equal(5);
+    expect(r.recalls).to.deep.equal(twin.runs[0].recalls);
+    expectMatrix(r.i2t, twin.runs[0].i2t, 1e-4, 'i2t');
   });
 
   it('recalls: a hit when any caption ranks within K; ties by position', () => {

@@ -1,8 +1,9 @@
 import { BlipItm } from '../model/blip-itm';
-import { ImageIndex, buildIndex } from '../retrieval';
+import { ImageIndex, IndexEntry, buildIndex } from '../retrieval';
 import { BuildProgress, BuildReport } from '../retrieval/indexer';
 import { EvalSet } from './annotations';
 import { OUTSIDE, Recalls, recalls, shortlist } from './protocol';
+import { ScoreCache } from './score-cache';
 
 export interface EvalOptions {
   /** Shortlist size each way (BLIP: 256 on COCO, 128 on Flickr30k); capped at the candidates. */
@@ -27,6 +28,8 @@ export interface EvalResult {
   t2i: number[][];
   kTest: number;
   build: BuildReport;
+  /** Images matched with the ITM head in this run (the others' scores were saved by an earlier run). */
+  itmImages: number;
 }
 
 /** BLIP's tokenisation for retrieval evaluation: max_length 35, [ENC] at position 0 of the ITM input. */
@@ -72,26 +75,46 @@ export async function evaluate(model: BlipItm, set: EvalSet, opts: EvalOptions):
     const t2i = set.texts.map(() => new Array<number>(nImg).fill(OUTSIDE));
     const inI2t = i2tList.map((l) => new Set(l));
     const inT2i = t2iList.map((l) => new Set(l));
-    for (let i = 0; i < nImg; i++) {
-      if (opts.signal?.aborted) throw new Error('interrupted while re-scoring (the image features are saved; run again to resume)');
-      const texts = [...pairs[i]].sort((a, b) => a - b);
-      const [row] = await index.rows([entries[i]]);
-      const embedding = await model.embeddingFromStates(row.states, row.vector);
-      try {
-        const m = await model.match([embedding], texts.map((t) => set.texts[t]), { ...EVAL_TEXT, batchSize: opts.batchSize });
+    const cache = await ScoreCache.open(opts.index, index.fingerprint);
+    let itmImages = 0;
+    let lastSave = Date.now();
+    try {
+      for (let i = 0; i < nImg; i++) {
+        if (opts.signal?.aborted) throw new Error('interrupted while re-scoring (the scores so far are saved; run again to resume)');
+        const texts = [...pairs[i]].sort((a, b) => a - b);
+        const logits = await itmLogits(model, index, cache, entries[i], texts.map((t) => set.texts[t]), opts.batchSize);
+        if (logits.computed) itmImages++;
         texts.forEach((t, j) => {
-          const score = m.logits[0][j][1] + sims[i][t];
+          const score = logits.values[j] + sims[i][t];
           if (inI2t[i].has(t)) i2t[i][t] = score;
           if (inT2i[t].has(i)) t2i[t][i] = score;
         });
-      } finally {
-        embedding.dispose();
+        if (cache.unsaved >= 64 || Date.now() - lastSave > 30_000) { await cache.flush(); lastSave = Date.now(); }
+        opts.onProgress?.('itm', { done: i + 1, total: nImg, file: set.images[i], encoded: itmImages });
       }
-      opts.onProgress?.('itm', { done: i + 1, total: nImg, file: set.images[i], encoded: 0 });
+    } finally {
+      await cache.flush();
+      cache.close();
     }
-    return { recalls: recalls(i2t, t2i, set.txt2img, set.img2txt), sims, i2t, t2i, kTest, build };
+    return { recalls: recalls(i2t, t2i, set.txt2img, set.img2txt), sims, i2t, t2i, kTest, build, itmImages };
   } finally {
     index.close();
+  }
+}
+
+/** ITM match logits of one image with `texts`: saved ones reused, the rest computed from its stored states. */
+async function itmLogits(model: BlipItm, index: ImageIndex, cache: ScoreCache, entry: IndexEntry, texts: string[], batchSize?: number) {
+  const saved = texts.map((t) => cache.get(entry.sha256, t));
+  if (saved.every((v) => v !== undefined)) return { values: saved as number[], computed: false };
+  const [row] = await index.rows([entry]);
+  const embedding = await model.embeddingFromStates(row.states, row.vector);
+  try {
+    const m = await model.match([embedding], texts, { ...EVAL_TEXT, batchSize });
+    const values = m.logits[0].map((l) => l[1]);
+    cache.put(entry.sha256, texts, values);
+    return { values, computed: true };
+  } finally {
+    embedding.dispose();
   }
 }
 

@@ -78,7 +78,8 @@ function newRunId(): string {
 function checkLocalDir(dir: string): void {
   if (!fs.existsSync(dir)) return;
   if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir}: exists and is not a folder`);
-  const foreign = fs.readdirSync(dir).filter((n) => n !== `${TABLE}.lance` && n !== '__manifest'); // __manifest: LanceDB's table list
+  // __manifest: LanceDB's table list; eval_itm.lance: scores saved by `blip-itm eval` next to its images.
+  const foreign = fs.readdirSync(dir).filter((n) => n !== `${TABLE}.lance` && n !== '__manifest' && n !== 'eval_itm.lance');
   if (foreign.length) throw new Error(`${dir}: exists and is not an image index (it holds ${foreign[0]}); choose another output folder`);
 }
 
