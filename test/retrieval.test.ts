@@ -295,6 +295,15 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       }
     });
 
+    it('names an index of the retired format 1 as such', async () => {
+      const dir = path.join(tmpdir(), 'old');
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, 'manifest.json'), '{"format": "blip-itm-image-index", "version": 1}');
+      let err: Error | undefined;
+      try { await ImageIndex.open(dir); } catch (e) { err = e as Error; }
+      expect(err?.message).to.equal(`${dir}: an image index in the retired format 1 (manifest.json); index the images again into a new folder`);
+    });
+
     it('refuses to write into a folder that is not an index', async () => {
       const root = imageFolder();
       let err: Error | undefined;

@@ -84,6 +84,9 @@ export class Dataset {
 
   /** Opens the index at `uri`; null when there is none. */
   static async open(uri: string): Promise<Dataset | null> {
+    if (isLocal(uri) && fs.existsSync(path.join(uri, 'manifest.json'))) {
+      throw new Error(`${uri}: an image index in the retired format 1 (manifest.json); index the images again into a new folder`);
+    }
     if (isLocal(uri) && !fs.existsSync(path.join(uri, `${TABLE}.lance`))) return null;
     const db = await lancedb.connect(uri);
     let table: lancedb.Table;

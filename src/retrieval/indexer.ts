@@ -1,5 +1,6 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as path from 'path';
 import { BlipItm } from '../model/blip-itm';
 import { ImageDecodeError } from '../image';
 import { Dataset, NewRow, TABLE, isLocal, makeRow, resolveUri } from './dataset';
@@ -112,7 +113,7 @@ export async function buildIndex(model: BlipItm, out: string, paths: string[], o
   const warn = opts.onWarning ?? (() => undefined);
   const files = findImages(paths, warn).filter((f) => inShard(f.path, shard));
   const uri = resolveUri(out);
-  if (isLocal(uri)) checkLocalDir(uri);
+  if (isLocal(uri) && !fs.existsSync(path.join(uri, 'manifest.json'))) checkLocalDir(uri);
   if (opts.rebuild) await Dataset.drop(uri);
   const existing = await Dataset.open(uri);
   if (existing) {
