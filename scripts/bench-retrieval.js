@@ -32,7 +32,7 @@ const WORK = arg('work', '/tmp/blip-itm-scale');
 const QUERIES = Number(arg('queries', '100'));
 const CLUSTERS = Number(arg('clusters', '1000'));
 const DIM = 256;
-const SETTINGS = [{ nprobes: 20, refineFactor: 10 }, { nprobes: 50, refineFactor: 10 }, { nprobes: 20, refineFactor: 1 }];
+const SETTINGS = [{ nprobes: 20, refineFactor: 10 }, { nprobes: 50, refineFactor: 10 }, { nprobes: 20, refineFactor: 1 }, { nprobes: 20, refineFactor: 50 }, { nprobes: 50, refineFactor: 100 }];
 
 let seed = 1;
 function rand() { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32 - 0.5; }
