@@ -8,7 +8,7 @@ import { RetrievalOptions, Scored, counts, orderReranked, topIndices } from './s
 export interface SearchOptions extends RetrievalOptions {
   /** ANN only: IVF partitions searched (default 20). */
   nprobes?: number;
-  /** ANN only: candidates re-scored exactly per result wanted (default 10). */
+  /** ANN only: PQ candidates re-ranked by exact distance per result wanted (default 50). */
   refineFactor?: number;
 }
 
@@ -33,7 +33,8 @@ interface Candidate {
 }
 
 export const DEFAULT_NPROBES = 20;
-export const DEFAULT_REFINE_FACTOR = 10;
+/** Refine 10 found 38–44 % of the exact top 16 at 10^6 clustered rows, refine 50 all of it (109 vs 36 ms): docs/retrieval-scale.md. */
+export const DEFAULT_REFINE_FACTOR = 50;
 /** Fewest candidates taken from the vector index: recall@16 of a 16-row pool was 0.87 at 10^5 rows, of a 100-row pool 1.0. */
 const ANN_POOL = 100;
 
