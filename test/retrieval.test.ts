@@ -277,7 +277,9 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
         onProgress: (p) => { if (p.done > 0) seen.push(openIndex(path.join(root, 'index')).then(async (ix) => { sizes.push(await ix.size()); })); },
       });
       await Promise.all(seen);
-      expect(sizes).to.deep.equal([1, 2, 3]);
+      // Each reader opened while the build ran and saw a committed checkpoint (later ones may have landed meanwhile).
+      expect(sizes).to.have.length(3);
+      sizes.forEach((n) => expect(n).to.be.within(1, 3));
     });
 
     it('rebuilds for another model when asked', async () => {

@@ -198,11 +198,19 @@ export class Dataset {
     await this.guard(() => this.table.add(lancedb.makeArrowTable(records, { schema: schemaFor(this.meta) })));
   }
 
-  /** Deletes exactly these rows (by path and run), in chunks. */
+  /** Deletes exactly these rows (by path and run), in chunks; retried, since a delete is idempotent and may lose a commit race. */
   async remove(rows: readonly Pick<IndexEntry, 'path' | 'run'>[]): Promise<void> {
     for (let i = 0; i < rows.length; i += 256) {
-      const chunk = rows.slice(i, i + 256);
-      await this.guard(() => this.table.delete(rowPredicate(chunk)));
+      const predicate = rowPredicate(rows.slice(i, i + 256));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.table.delete(predicate);
+          break;
+        } catch (e) {
+          if (attempt === 3) await this.guard(() => Promise.reject(e));
+          await new Promise((r) => setTimeout(r, 50 * attempt));
+        }
+      }
     }
   }
 
