@@ -24,3 +24,4 @@ export { overlayMap } from './inspect/overlay';
 export * from './retrieval';
 export { MemoryBytes, drain } from './weights/source';
 export type { ByteReader, ByteSource } from './weights/source';
+export * from './eval';

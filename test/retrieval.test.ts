@@ -49,6 +49,14 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
   before(() => { model = BlipItm.fromDir(TINY); });
   after(() => model.dispose());
 
+  const opened: ImageIndex[] = [];
+  afterEach(() => { opened.splice(0).forEach((ix) => ix.close()); });
+  async function openIndex(dir: string): Promise<ImageIndex> {
+    const ix = await ImageIndex.open(dir);
+    opened.push(ix);
+    return ix;
+  }
+
   async function build(root: string, opts: BuildOptions = {}): Promise<{ report: BuildReport; warnings: string[] }> {
     const warnings: string[] = [];
     const report = await buildIndex(model, path.join(root, 'index'), [path.join(root, 'photos')], { onWarning: (m) => warnings.push(m), ...opts });
@@ -62,7 +70,7 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       root = imageFolder();
       const { report } = await build(root);
       expect(report).to.include({ files: 3, encoded: 3, unchanged: 0, removed: 0 });
-      index = ImageIndex.open(path.join(root, 'index'));
+      index = await ImageIndex.open(path.join(root, 'index'));
     });
     after(() => index.close());
 
@@ -193,9 +201,9 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       expect(warnings).to.have.length(1);
       expect(warnings[0]).to.contain(path.join(photos, 'broken.jpg')).and.to.contain('skipped');
 
-      const index = ImageIndex.open(path.join(root, 'index'));
+      const index = await ImageIndex.open(path.join(root, 'index'));
       try {
-        expect(index.entries.map((e) => path.basename(e.path))).to.deep.equal(['horse.png', 'rocket.jpg']);
+        expect((await index.entries()).map((e) => path.basename(e.path))).to.deep.equal(['horse.png', 'rocket.jpg']);
         // The changed horse.png is camera.png now; its row must hold camera's features.
         const hits = await index.search(model, TEXTS[0], { rerank: 0 });
         const [cam] = await model.encodeImages([fixture('images', 'camera.png')]);
@@ -207,7 +215,6 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       } finally {
         index.close();
       }
-      expect(fs.readdirSync(path.join(root, 'index')).filter((n) => n.startsWith('data-'))).to.have.length(2); // one generation
     });
 
     it('re-encodes a file whose mtime changed only when its bytes changed', async () => {
@@ -222,27 +229,28 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       const root = imageFolder();
       await build(root);
       const dir = path.join(root, 'index');
-      const before = fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8');
-      const open = ImageIndex.open(dir);
+      const versions = () => fs.readdirSync(path.join(dir, 'images.lance', '_versions')).sort();
+      const before = versions();
+      const open = await ImageIndex.open(dir);
       const expected = await open.search(model, TEXTS[1]);
       open.close();
 
       fs.copyFileSync(fixture('images', 'camera.png'), path.join(root, 'photos', 'new.png'));
       fs.copyFileSync(fixture('images', 'camera.png'), path.join(root, 'photos', 'chelsea.png'));
-      // A crash after the first encode (the progress callback throws): no manifest is written.
+      // A crash after the first encode (the progress callback throws) before any commit: nothing is written.
       let err: Error | undefined;
       try {
         await build(root, { onProgress: (p) => { if (p.encoded === 1) throw new Error('crash'); } });
       } catch (e) { err = e as Error; }
       expect(err?.message).to.equal('crash');
-      expect(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).to.equal(before);
-      const reopened = ImageIndex.open(dir);
+      expect(versions()).to.deep.equal(before);
+      const reopened = await ImageIndex.open(dir);
       try {
         expect(await reopened.search(model, TEXTS[1])).to.deep.equal(expected);
       } finally {
         reopened.close();
       }
-      // The next run cuts off the half-written rows and finishes the job.
+      // The next run finishes the job.
       const { report } = await build(root);
       expect(report).to.include({ files: 4, encoded: 1, reused: 1 });
     });
@@ -256,18 +264,22 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       } catch (e) { err = e; }
       expect(err).to.be.instanceOf(IndexInterrupted);
       expect((err as IndexInterrupted).report).to.include({ files: 1, encoded: 1 });
-      expect(ImageIndex.open(path.join(root, 'index')).size).to.equal(1);
+      expect(await (await ImageIndex.open(path.join(root, 'index'))).size()).to.equal(1);
       expect((await build(root)).report).to.include({ files: 3, encoded: 2, unchanged: 1 });
     });
 
-    it('writes checkpoints that a reader can open mid-build', async () => {
+    it('commits checkpoints that a reader can open mid-build', async () => {
       const root = imageFolder();
       const sizes: number[] = [];
+      const seen: Promise<void>[] = [];
       await build(root, {
         checkpointEvery: 1,
-        onProgress: (p) => { if (p.done > 0) sizes.push(ImageIndex.open(path.join(root, 'index')).size); },
+        onProgress: (p) => { if (p.done > 0) seen.push(openIndex(path.join(root, 'index')).then(async (ix) => { sizes.push(await ix.size()); })); },
       });
-      expect(sizes).to.deep.equal([1, 2, 3]);
+      await Promise.all(seen);
+      // Each reader opened while the build ran and saw a committed checkpoint (later ones may have landed meanwhile).
+      expect(sizes).to.have.length(3);
+      sizes.forEach((n) => expect(n).to.be.within(1, 3));
     });
 
     it('rebuilds for another model when asked', async () => {
@@ -277,7 +289,7 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       try {
         const r = await buildIndex(other, path.join(root, 'index'), [path.join(root, 'photos')], { rebuild: true });
         expect(r).to.include({ files: 3, encoded: 3 });
-        const index = ImageIndex.open(path.join(root, 'index'));
+        const index = await ImageIndex.open(path.join(root, 'index'));
         expect(await index.search(other, TEXTS[0])).to.have.length(3);
         index.close();
       } finally {
@@ -285,36 +297,44 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       }
     });
 
+    it('names an index of the retired format 1 as such', async () => {
+      const dir = path.join(tmpdir(), 'old');
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, 'manifest.json'), '{"format": "blip-itm-image-index", "version": 1}');
+      let err: Error | undefined;
+      try { await ImageIndex.open(dir); } catch (e) { err = e as Error; }
+      expect(err?.message).to.equal(`${dir}: an image index in the retired format 1 (manifest.json); index the images again into a new folder`);
+    });
+
     it('refuses to write into a folder that is not an index', async () => {
       const root = imageFolder();
       let err: Error | undefined;
       try { await buildIndex(model, path.join(root, 'photos'), [path.join(root, 'photos')]); } catch (e) { err = e as Error; }
       expect(err?.message).to.match(/is not an image index/);
+      expect(fs.readdirSync(path.join(root, 'photos')).sort()).to.deep.equal([...NAMES].sort());
     });
   });
 
   describe('states storage', () => {
-    it('float16 halves the states; none stores no states and re-encodes candidates; all rank alike', async () => {
+    it('float16 states rank like float32 ones, ITM within 1e-3; the storage is fixed at creation', async () => {
       const root = imageFolder();
       const results: Record<string, { itm: number; image: string }[]> = {};
-      const sizes: Record<string, number> = {};
-      for (const states of ['float32', 'float16', 'none'] as const) {
+      for (const states of ['float32', 'float16'] as const) {
         const dir = path.join(root, `index-${states}`);
         await buildIndex(model, dir, [path.join(root, 'photos')], { states });
-        sizes[states] = fs.readdirSync(dir).filter((n) => n.endsWith('.states')).reduce((s, n) => s + fs.statSync(path.join(dir, n)).size, 0);
-        const index = ImageIndex.open(dir);
+        const index = await openIndex(dir);
         expect(index.states).to.equal(states);
+        const [row] = await index.rows([(await index.entries())[0]]);
+        expect(row.states).to.have.length(17 * 48);
         results[states] = (await index.search(model, TEXTS[2])).map((h) => ({ itm: h.itm!, image: h.image }));
-        index.close();
       }
-      expect(sizes.float32).to.equal(3 * 17 * 48 * 4);
-      expect(sizes.float16).to.equal(sizes.float32 / 2);
-      expect(sizes.none).to.equal(0);
-      expect(results.none).to.deep.equal(results.float32);
       results.float16.forEach((h, k) => {
         expect(h.image).to.equal(results.float32[k].image);
         expect(h.itm).to.be.closeTo(results.float32[k].itm, 1e-3);
       });
+      let err: Error | undefined;
+      try { await buildIndex(model, path.join(root, 'index-float16'), [path.join(root, 'photos')], { states: 'float32' }); } catch (e) { err = e as Error; }
+      expect(err?.message).to.match(/stored as float16.*--rebuild/);
     });
 
     it('converts float32 to float16 with round-to-nearest-even', () => {

@@ -8,6 +8,7 @@ import { explain } from './verbs/explain';
 import { indexCommand } from './verbs/index-cmd';
 import { inspect } from './verbs/inspect';
 import { installNative } from './verbs/install-native';
+import { evalCommand } from './verbs/eval';
 import { rank } from './verbs/rank';
 import { search } from './verbs/search';
 import { parity } from './verbs/parity';
@@ -16,7 +17,7 @@ import { score } from './verbs/score';
 import { tokenize } from './verbs/tokenize';
 
 const COMMANDS: Command[] = [
-  score, rank, indexCommand, search, explain, inspect, dump, parity, bench, tokenize, preprocess, download, installNative,
+  score, rank, indexCommand, search, evalCommand, explain, inspect, dump, parity, bench, tokenize, preprocess, download, installNative,
 ];
 
 function mainHelp(): string {

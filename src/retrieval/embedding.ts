@@ -1,6 +1,6 @@
 import { imageTokens } from '../config';
 import { BlipItm } from '../model/blip-itm';
-import { Dims } from './index-format';
+import { Dims } from './schema';
 
 /** The index's row shape for this model. */
 export function modelDims(model: BlipItm): Dims {

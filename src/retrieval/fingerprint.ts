@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BlipItm } from '../model/blip-itm';
 import { weightFilesOf } from '../weights/checkpoint';
-import { ModelRecord, WeightFileRecord } from './index-format';
+import { ModelRecord, WeightFileRecord } from './schema';
 
 /**
  * What binds an index to a model: sha256 over the parsed config, the image processor config and

@@ -1,21 +1,21 @@
-import * as path from 'path';
 import { BlipItm } from '../model/blip-itm';
-import { ImageEmbedding } from '../model/image-embedding';
+import { Dataset, resolveUri } from './dataset';
 import { checkSameModel } from './fingerprint';
-import { Dims, IndexEntry, Manifest, StatesStorage, checkEndianness, readManifest } from './index-format';
-import { BuildOptions, BuildReport, buildIndex } from './indexer';
+import { BuildOptions, BuildReport, buildIndex, latestByPath } from './indexer';
+import { Dims, IndexEntry, StatesStorage, checkEndianness } from './schema';
 import { RetrievalOptions, Scored, counts, orderReranked, topIndices } from './scoring';
-import { RowReader } from './store';
 
 export interface SearchOptions extends RetrievalOptions {
-  /** Problems with single candidates (an index without states whose image is gone), one line each. */
-  onWarning?: (message: string) => void;
+  /** ANN only: IVF partitions searched (default 20). */
+  nprobes?: number;
+  /** ANN only: PQ candidates re-ranked by exact distance per result wanted (default 50). */
+  refineFactor?: number;
 }
 
 export interface SearchHit {
   /** Absolute path of the image. */
   image: string;
-  /** Position of the image in `entries`. */
+  /** Position of the image in the shortlist's candidates (ITC order). */
   index: number;
   /** ITC cosine similarity with the query. */
   itc: number;
@@ -25,122 +25,172 @@ export interface SearchHit {
   itmLogit?: number;
 }
 
+/** A shortlist candidate: its row and exact ITC cosine. */
+interface Candidate {
+  entry: IndexEntry;
+  vector: Float32Array;
+  itc: number;
+}
+
+export const DEFAULT_NPROBES = 20;
+/** Refine 10 found 38–44 % of the exact top 16 at 10^6 clustered rows, refine 50 all of it (109 vs 36 ms): docs/retrieval-scale.md. */
+export const DEFAULT_REFINE_FACTOR = 50;
+/** Fewest candidates taken from the vector index: recall@16 of a 16-row pool was 0.87 at 10^5 rows, of a 100-row pool 1.0. */
+const ANN_POOL = 100;
+
+function dot64(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+function byPath(a: IndexEntry, b: IndexEntry): number { return a.path < b.path ? -1 : a.path > b.path ? 1 : 0; }
+
 /**
- * An image index opened for searching: the manifest and every ITC embedding in memory
- * (entries × embed floats), the states file open for reading candidates' rows at query time.
- * Keep one open next to a loaded model to serve many queries; close() releases the file.
+ * An image index (a LanceDB table, see FORMAT.md) opened for searching. Small tables (no vector
+ * index) are searched exactly: every ITC vector, verified, is held in memory after the first
+ * query. Large ones go through the IVF-PQ index for a shortlist whose cosines are then computed
+ * exactly. Re-ranking reads the candidates' stored states. Keep one open next to a loaded model
+ * to serve many queries; close() releases it.
  */
 export class ImageIndex {
-  private constructor(readonly dir: string, private readonly manifest: Manifest, private readonly reader: RowReader) {}
+  private exact: { entries: IndexEntry[]; vectors: Float32Array[] } | null = null;
+  private ann: boolean | null = null;
+  private readonly checked = new WeakSet<BlipItm>();
+  private closed = false;
 
-  /** Opens the index in `dir` (a build or a compaction running meanwhile is fine). */
-  static open(dir: string): ImageIndex {
+  private constructor(private readonly dataset: Dataset) {}
+
+  /** Opens the index at `where` (a folder or an object store URI); builds running meanwhile are fine. */
+  static async open(where: string): Promise<ImageIndex> {
     checkEndianness();
-    for (let attempt = 0; ; attempt++) {
-      const m = readManifest(dir);
-      if (!m) throw new Error(`${dir}: not an image index (no manifest.json; make one with blip-itm index)`);
-      try {
-        return new ImageIndex(path.resolve(dir), m, RowReader.open(dir, m.data, m.dims, m.states, m.rows));
-      } catch (e) {
-        // A compaction may have replaced the generation between reading the manifest and its files.
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt === 0) continue;
-        throw new Error(`${dir}: cannot read the index data (${(e as Error).message})`);
-      }
-    }
+    const uri = resolveUri(where);
+    const dataset = await Dataset.open(uri);
+    if (!dataset) throw new Error(`${uri}: not an image index (make one with blip-itm index)`);
+    return new ImageIndex(dataset);
   }
 
-  /** Creates or updates the index in `dir` from the images under `paths` (see buildIndex), then opens it. */
-  static async build(model: BlipItm, dir: string, paths: string[], opts: BuildOptions = {}): Promise<{ index: ImageIndex; report: BuildReport }> {
-    const report = await buildIndex(model, dir, paths, opts);
-    return { index: ImageIndex.open(dir), report };
+  /** Creates or updates the index at `where` from the images under `paths` (see buildIndex), then opens it. */
+  static async build(model: BlipItm, where: string, paths: string[], opts: BuildOptions = {}): Promise<{ index: ImageIndex; report: BuildReport }> {
+    const report = await buildIndex(model, where, paths, opts);
+    return { index: await ImageIndex.open(where), report };
   }
 
-  get size(): number { return this.manifest.entries.length; }
-  get entries(): readonly IndexEntry[] { return this.manifest.entries; }
-  get states(): StatesStorage { return this.manifest.states; }
-  get dims(): Dims { return { ...this.manifest.dims }; }
+  get uri(): string { return this.dataset.uri; }
+  get states(): StatesStorage { return this.dataset.meta.states; }
+  get dims(): Dims { return { ...this.dataset.meta.dims }; }
   /** The model fingerprint the index is bound to. */
-  get fingerprint(): string { return this.manifest.model.fingerprint; }
+  get fingerprint(): string { return this.dataset.meta.model.fingerprint; }
+
+  /** The indexed images, one per path (the newest row where two writers added one), sorted by path. */
+  async entries(): Promise<IndexEntry[]> {
+    this.checkOpen();
+    return [...latestByPath(await this.dataset.scanEntries()).latest.values()].sort(byPath);
+  }
+
+  async size(): Promise<number> { return (await this.entries()).length; }
+
+  /** Whether searches go through the ANN vector index. */
+  async approximate(): Promise<boolean> {
+    this.checkOpen();
+    if (this.ann === null) this.ann = await this.dataset.hasVectorIndex();
+    return this.ann;
+  }
 
   /** Throws unless `model` is the one the index was made with. */
   checkModel(model: BlipItm): void {
-    checkSameModel(model, this.manifest.model, this.dir);
+    this.checkOpen();
+    if (this.checked.has(model)) return;
+    checkSameModel(model, this.dataset.meta.model, this.uri);
+    this.checked.add(model);
   }
 
-  /** ITC cosine of a normalised query embedding with every entry: one pass over the stored matrix. */
-  itcScores(query: Float32Array): Float64Array {
-    const e = this.manifest.dims.embed;
+  /** The `n` best images for a normalised query embedding by ITC cosine, best first (ties: by path). */
+  async shortlist(query: Float32Array, n: number, opts: SearchOptions = {}): Promise<Candidate[]> {
+    this.checkOpen();
+    const e = this.dataset.dims.embed;
     if (query.length !== e) throw new Error(`query embedding has ${query.length} values, the index ${e}`);
-    const itc = this.reader.itc;
-    const entries = this.manifest.entries;
-    const out = new Float64Array(entries.length);
-    // Over the row-major [rows, embed] matrix; four accumulators break the add dependency chain.
-    const e4 = e - (e % 4);
-    for (let i = 0; i < entries.length; i++) {
-      const base = entries[i].row * e;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let k = 0;
-      for (; k < e4; k += 4) {
-        s0 += itc[base + k] * query[k];
-        s1 += itc[base + k + 1] * query[k + 1];
-        s2 += itc[base + k + 2] * query[k + 2];
-        s3 += itc[base + k + 3] * query[k + 3];
-      }
-      for (; k < e; k++) s0 += itc[base + k] * query[k];
-      out[i] = s0 + s1 + s2 + s3;
+    if (await this.approximate()) {
+      const refine = opts.refineFactor ?? DEFAULT_REFINE_FACTOR;
+      // At least ANN_POOL candidates (PQ distances are coarse: a small pool misses near ties), a few
+      // extra in case two writers left one path twice; all re-scored exactly below.
+      const found = await this.dataset.nearest(query, Math.max(n + 4, ANN_POOL), opts.nprobes ?? DEFAULT_NPROBES, refine);
+      const { latest } = latestByPath(found.entries);
+      const cands = found.entries.map((entry, i) => ({ entry, vector: found.vectors[i], itc: dot64(found.vectors[i], query) }))
+        .filter((c) => latest.get(c.entry.path) === c.entry);
+      cands.sort((a, b) => b.itc - a.itc || byPath(a.entry, b.entry));
+      return cands.slice(0, n);
     }
-    return out;
+    const { entries, vectors } = await this.exactRows();
+    const cosine = vectors.map((v) => dot64(v, query));
+    return topIndices(cosine, n).map((i) => ({ entry: entries[i], vector: vectors[i], itc: cosine[i] }));
   }
 
   /**
-   * The ImageEmbedding of entry i, for ITM: from the stored states, or (index without states)
-   * by encoding the file again. The caller disposes it.
-   */
-  async embedding(model: BlipItm, i: number): Promise<ImageEmbedding> {
-    const entry = this.manifest.entries[i];
-    const states = this.reader.states(entry.row);
-    if (states) return model.embeddingFromStates(states, this.reader.itcRow(entry.row).slice());
-    return (await model.encodeImages([entry.path]))[0];
-  }
-
-  /**
-   * Text → images, BLIP's way: ITC cosine of the query with every image, the best `rerank`
-   * (default 16) re-scored with the ITM head and ordered by match probability; the best `topK`
+   * Text → images, BLIP's way: the best `rerank` (default 16) by ITC cosine, re-scored with the
+   * ITM head from their stored states and ordered by match probability; the best `topK`
    * (default 10) are returned. rerank 0: ordered by ITC alone.
    */
   async search(model: BlipItm, query: string, opts: SearchOptions = {}): Promise<SearchHit[]> {
     const { rerank, topK, order } = counts(opts);
-    if (typeof query !== 'string') throw new Error('the query must be a string');
     this.checkModel(model);
     const [q] = await model.encodeTexts([query], opts);
-    const cosine = this.itcScores(q);
+    const cands = await this.shortlist(q, rerank === 0 ? topK : rerank, opts);
     let ranked: Scored[];
     if (rerank === 0) {
-      ranked = topIndices(cosine, topK).map((index) => ({ index, itc: cosine[index] }));
+      ranked = cands.map((c, index) => ({ index, itc: c.itc }));
     } else {
+      const rows = new Map((await this.dataset.fetch(cands.map((c) => c.entry))).map((r) => [`${r.path}\0${r.run}`, r]));
       const scored: Scored[] = [];
-      for (const index of topIndices(cosine, rerank)) {
-        let embedding: ImageEmbedding;
-        try {
-          embedding = await this.embedding(model, index);
-        } catch (e) {
-          opts.onWarning?.(`${this.manifest.entries[index].path}: ${(e as Error).message}; left out of the re-ranking`);
-          continue;
-        }
+      for (let index = 0; index < cands.length; index++) {
+        const c = cands[index];
+        const row = rows.get(`${c.entry.path}\0${c.entry.run}`);
+        if (!row) continue; // deleted by a writer since the shortlist was taken
+        const embedding = await model.embeddingFromStates(row.states, row.vector);
         try {
           const m = await model.match([embedding], [query], opts);
-          scored.push({ index, itc: cosine[index], itm: m.probs[0][0], itmLogit: m.logits[0][0][1] });
+          scored.push({ index, itc: c.itc, itm: m.probs[0][0], itmLogit: m.logits[0][0][1] });
         } finally {
           embedding.dispose(); // with its cached cross-attention keys/values: ~42 MB for the base model
         }
       }
       ranked = orderReranked(scored, order).slice(0, topK);
     }
-    return ranked.map((s) => ({ image: this.manifest.entries[s.index].path, ...s }));
+    return ranked.map((s) => ({ image: cands[s.index].entry.path, ...s }));
   }
 
-  close(): void { this.reader.close(); }
+  /** Every image's verified ITC vector, by path. */
+  async vectors(): Promise<Map<string, Float32Array>> {
+    this.checkOpen();
+    const { entries, vectors } = await this.exactRows();
+    return new Map(entries.map((e, i) => [e.path, vectors[i]]));
+  }
+
+  /** Rows with their vectors and decoded states, verified (for evaluation and re-ranking). */
+  async rows(entries: readonly IndexEntry[]) {
+    this.checkOpen();
+    return this.dataset.fetch(entries);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.exact = null;
+    this.dataset.close();
+  }
+
+  private async exactRows(): Promise<{ entries: IndexEntry[]; vectors: Float32Array[] }> {
+    if (!this.exact) {
+      const all = await this.dataset.scanVectors();
+      const { latest } = latestByPath(all.entries);
+      const order = all.entries.map((_, i) => i).filter((i) => latest.get(all.entries[i].path) === all.entries[i])
+        .sort((a, b) => byPath(all.entries[a], all.entries[b]));
+      this.exact = { entries: order.map((i) => all.entries[i]), vectors: order.map((i) => all.vectors[i]) };
+    }
+    return this.exact;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error(`${this.uri}: the image index is closed (open it again with ImageIndex.open)`);
+  }
 }

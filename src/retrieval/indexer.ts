@@ -3,15 +3,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BlipItm } from '../model/blip-itm';
 import { ImageDecodeError } from '../image';
-import { ImageEmbedding } from '../model/image-embedding';
+import { Dataset, NewRow, TABLE, isLocal, makeRow, resolveUri } from './dataset';
 import { modelDims } from './embedding';
 import { checkSameModel, modelRecord, sha256File } from './fingerprint';
-import {
-  Dims, FORMAT_NAME, FORMAT_VERSION, IndexEntry, MANIFEST, Manifest, ModelRecord, StatesStorage, STATES_STORAGES,
-  checkEndianness, readManifest, statesFile, itcFile, writeManifest,
-} from './index-format';
-import { lockIndex } from './lock';
-import { RowReader, RowWriter } from './store';
+import { FORMAT_NAME, FORMAT_VERSION, IndexEntry, IndexMeta, STATES_STORAGES, StatesStorage, checkEndianness } from './schema';
+import { Shard, WHOLE, inShard } from './shard';
 import { FoundFile, findImages } from './walk';
 
 export interface BuildProgress {
@@ -25,16 +21,20 @@ export interface BuildProgress {
 }
 
 export interface BuildOptions {
-  /** How to store each image's states for re-ranking: float32 (default), float16 or none (re-encode at query time). Default: the existing index's. */
+  /** How to store each image's states for re-ranking: float32 (default; exact) or float16 (half the size). Fixed when the index is created. */
   states?: StatesStorage;
   /** Also compare content hashes of files whose size and mtime are unchanged (reads every file). */
   hash?: boolean;
   /** Start afresh, discarding an existing index (needed when it was made by another model). */
   rebuild?: boolean;
+  /** Encode only this part of the inputs (several writers fill one index at once). Default: all. */
+  shard?: Shard;
   /** Save the work done so far at least this often, in seconds (default 30). */
   checkpointSeconds?: number;
-  /** ... and after this many processed files (default: no count limit). */
+  /** ... and after this many encoded files (default 64). */
   checkpointEvery?: number;
+  /** Build the ANN (IVF-PQ) vector index once the table has this many rows (default 50,000). */
+  annMinRows?: number;
   /** Aborting stops after the current image, saves what was done and throws IndexInterrupted. */
   signal?: AbortSignal;
   onProgress?: (p: BuildProgress) => void;
@@ -43,19 +43,19 @@ export interface BuildOptions {
 }
 
 export interface BuildReport {
-  /** Images in the index after the run. */
+  /** Images of this writer's part in the index after the run. */
   files: number;
   /** Images run through the vision encoder. */
   encoded: number;
   /** Kept as they were: same path, size and mtime (and content, with `hash`). */
   unchanged: number;
-  /** New or changed files whose exact bytes were already indexed: not encoded again. */
+  /** New or changed files whose exact bytes were already indexed: features copied, not encoded again. */
   reused: number;
   /** Entries dropped: the file is gone or no longer readable. */
   removed: number;
   /** Files that could not be read or decoded, with why. */
   skipped: { path: string; reason: string }[];
-  /** Whether the data files were rewritten without the rows no entry uses any more. */
+  /** Whether the table was compacted (small fragments merged, vector index updated). */
   compacted: boolean;
   seconds: number;
 }
@@ -68,182 +68,184 @@ export class IndexInterrupted extends Error {
   }
 }
 
-const DATA_FILE = /^(data-[0-9a-f]+)\.(itc|states)$/;
+export const DEFAULT_ANN_MIN_ROWS = 50_000;
 
-function newDataName(): string { return `data-${crypto.randomBytes(4).toString('hex')}`; }
-
-function byPath(a: IndexEntry, b: IndexEntry): number { return a.path < b.path ? -1 : a.path > b.path ? 1 : 0; }
-
-/** Creates DIR, or checks that an existing DIR is an index (or empty): never litter a photo folder. */
-function prepareDir(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new Error(`${dir}: cannot create the index folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir}: exists and is not a folder`);
-  const foreign = fs.readdirSync(dir).filter((n) => n !== MANIFEST && n !== '.lock' && !DATA_FILE.test(n) && !n.startsWith(`${MANIFEST}.tmp-`));
-  if (foreign.length && !fs.existsSync(path.join(dir, MANIFEST))) {
-    throw new Error(`${dir}: exists and is not an image index (it holds ${foreign[0]}); choose another output folder`);
-  }
+/** A run id that sorts by start time: the newest row wins when two writers added one path. */
+function newRunId(): string {
+  return `${Date.now().toString(36).padStart(9, '0')}-${crypto.randomBytes(4).toString('hex')}`;
 }
 
-/** Deletes data files of other generations and temporary manifests (we hold the lock). */
-function removeStrays(dir: string, keep: string | null): void {
-  for (const name of fs.readdirSync(dir)) {
-    const m = DATA_FILE.exec(name);
-    if ((m && m[1] !== keep) || name.startsWith(`${MANIFEST}.tmp-`)) fs.rmSync(path.join(dir, name), { force: true });
+/** A local output folder must be new, empty or an index: never litter a photo folder. */
+function checkLocalDir(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir}: exists and is not a folder`);
+  // __manifest: LanceDB's table list; eval_itm.lance: scores saved by `blip-itm eval` next to its images.
+  const foreign = fs.readdirSync(dir).filter((n) => n !== `${TABLE}.lance` && n !== '__manifest' && n !== 'eval_itm.lance');
+  if (foreign.length) throw new Error(`${dir}: exists and is not an image index (it holds ${foreign[0]}); choose another output folder`);
+}
+
+/** The row each path resolves to (newest run), and the older duplicates. */
+export function latestByPath(rows: readonly IndexEntry[]): { latest: Map<string, IndexEntry>; older: IndexEntry[] } {
+  const latest = new Map<string, IndexEntry>();
+  const older: IndexEntry[] = [];
+  for (const r of rows) {
+    const cur = latest.get(r.path);
+    if (!cur) latest.set(r.path, r);
+    else if (r.run > cur.run) { older.push(cur); latest.set(r.path, r); } else older.push(r);
   }
+  return { latest, older };
 }
 
 /**
- * Creates or updates the index in `dir` from the images under `paths` (the index then holds
- * exactly those). Unchanged files are not read again, new and changed ones are encoded and
- * appended, removed ones dropped; the manifest is replaced atomically at checkpoints and at
- * the end, so an interruption at any point leaves a valid index.
+ * Creates or updates the index at `out` (a folder, or an object store URI) from the images under
+ * `paths` (of this writer's shard): the index then holds exactly those. Unchanged files are not
+ * read again, new and changed ones are encoded and added, removed ones deleted. Rows are added
+ * in commits (every `checkpointEvery` images or `checkpointSeconds`, on abort, at the end), each
+ * atomic; a writer deletes only rows it saw, so writers running at once never undo each other.
  */
-export async function buildIndex(model: BlipItm, dir: string, paths: string[], opts: BuildOptions = {}): Promise<BuildReport> {
+export async function buildIndex(model: BlipItm, out: string, paths: string[], opts: BuildOptions = {}): Promise<BuildReport> {
   checkEndianness();
   const started = Date.now();
   if (opts.states !== undefined && !STATES_STORAGES.includes(opts.states)) {
-    throw new Error(`states must be ${STATES_STORAGES.join(', ')}; got ${opts.states}`);
+    throw new Error(`states must be ${STATES_STORAGES.join(' or ')}; got ${opts.states}`);
   }
+  const shard = opts.shard ?? WHOLE;
   const warn = opts.onWarning ?? (() => undefined);
-  const files = findImages(paths, warn);
-  prepareDir(dir);
-  const unlock = lockIndex(dir);
+  const files = findImages(paths, warn).filter((f) => inShard(f.path, shard));
+  const uri = resolveUri(out);
+  if (isLocal(uri) && !fs.existsSync(path.join(uri, 'manifest.json'))) checkLocalDir(uri);
+  if (opts.rebuild) await Dataset.drop(uri);
+  const existing = await Dataset.open(uri);
+  if (existing) {
+    try {
+      checkSameModel(model, existing.meta.model, uri);
+      if (opts.states && opts.states !== existing.meta.states) {
+        throw new Error(`${uri}: states are stored as ${existing.meta.states}, not ${opts.states}; rebuild it with --rebuild to change`);
+      }
+    } catch (e) {
+      existing.close();
+      throw e;
+    }
+  }
+  const meta: IndexMeta = existing?.meta ?? {
+    format: FORMAT_NAME, version: FORMAT_VERSION, model: modelRecord(model), dims: modelDims(model), states: opts.states ?? 'float32',
+  };
+  const dataset = existing ?? await Dataset.openOrCreate(uri, meta);
   try {
-    let old = readManifest(dir);
-    // The generation the manifest on disk names stays until a new manifest replaces it.
-    removeStrays(dir, old?.data ?? null);
-    let record: ModelRecord;
-    if (old && !opts.rebuild) {
-      checkSameModel(model, old.model, dir);
-      record = modelRecord(model, old.model.files);
-    } else {
-      record = modelRecord(model);
-    }
-    const storage = opts.states ?? old?.states ?? 'float32';
-    if (old && old.states !== storage) {
-      warn(`${dir}: states stored as ${old.states}, now ${storage}: every image is encoded again`);
-      old = null;
-    }
-    if (opts.rebuild) old = null;
-    const run = new Build(model, dir, record, storage, old, opts, started);
-    return await run.go(files);
+    if (dataset.meta.model.fingerprint !== meta.model.fingerprint) checkSameModel(model, dataset.meta.model, uri);
+    return await new Build(model, dataset, shard, opts, started).go(files);
   } finally {
-    unlock();
+    dataset.close();
   }
 }
 
 class Build {
-  private readonly dims: Dims;
-  private data: string;
-  private writer: RowWriter;
-  private readonly report: BuildReport;
-  private lastCheckpoint = Date.now();
-  private sinceCheckpoint = 0;
-  /** The manifest as last written (or found), to skip rewriting an unchanged one. */
-  private onDisk: Manifest | null;
+  private readonly run = newRunId();
+  private readonly report: BuildReport = { files: 0, encoded: 0, unchanged: 0, reused: 0, removed: 0, skipped: [], compacted: false, seconds: 0 };
+  private pending: NewRow[] = [];
+  /** Rows the pending ones replace (changed files), deleted once those are committed. */
+  private superseded: IndexEntry[] = [];
+  private lastCommit = Date.now();
+  private committed = false;
 
   constructor(
     private readonly model: BlipItm,
-    private readonly dir: string,
-    private readonly record: ModelRecord,
-    private readonly storage: StatesStorage,
-    private readonly old: Manifest | null,
+    private readonly dataset: Dataset,
+    private readonly shard: Shard,
     private readonly opts: BuildOptions,
     private readonly started: number,
-  ) {
-    this.dims = modelDims(model);
-    this.onDisk = old;
-    this.data = old?.data ?? newDataName();
-    try {
-      this.writer = RowWriter.open(dir, this.data, this.dims, storage, old?.rows ?? 0, !old);
-    } catch (e) {
-      throw new Error(`${dir}: cannot open the index data (${(e as Error).message}); rebuild it with --rebuild`);
-    }
-    this.report = { files: 0, encoded: 0, unchanged: 0, reused: 0, removed: 0, skipped: [], compacted: false, seconds: 0 };
-  }
+  ) {}
 
   async go(files: FoundFile[]): Promise<BuildReport> {
-    try {
-      const oldByPath = new Map((this.old?.entries ?? []).map((e) => [e.path, e]));
-      const rowByHash = new Map((this.old?.entries ?? []).map((e) => [e.sha256, e.row]));
-      const kept: IndexEntry[] = [];
-      const todo: FoundFile[] = [];
-      for (const f of files) {
-        const e = oldByPath.get(f.path);
-        if (e && e.size === f.size && e.mtimeMs === f.mtimeMs && (!this.opts.hash || hashOrNull(f.path) === e.sha256)) kept.push(e);
-        else todo.push(f);
-      }
-      const present = new Set(files.map((f) => f.path));
-      this.report.unchanged = kept.length;
-      this.report.removed = [...oldByPath.keys()].filter((p) => !present.has(p)).length;
-
-      const fresh = new Map<string, IndexEntry>();
-      const progress = (done: number, file: string) => this.opts.onProgress?.({ done, total: todo.length, file, encoded: this.report.encoded });
-      progress(0, '');
-      for (let i = 0; i < todo.length; i++) {
-        if (this.opts.signal?.aborted) {
-          // Old entries of files not reached yet stay as they were.
-          const pending = todo.slice(i).map((f) => oldByPath.get(f.path)).filter((e): e is IndexEntry => !!e);
-          this.commit([...kept, ...fresh.values(), ...pending]);
-          throw new IndexInterrupted(this.finish());
-        }
-        const f = todo[i];
-        const entry = await this.add(f, rowByHash);
-        if (entry) fresh.set(f.path, entry);
-        else if (oldByPath.has(f.path)) this.report.removed++; // was indexed, unreadable now
-        if (this.checkpointDue()) {
-          const pending = todo.slice(i + 1).map((x) => oldByPath.get(x.path)).filter((e): e is IndexEntry => !!e);
-          this.commit([...kept, ...fresh.values(), ...pending]);
-        }
-        progress(i + 1, f.path);
-        await new Promise((resolve) => setImmediate(resolve)); // let SIGINT handlers and output run
-      }
-      this.commit([...kept, ...fresh.values()], true);
-      return this.finish();
-    } finally {
-      this.writer.close();
+    const seen = await this.dataset.scanEntries();
+    const mine = seen.filter((r) => inShard(r.path, this.shard));
+    const { latest } = latestByPath(mine);
+    const rowsOf = new Map<string, IndexEntry[]>();
+    for (const r of mine) rowsOf.set(r.path, [...(rowsOf.get(r.path) ?? []), r]);
+    const byHash = new Map([...latest.values()].map((e) => [e.sha256, e]));
+    const present = new Set(files.map((f) => f.path));
+    const todo: FoundFile[] = [];
+    let kept = 0;
+    for (const f of files) {
+      const e = latest.get(f.path);
+      if (e && e.size === f.size && e.mtimeMs === f.mtimeMs && (!this.opts.hash || hashOrNull(f.path) === e.sha256)) kept++;
+      else todo.push(f);
     }
+    this.report.unchanged = kept;
+    const gone = mine.filter((r) => !present.has(r.path));
+    this.report.removed = new Set(gone.map((r) => r.path)).size;
+
+    const progress = (done: number, file: string) => this.opts.onProgress?.({ done, total: todo.length, file, encoded: this.report.encoded });
+    progress(0, '');
+    for (let i = 0; i < todo.length; i++) {
+      if (this.opts.signal?.aborted) {
+        await this.commit();
+        this.report.files = kept + this.report.encoded + this.report.reused;
+        throw new IndexInterrupted(this.finish());
+      }
+      const f = todo[i];
+      const row = await this.add(f, byHash);
+      const old = rowsOf.get(f.path) ?? [];
+      if (row) {
+        this.pending.push(row);
+        this.superseded.push(...old);
+      } else if (old.length) {
+        this.report.removed++; // was indexed, unreadable now
+        gone.push(...old);
+      }
+      if (this.commitDue()) await this.commit();
+      progress(i + 1, f.path);
+      await new Promise((resolve) => setImmediate(resolve)); // let signal handlers and output run
+    }
+    await this.commit();
+    if (gone.length) { await this.dataset.remove(gone); this.committed = true; }
+    await this.settle();
+    this.report.files = kept + this.report.encoded + this.report.reused;
+    return this.finish();
   }
 
   /** Reads, hashes and (unless its bytes are indexed already) encodes one file; null when skipped. */
-  private async add(f: FoundFile, rowByHash: Map<string, number>): Promise<IndexEntry | null> {
+  private async add(f: FoundFile, byHash: Map<string, IndexEntry>): Promise<NewRow | null> {
     let bytes: Buffer;
     let st: fs.Stats;
     try {
-      bytes = fs.readFileSync(f.path);
       st = fs.statSync(f.path);
+      bytes = fs.readFileSync(f.path);
     } catch (e) {
       return this.skip(f.path, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
+    // The hash, the vector and the states all come from these bytes, read once.
     const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
-    let row = rowByHash.get(sha256);
-    if (row !== undefined) {
+    const entry: IndexEntry = { path: f.path, size: bytes.length, mtimeMs: st.mtimeMs, sha256, run: this.run };
+    const same = byHash.get(sha256);
+    const pending = this.pending.find((r) => r.sha256 === sha256);
+    if (pending) {
       this.report.reused++;
-    } else {
-      let embedding: ImageEmbedding;
-      try {
-        [embedding] = await this.model.encodeImages([bytes]);
-      } catch (e) {
-        if (e instanceof ImageDecodeError) return this.skip(f.path, e.problem);
-        throw e;
-      }
-      try {
-        // [1, T, D] → T×D row-major
-        const states = this.storage === 'none' ? null : (embedding.states.dataSync() as Float32Array);
-        row = this.writer.append(embedding.itcEmbedding, states);
-      } finally {
-        embedding.dispose();
-      }
-      rowByHash.set(sha256, row);
-      this.report.encoded++;
+      return { ...entry, vector: pending.vector, states: pending.states };
     }
-    this.sinceCheckpoint++;
-    // size and mtime after reading: a file rewritten meanwhile is caught by the next run.
-    return { path: f.path, size: st.size, mtimeMs: st.mtimeMs, sha256, row };
+    if (same) {
+      const [stored] = await this.dataset.fetch([same]);
+      if (stored) {
+        this.report.reused++;
+        return makeRow(entry, stored.vector, stored.states, this.dataset.meta.states);
+      }
+    }
+    let embedding;
+    try {
+      [embedding] = await this.model.encodeImages([bytes]);
+    } catch (e) {
+      if (e instanceof ImageDecodeError) return this.skip(f.path, e.problem);
+      throw e;
+    }
+    try {
+      const states = (await embedding.states.data()) as Float32Array; // [1, T, D] → T×D row-major
+      this.report.encoded++;
+      const row = makeRow(entry, embedding.itcEmbedding, states, this.dataset.meta.states);
+      byHash.set(sha256, entry);
+      return row;
+    } finally {
+      embedding.dispose();
+    }
   }
 
   private skip(file: string, reason: string): null {
@@ -252,79 +254,47 @@ class Build {
     return null;
   }
 
-  private checkpointDue(): boolean {
-    const every = this.opts.checkpointEvery ?? Infinity;
+  private commitDue(): boolean {
+    const every = this.opts.checkpointEvery ?? 64;
     const seconds = this.opts.checkpointSeconds ?? 30;
-    return this.sinceCheckpoint > 0 && (this.sinceCheckpoint >= every || Date.now() - this.lastCheckpoint >= seconds * 1000);
+    return this.pending.length > 0 && (this.pending.length >= every || Date.now() - this.lastCommit >= seconds * 1000);
   }
 
-  /** Flushes the data, then atomically replaces the manifest; at the end, compacts if worthwhile. */
-  private commit(entries: IndexEntry[], final = false): void {
-    entries.sort(byPath);
-    const live = new Set(entries.map((e) => e.row));
-    const dead = this.writer.rows - live.size;
-    // Rows of removed or changed files stay in the data file until they are a quarter of it.
-    if (final && dead > 0 && dead * 4 > this.writer.rows) entries = this.compact(entries);
-    const manifest: Manifest = {
-      format: FORMAT_NAME,
-      version: FORMAT_VERSION,
-      model: this.record,
-      dims: this.dims,
-      states: this.storage,
-      data: this.data,
-      rows: this.writer.rows,
-      entries,
-      updated: new Date().toISOString(),
-    };
-    // Nothing changed: leave the index untouched (its files keep their mtimes).
-    if (!this.onDisk || !sameContent(manifest, this.onDisk)) {
-      this.writer.sync();
-      writeManifest(this.dir, manifest);
-      this.onDisk = manifest;
-      removeStrays(this.dir, this.data); // a replaced or compacted generation
+  /** Adds the pending rows in one atomic commit, then deletes the rows they replace. */
+  private async commit(): Promise<void> {
+    if (this.pending.length) {
+      await this.dataset.add(this.pending);
+      this.committed = true;
     }
-    this.report.files = entries.length;
-    this.lastCheckpoint = Date.now();
-    this.sinceCheckpoint = 0;
+    // A crash between the two leaves both rows; readers take the newest run, the next writer deletes the other.
+    if (this.superseded.length) await this.dataset.remove(this.superseded);
+    this.pending = [];
+    this.superseded = [];
+    this.lastCommit = Date.now();
   }
 
-  /** Copies the rows still used into a new generation of data files; returns the renumbered entries. */
-  private compact(entries: IndexEntry[]): IndexEntry[] {
-    this.writer.sync();
-    const reader = RowReader.open(this.dir, this.data, this.dims, this.storage, this.writer.rows);
-    const data = newDataName();
-    const writer = RowWriter.open(this.dir, data, this.dims, this.storage, 0, true);
-    const renumber = new Map<number, number>();
+  /** After a run that changed something: drop duplicates of this part, compact, keep the ANN index current. */
+  private async settle(): Promise<void> {
+    if (!this.committed) return;
+    const { older } = latestByPath((await this.dataset.scanEntries()).filter((r) => inShard(r.path, this.shard)));
+    if (older.length) await this.dataset.remove(older);
     try {
-      for (const e of entries) {
-        if (renumber.has(e.row)) continue;
-        const itc = reader.itcRow(e.row);
-        renumber.set(e.row, writer.appendRaw(new Uint8Array(itc.buffer, itc.byteOffset, itc.byteLength), reader.rawStates(e.row)));
+      await this.dataset.optimize();
+      this.report.compacted = true;
+      const rows = await this.dataset.count();
+      if (rows >= (this.opts.annMinRows ?? DEFAULT_ANN_MIN_ROWS) && !(await this.dataset.hasVectorIndex())) {
+        await this.dataset.createVectorIndex(rows);
       }
     } catch (e) {
-      writer.close();
-      fs.rmSync(itcFile(this.dir, data), { force: true });
-      fs.rmSync(statesFile(this.dir, data), { force: true });
-      throw e;
-    } finally {
-      reader.close();
+      // Another writer compacting or indexing at the same moment: the data is committed, tidying can wait.
+      this.opts.onWarning?.(`${this.dataset.uri}: compaction left for a later run (${(e as Error).message})`);
     }
-    // The old writer's files are deleted once the new manifest is in place.
-    this.writer.close();
-    this.writer = writer;
-    this.data = data;
-    this.report.compacted = true;
-    return entries.map((e) => ({ ...e, row: renumber.get(e.row) as number }));
   }
 
   private finish(): BuildReport {
     this.report.seconds = (Date.now() - this.started) / 1000;
     return this.report;
   }
-}
-
-function sameContent(a: Manifest, b: Manifest): boolean {
-  return JSON.stringify({ ...a, updated: '' }) === JSON.stringify({ ...b, updated: '' });
 }
 
 function hashOrNull(file: string): string | null {

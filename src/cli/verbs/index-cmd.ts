@@ -1,24 +1,55 @@
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { loadModel } from '../load';
-import { IndexInterrupted, STATES_STORAGES, StatesStorage, buildIndex } from '../../retrieval';
+import { IndexInterrupted, STATES_STORAGES, Shard, StatesStorage, buildIndex, parseShard } from '../../retrieval';
 import { IndexProgressBar, summaryLine } from '../../retrieval/progress';
+
+/** Exit codes of a process stopped by a signal, as shells report them. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Runs `work` with SIGINT and SIGTERM turned into an abort: the first saves what was done and
+ * ends with 130 / 143; a second stops at once (everything committed stays valid).
+ */
+export async function withInterrupts<T>(onFirst: (signal: string) => void, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const abort = new AbortController();
+  let received = '';
+  const handler = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) process.exit(SIGNAL_EXIT[signal] ?? 1);
+    received = signal;
+    onFirst(signal);
+    abort.abort();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  try {
+    return await work(abort.signal);
+  } finally {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+    if (received) process.exitCode = SIGNAL_EXIT[received] ?? 1;
+  }
+}
 
 export const indexCommand: Command = {
   name: 'index',
-  summary: 'Indexes a folder of images for text search (incremental: unchanged images are not encoded again).',
-  usage: 'index --model DIR|HUB_ID --out INDEX [--states float32|float16|none] [--hash] [--rebuild] PATH...',
+  summary: 'Indexes images for text search into a LanceDB table (incremental: unchanged images are not encoded again).',
+  usage: 'index --model DIR|HUB_ID --out PATH|URI [--states float32|float16] [--shard i/N] [--hash] [--rebuild] PATH...',
   positionals: 'PATH...: image files and folders (searched recursively for .jpg, .jpeg and .png; hidden entries skipped).',
   options: {
     ...MODEL_OPTIONS,
-    out: { type: 'string', arg: 'INDEX', help: 'index folder to create or update' },
-    states: { type: 'string', arg: 'HOW', help: 'store image states for re-ranking as float32 (default; exact), float16 (half the size) or none (smallest; search re-encodes its candidates)' },
+    out: { type: 'string', arg: 'PATH|URI', help: 'the index: a local folder, or an object store URI LanceDB supports (s3://bucket/path, gs://, az://)' },
+    states: { type: 'string', arg: 'HOW', help: 'store image states for re-ranking as float32 (default; exact) or float16 (half the size); fixed when the index is created' },
+    shard: { type: 'string', arg: 'i/N', help: 'encode only part i of N of the images (by a hash of the path): N writers, on one machine or several, fill one index at once' },
+    'checkpoint-every': { type: 'string', arg: 'N', help: 'commit after every N encoded images (default 64; also every 30 s)' },
     hash: { type: 'boolean', help: 'also compare file contents (sha256) of files whose size and mtime did not change' },
     rebuild: { type: 'boolean', help: 'start afresh, e.g. when the index was made with another model' },
   },
   details: [
-    'The index then holds exactly the images under PATH...: new and changed files are encoded, removed',
-    'ones dropped. Unreadable images are reported and skipped. Ctrl-C saves the work done so far (exit 130).',
-    'With float32 states an image takes about 1.8 MB for the base model (577 tokens x 768); see docs/retrieval-scale.md.',
+    'The index then holds exactly the images under PATH... (of its shard): new and changed files are encoded,',
+    'removed ones dropped. Unreadable images are reported and skipped. Ctrl-C or SIGTERM commits the work done',
+    'so far (exit 130 / 143); a killed run loses at most its uncommitted images. Large tables (50,000 rows and',
+    'more) get an IVF-PQ vector index for search. With float32 states an image takes about 1.8 MB for the base',
+    'model (577 tokens x 768); see docs/retrieval-scale.md.',
   ].join('\n'),
   async run(args) {
     const out = args.required('out');
@@ -26,36 +57,42 @@ export const indexCommand: Command = {
     if (!paths.length) throw new UsageError('index: no PATH given (image files or folders)');
     const states = args.string('states');
     if (states !== undefined && !STATES_STORAGES.includes(states as StatesStorage)) {
-      throw new UsageError(`index: --states must be ${STATES_STORAGES.join(', ')}, got "${states}"`);
+      throw new UsageError(`index: --states must be ${STATES_STORAGES.join(' or ')}, got "${states}"`);
     }
+    let shard: Shard | undefined;
+    const shardText = args.string('shard');
+    if (shardText !== undefined) {
+      try { shard = parseShard(shardText); } catch (e) { throw new UsageError(`index: --${(e as Error).message}`); }
+    }
+    const every = args.integer('checkpoint-every');
+    if (every !== undefined && every < 1) throw new UsageError(`index: --checkpoint-every must be 1 or more, got ${every}`);
     const model = await loadModel(args);
     const bar = new IndexProgressBar(process.stderr);
-    const abort = new AbortController();
-    const onSigint = () => {
-      if (abort.signal.aborted) process.exit(130); // a second Ctrl-C: stop at once (the index stays valid)
-      bar.break();
-      process.stderr.write('blip-itm: interrupted; saving the images indexed so far (Ctrl-C again to quit at once)\n');
-      abort.abort();
-    };
-    process.on('SIGINT', onSigint);
     try {
-      const report = await buildIndex(model, out, paths, {
-        states: states as StatesStorage | undefined,
-        hash: args.flag('hash'),
-        rebuild: args.flag('rebuild'),
-        signal: abort.signal,
-        onProgress: bar.update,
-        onWarning: (message) => { bar.break(); process.stderr.write(`blip-itm: ${message}\n`); },
+      await withInterrupts((signal) => {
+        bar.break();
+        process.stderr.write(`blip-itm: ${signal}; saving the images indexed so far (send it again to quit at once)\n`);
+      }, async (signal) => {
+        try {
+          const report = await buildIndex(model, out, paths, {
+            states: states as StatesStorage | undefined,
+            hash: args.flag('hash'),
+            rebuild: args.flag('rebuild'),
+            shard,
+            checkpointEvery: every,
+            signal,
+            onProgress: bar.update,
+            onWarning: (message) => { bar.break(); process.stderr.write(`blip-itm: ${message}\n`); },
+          });
+          bar.break();
+          process.stderr.write(`${summaryLine(out, report)}\n`);
+        } catch (e) {
+          bar.break();
+          if (!(e instanceof IndexInterrupted)) throw e;
+          process.stderr.write(`blip-itm: ${out}: ${e.message}\n`);
+        }
       });
-      bar.break();
-      process.stderr.write(`${summaryLine(out, report)}\n`);
-    } catch (e) {
-      bar.break();
-      if (!(e instanceof IndexInterrupted)) throw e;
-      process.stderr.write(`blip-itm: ${out}: ${e.message}\n`);
-      process.exitCode = 130;
     } finally {
-      process.off('SIGINT', onSigint);
       model.dispose();
     }
   },

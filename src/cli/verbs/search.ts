@@ -38,10 +38,10 @@ export function resultTable(rows: { itc: number; itm?: number; label: string }[]
 export const search: Command = {
   name: 'search',
   summary: 'Searches an image index by text: ITC shortlist, re-ranked by ITM match probability.',
-  usage: 'search --model DIR|HUB_ID --index INDEX --text QUERY [--rerank K] [--top-k N] [--json]',
+  usage: 'search --model DIR|HUB_ID --index PATH|URI --text QUERY [--rerank K] [--top-k N] [--json]',
   options: {
     ...MODEL_OPTIONS,
-    index: { type: 'string', arg: 'INDEX', help: 'an index folder made by blip-itm index (with the same model)' },
+    index: { type: 'string', arg: 'INDEX', help: 'an index made by blip-itm index (folder or URI such as s3://bucket/x; with the same model)' },
     text: { type: 'string', arg: 'QUERY', help: 'what to look for' },
     ...RETRIEVAL_OPTIONS,
   },
@@ -50,11 +50,11 @@ export const search: Command = {
     const dir = args.required('index');
     const query = args.required('text');
     const opts = retrievalOptions(args, 'search');
-    const index = ImageIndex.open(dir); // before loading the model: a bad index fails fast
+    const index = await ImageIndex.open(dir); // before loading the model: a bad index fails fast
     try {
       const model = await loadModel(args);
       try {
-        const hits = await index.search(model, query, { ...opts, onWarning: (m) => process.stderr.write(`blip-itm: ${m}\n`) });
+        const hits = await index.search(model, query, opts);
         if (args.flag('json')) {
           const rows = hits.map((h) => (h.itm === undefined ? { image: h.image, itc: h.itc } : { image: h.image, itc: h.itc, itm: h.itm }));
           process.stdout.write(JSON.stringify(rows) + '\n');

@@ -1,0 +1,7 @@
+/** BLIP's retrieval evaluation protocol (TR@K / IR@K on Karpathy test sets). */
+export { evaluate, EVAL_TEXT } from './evaluate';
+export type { EvalOptions, EvalResult } from './evaluate';
+export { loadEvalSet, preCaption, MAX_WORDS } from './annotations';
+export type { EvalSet } from './annotations';
+export { recalls, rankOrder, shortlist, OUTSIDE } from './protocol';
+export type { Recalls } from './protocol';

@@ -1,0 +1,290 @@
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as lancedb from '@lancedb/lancedb';
+import * as arrow from 'apache-arrow';
+import { fromFloat16Bytes, toFloat16 } from './float16';
+import { Dims, FORMAT_NAME, IndexEntry, IndexMeta, StatesStorage, statesRowBytes } from './schema';
+
+/**
+ * The LanceDB side of the image index (layout in FORMAT.md): one table, `images`, one row per
+ * image, its IndexMeta in the schema metadata. Every row carries checksums of its vector and
+ * states bytes, bound to the sha256 of the file they were computed from, and readers verify them:
+ * LanceDB itself notices a truncated data file but not flipped bytes inside one.
+ */
+
+export const TABLE = 'images';
+const META_KEY = 'blip-itm';
+
+/** `s3://bucket/x`, `gs://…`, `az://…`, `file://…` stay as they are; anything else is a local folder. */
+export function resolveUri(where: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(where) ? where : path.resolve(where);
+}
+
+export function isLocal(uri: string): boolean {
+  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
+}
+
+function schemaFor(meta: IndexMeta): arrow.Schema {
+  const utf8 = (name: string) => new arrow.Field(name, new arrow.Utf8(), false);
+  const f64 = (name: string) => new arrow.Field(name, new arrow.Float64(), false);
+  return new arrow.Schema([
+    utf8('path'), f64('size'), f64('mtime_ms'), utf8('sha256'),
+    new arrow.Field('vector', new arrow.FixedSizeList(meta.dims.embed, new arrow.Field('item', new arrow.Float32(), true)), false),
+    new arrow.Field('states', new arrow.Binary(), false),
+    utf8('vector_sum'), utf8('states_sum'), utf8('model'), utf8('run'),
+  ], new Map([[META_KEY, JSON.stringify(meta)]]));
+}
+
+/** A row's checksum: sha256 over the source file's hash and the stored bytes. */
+function checksum(kind: 'vector' | 'states', fileSha: string, bytes: Uint8Array): string {
+  return crypto.createHash('sha256').update(`${kind} ${fileSha}\n`).update(bytes).digest('hex');
+}
+
+function bytesOf(a: Float32Array | Uint16Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** One image's row, ready to add. */
+export interface NewRow extends IndexEntry {
+  vector: Float32Array;
+  /** Stored form: little-endian float32 or float16 bytes. */
+  states: Uint8Array;
+}
+
+export function makeRow(entry: IndexEntry, vector: Float32Array, states: Float32Array, storage: StatesStorage): NewRow {
+  const stored = storage === 'float16' ? bytesOf(toFloat16(states)) : bytesOf(states);
+  return { ...entry, vector: vector.slice(), states: new Uint8Array(stored) };
+}
+
+/** A row read back with its features, checksums verified. */
+export interface FullRow extends IndexEntry {
+  vector: Float32Array;
+  /** Decoded to float32, [tokens × hidden] row-major. */
+  states: Float32Array;
+}
+
+/** Rows deleted by (path, run): what a writer saw, never what another added meanwhile. */
+function rowPredicate(rows: readonly Pick<IndexEntry, 'path' | 'run'>[]): string {
+  return rows.map((r) => `(path = ${sqlString(r.path)} AND run = ${sqlString(r.run)})`).join(' OR ');
+}
+
+function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+/** The first line of a LanceDB error, which may run to a Rust backtrace. */
+function lanceMessage(e: unknown): string {
+  return String((e as Error).message ?? e).split('\n')[0].slice(0, 300);
+}
+
+/** An opened image index table. */
+export class Dataset {
+  private constructor(readonly uri: string, readonly meta: IndexMeta, private readonly table: lancedb.Table, private readonly db: lancedb.Connection) {}
+
+  /** Opens the index at `uri`; null when there is none. */
+  static async open(uri: string): Promise<Dataset | null> {
+    if (isLocal(uri) && fs.existsSync(path.join(uri, 'manifest.json'))) {
+      throw new Error(`${uri}: an image index in the retired format 1 (manifest.json); index the images again into a new folder`);
+    }
+    if (isLocal(uri) && !fs.existsSync(path.join(uri, `${TABLE}.lance`))) return null;
+    const db = await lancedb.connect(uri);
+    let table: lancedb.Table;
+    try {
+      if (!(await db.tableNames()).includes(TABLE)) { db.close(); return null; }
+      table = await db.openTable(TABLE);
+    } catch (e) {
+      db.close();
+      throw new Error(`${uri}: cannot open the image index (${lanceMessage(e)})`);
+    }
+    return new Dataset(uri, await readMeta(uri, table), table, db);
+  }
+
+  /** Opens the index at `uri`, creating it with `meta` when there is none (two creators at once: one wins, both open it). */
+  static async openOrCreate(uri: string, meta: IndexMeta): Promise<Dataset> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = await Dataset.open(uri);
+      if (found) return found;
+      const db = await lancedb.connect(uri);
+      try {
+        const table = await db.createEmptyTable(TABLE, schemaFor(meta), { mode: 'create', existOk: false });
+        return new Dataset(uri, meta, table, db);
+      } catch {
+        db.close(); // another writer created it first: open theirs
+      }
+    }
+    throw new Error(`${uri}: cannot create the image index`);
+  }
+
+  /** Deletes the table (for --rebuild). */
+  static async drop(uri: string): Promise<void> {
+    const db = await lancedb.connect(uri);
+    try {
+      if ((await db.tableNames()).includes(TABLE)) await db.dropTable(TABLE);
+    } finally {
+      db.close();
+    }
+  }
+
+  get dims(): Dims { return this.meta.dims; }
+
+  close(): void {
+    this.table.close();
+    this.db.close();
+  }
+
+  async count(): Promise<number> {
+    return this.guard(() => this.table.countRows());
+  }
+
+  /** Every row's entry (no features), duplicates included, in table order. */
+  async scanEntries(): Promise<IndexEntry[]> {
+    const t = await this.guard(() => this.table.query().select(['path', 'size', 'mtime_ms', 'sha256', 'run']).toArrow());
+    const cols = ['path', 'size', 'mtime_ms', 'sha256', 'run'].map((c) => t.getChild(c) as arrow.Vector);
+    const out: IndexEntry[] = [];
+    for (let i = 0; i < t.numRows; i++) {
+      out.push({ path: cols[0].get(i), size: cols[1].get(i), mtimeMs: cols[2].get(i), sha256: cols[3].get(i), run: cols[4].get(i) });
+    }
+    return out;
+  }
+
+  /** Every row's entry and verified ITC vector (no states), duplicates included. */
+  async scanVectors(): Promise<{ entries: IndexEntry[]; vectors: Float32Array[] }> {
+    const t = await this.guard(() => this.table.query().select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum']).toArrow());
+    return this.vectorsOf(t);
+  }
+
+  /** The ANN shortlist: the `limit` nearest rows by dot product through the vector index (exact when the table has none). */
+  async nearest(query: Float32Array, limit: number, nprobes: number, refineFactor: number): Promise<{ entries: IndexEntry[]; vectors: Float32Array[] }> {
+    const t = await this.guard(() => this.table.vectorSearch(Array.from(query)).column('vector').distanceType('dot')
+      .limit(limit).nprobes(nprobes).refineFactor(refineFactor)
+      .select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum', '_distance']).toArrow());
+    return this.vectorsOf(t);
+  }
+
+  /** Rows with their vectors and states, verified; looked up by (path, run). */
+  async fetch(keys: readonly Pick<IndexEntry, 'path' | 'run'>[]): Promise<FullRow[]> {
+    if (!keys.length) return [];
+    const t = await this.guard(() => this.table.query().where(rowPredicate(keys))
+      .select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum', 'states', 'states_sum', 'model']).toArrow());
+    const { entries, vectors } = this.vectorsOf(t);
+    const states = t.getChild('states') as arrow.Vector;
+    const sums = t.getChild('states_sum') as arrow.Vector;
+    const models = t.getChild('model') as arrow.Vector;
+    const want = statesRowBytes(this.dims, this.meta.states);
+    return entries.map((e, i) => {
+      const bytes = states.get(i) as Uint8Array;
+      if (models.get(i) !== this.meta.model.fingerprint) throw this.corrupt(e.path, 'a row made by another model');
+      if (bytes.length !== want) throw this.corrupt(e.path, `states of ${bytes.length} bytes, expected ${want}`);
+      if (checksum('states', e.sha256, bytes) !== sums.get(i)) throw this.corrupt(e.path, 'checksum mismatch in its image states');
+      const copy = new Uint8Array(bytes); // aligned, owned
+      const decoded = this.meta.states === 'float16'
+        ? fromFloat16Bytes(copy, want / 2, this.uri)
+        : new Float32Array(copy.buffer, 0, want / 4);
+      return { ...e, vector: vectors[i], states: decoded };
+    });
+  }
+
+  /** Adds rows in one commit (atomic: all or none are visible). */
+  async add(rows: readonly NewRow[]): Promise<void> {
+    if (!rows.length) return;
+    const fp = this.meta.model.fingerprint;
+    const records = rows.map((r) => ({
+      path: r.path, size: r.size, mtime_ms: r.mtimeMs, sha256: r.sha256,
+      vector: Array.from(r.vector), states: Buffer.from(r.states.buffer, r.states.byteOffset, r.states.byteLength),
+      vector_sum: checksum('vector', r.sha256, bytesOf(r.vector)), states_sum: checksum('states', r.sha256, r.states),
+      model: fp, run: r.run,
+    }));
+    await this.guard(() => this.table.add(lancedb.makeArrowTable(records, { schema: schemaFor(this.meta) })));
+  }
+
+  /** Deletes exactly these rows (by path and run), in chunks; retried, since a delete is idempotent and may lose a commit race. */
+  async remove(rows: readonly Pick<IndexEntry, 'path' | 'run'>[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 256) {
+      const predicate = rowPredicate(rows.slice(i, i + 256));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.table.delete(predicate);
+          break;
+        } catch (e) {
+          if (attempt === 3) await this.guard(() => Promise.reject(e));
+          await new Promise((r) => setTimeout(r, 50 * attempt));
+        }
+      }
+    }
+  }
+
+  async hasVectorIndex(): Promise<boolean> {
+    return (await this.guard(() => this.table.listIndices())).some((ix) => ix.columns.includes('vector'));
+  }
+
+  /** Builds the IVF-PQ index on the vectors (dot product: they are normalised). */
+  async createVectorIndex(rows: number): Promise<void> {
+    const numPartitions = Math.max(1, Math.round(Math.sqrt(rows)));
+    const numSubVectors = this.dims.embed % 16 === 0 ? this.dims.embed / 16 : this.dims.embed % 8 === 0 ? this.dims.embed / 8 : 1;
+    await this.guard(() => this.table.createIndex('vector', {
+      config: lancedb.Index.ivfPq({ distanceType: 'dot', numPartitions, numSubVectors }),
+      replace: false,
+    }));
+  }
+
+  /** Compacts small fragments and brings the vector index up to date with new rows. */
+  async optimize(): Promise<void> {
+    await this.guard(() => this.table.optimize());
+  }
+
+  private vectorsOf(t: arrow.Table): { entries: IndexEntry[]; vectors: Float32Array[] } {
+    const cols = ['path', 'size', 'mtime_ms', 'sha256', 'run'].map((c) => t.getChild(c) as arrow.Vector);
+    const vec = t.getChild('vector') as arrow.Vector;
+    const sums = t.getChild('vector_sum') as arrow.Vector;
+    const entries: IndexEntry[] = [];
+    const vectors = fixedSizeRows(vec, this.dims.embed);
+    for (let i = 0; i < t.numRows; i++) {
+      const e: IndexEntry = { path: cols[0].get(i), size: cols[1].get(i), mtimeMs: cols[2].get(i), sha256: cols[3].get(i), run: cols[4].get(i) };
+      const v = vectors[i];
+      if (v.length !== this.dims.embed) throw this.corrupt(e.path, `a vector of ${v.length} values, expected ${this.dims.embed}`);
+      if (checksum('vector', e.sha256, bytesOf(v)) !== sums.get(i)) throw this.corrupt(e.path, 'checksum mismatch in its ITC vector');
+      entries.push(e);
+    }
+    return { entries, vectors };
+  }
+
+  private corrupt(file: string, what: string): Error {
+    return new Error(`${this.uri}: the index is corrupted (the row of ${file} has ${what}); rebuild it with blip-itm index --rebuild`);
+  }
+
+  /** LanceDB errors (a truncated or damaged data file) as one clear line naming the index. */
+  private async guard<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      throw new Error(`${this.uri}: cannot read or write the image index, it may be truncated or corrupted (${lanceMessage(e)})`);
+    }
+  }
+}
+
+/** The rows of a fixed_size_list<float32> column as copies, read from its value buffers (vector.get(i) per row is slow). */
+function fixedSizeRows(column: arrow.Vector, width: number): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (const chunk of column.data) {
+    const child = chunk.children[0];
+    const values = child.values as Float32Array;
+    for (let r = 0; r < chunk.length; r++) {
+      const start = child.offset + (chunk.offset + r) * width;
+      out.push(values.slice(start, start + width));
+    }
+  }
+  return out;
+}
+
+async function readMeta(uri: string, table: lancedb.Table): Promise<IndexMeta> {
+  let raw: string | undefined;
+  try {
+    raw = (await table.schema()).metadata.get(META_KEY);
+  } catch (e) {
+    throw new Error(`${uri}: cannot read the image index (${lanceMessage(e)})`);
+  }
+  const meta = raw ? (JSON.parse(raw) as IndexMeta) : null;
+  if (!meta || meta.format !== FORMAT_NAME) throw new Error(`${uri}: the table ${TABLE} is not a blip-itm image index`);
+  return meta;
+}
