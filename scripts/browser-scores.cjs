@@ -21,7 +21,7 @@ async function main() {
       const [backend, dtype = 'float32'] = run.split(':');
       const page = await openHarness(browser, server.url);
       const result = await page.evaluate(async (b, d, imgs, caps) => {
-        const h = window.harness;
+        const h = window.harness; // eslint-disable-line no-undef -- this function runs in the page
         const loaded = await h.load('/model/', { backend: b, dtype: d, cache: false });
         const blip = await import('/dist/browser/blip-itm.js');
         const bytes = await Promise.all(imgs.map(async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer())));

@@ -17,9 +17,9 @@ export function readJsonFile(file: string, opts: { optional?: boolean; why?: str
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && opts.optional) return undefined;
-    if (code === 'ENOENT') throw new Error(`${file}: missing${opts.why ? ` (${opts.why})` : ''}`);
-    if (code === 'EISDIR') throw new Error(`${file}: is a directory, not a JSON file`);
-    throw new Error(`${file}: cannot be read (${(e as Error).message})`);
+    if (code === 'ENOENT') throw new Error(`${file}: missing${opts.why ? ` (${opts.why})` : ''}`, { cause: e });
+    if (code === 'EISDIR') throw new Error(`${file}: is a directory, not a JSON file`, { cause: e });
+    throw new Error(`${file}: cannot be read (${(e as Error).message})`, { cause: e });
   }
   return parseJson(text, file);
 }
@@ -29,7 +29,7 @@ export function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
-    throw new Error(`${source}: invalid JSON (${(e as Error).message})`);
+    throw new Error(`${source}: invalid JSON (${(e as Error).message})`, { cause: e });
   }
 }
 

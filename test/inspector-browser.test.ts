@@ -106,7 +106,6 @@ describe('inspector in a real browser (headless Chromium)', function () {
     let pixels = await canvasPixels(page);
     await redrawsAfter(page, () => page.select('#layer', '1'));
     expect(await canvasPixels(page)).not.to.equal(pixels);
-    pixels = await canvasPixels(page);
     const chips = await page.$$('#tokens .chip');
     await redrawsAfter(page, () => chips[3].hover());
     expect(await inPage(page, 'window.inspector.shown.selection.label')).to.equal('cat');

@@ -46,7 +46,7 @@ async function fetchOk(url: string, init: RequestInit, what: string): Promise<Re
   try {
     res = await fetch(url, init);
   } catch (e) {
-    throw new Error(`${url}: cannot fetch ${what} (${(e as Error).message}; a cross-origin server must allow it)`);
+    throw new Error(`${url}: cannot fetch ${what} (${(e as Error).message}; a cross-origin server must allow it)`, { cause: e });
   }
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status} fetching ${what}`);
   return res;

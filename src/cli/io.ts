@@ -140,7 +140,7 @@ export function writeFileAtomic(file: string, write: Uint8Array | ((tmp: string)
   try {
     if (!fs.statSync(dir).isDirectory()) throw new Error(`${file}: ${dir} is not a directory`);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${file}: directory ${path.dirname(file)}${path.sep} does not exist`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${file}: directory ${path.dirname(file)}${path.sep} does not exist`, { cause: e });
     if ((e as NodeJS.ErrnoException).code) throw fsProblem(file, e, 'writing');
     throw e;
   }

@@ -35,7 +35,7 @@ export class ScoreCache {
         : await db.createEmptyTable(SCORE_TABLE, SCHEMA, { mode: 'create', existOk: true });
     } catch (e) {
       db.close();
-      throw new Error(`${where}: cannot open the table of saved ITM scores (${String((e as Error).message).split('\n')[0]})`);
+      throw new Error(`${where}: cannot open the table of saved ITM scores (${String((e as Error).message).split('\n')[0]})`, { cause: e });
     }
     const cache = new ScoreCache(db, table, fingerprint);
     const rows = (await table.query().where(`model = '${fingerprint.replace(/'/g, "''")}'`).toArray()) as ScoreRow[];

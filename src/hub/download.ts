@@ -95,7 +95,7 @@ async function downloadBlob(ctx: FetchContext, meta: FileMeta, file: string): Pr
         await transfer(ctx, meta, file, part, have, progress);
       } catch (e) {
         if (!(e instanceof Interrupted)) throw e;
-        if (attempt >= ATTEMPTS) throw new Error(`${e.message}; run again to resume`);
+        if (attempt >= ATTEMPTS) throw new Error(`${e.message}; run again to resume`, { cause: e });
       }
       have = fileSize(part);
     }

@@ -25,7 +25,7 @@ export async function resolveModel(source: string, opts: HubOptions = {}): Promi
     return await downloadModel(source, opts);
   } catch (e) {
     // "owner/name" is also a relative path: say both readings failed.
-    throw new Error(`model directory not found: ${source} (and as a hub id: ${(e as Error).message})`);
+    throw new Error(`model directory not found: ${source} (and as a hub id: ${(e as Error).message})`, { cause: e });
   }
 }
 

@@ -30,7 +30,8 @@ export interface DecodeOptions {
 
 /** The pixel limit: the option, else $BLIP_ITM_MAX_PIXELS, else Pillow's. Throws on a bad value. */
 export function resolveMaxPixels(option?: number): number {
-  const fromEnv = process.env.BLIP_ITM_MAX_PIXELS;
+  // Node only: a browser page has no environment (and no `process`).
+  const fromEnv = typeof process === 'undefined' ? undefined : process.env?.BLIP_ITM_MAX_PIXELS;
   if (option !== undefined) {
     if (!Number.isInteger(option) || option < 1) throw new RangeError(`maxPixels must be a positive integer, got ${option}`);
     return option;

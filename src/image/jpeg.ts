@@ -271,9 +271,7 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
   let xmp: Uint8Array | null = null;
   let scans = 0;
   let pos = 2;
-  let eoi = false;
-
-  while (!eoi) {
+  for (;;) {
     const m = findMarker(data, pos);
     if (!m) {
       // Only the EOI is missing when a sequential image's scans have covered every component:
@@ -283,7 +281,7 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
     }
     pos = m.pos;
     const code = m.code;
-    if (code === 0xd9) { eoi = true; break; }
+    if (code === 0xd9) break; // EOI
     // libjpeg's get_soi: JERR_SOI_DUPLICATE.
     if (code === 0xd8) throw new JpegError('corrupt JPEG: two start-of-image (SOI) markers');
     if ((code >= 0xd0 && code <= 0xd7) || code === 0x01) continue; // no payload

@@ -114,7 +114,7 @@ export class ImageProcessor {
     try {
       return ImageProcessor.fromConfig(json as object, overrides);
     } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`);
+      throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -25,6 +25,6 @@ export function writePng(file: string, image: RgbImage): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such directory' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new Error(`${file}: cannot write the PNG (${why})`);
+    throw new Error(`${file}: cannot write the PNG (${why})`, { cause: e });
   }
 }

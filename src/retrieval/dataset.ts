@@ -95,7 +95,7 @@ export class Dataset {
       table = await db.openTable(TABLE);
     } catch (e) {
       db.close();
-      throw new Error(`${uri}: cannot open the image index (${lanceMessage(e)})`);
+      throw new Error(`${uri}: cannot open the image index (${lanceMessage(e)})`, { cause: e });
     }
     return new Dataset(uri, await readMeta(uri, table), table, db);
   }
@@ -258,7 +258,7 @@ export class Dataset {
     try {
       return await op();
     } catch (e) {
-      throw new Error(`${this.uri}: cannot read or write the image index, it may be truncated or corrupted (${lanceMessage(e)})`);
+      throw new Error(`${this.uri}: cannot read or write the image index, it may be truncated or corrupted (${lanceMessage(e)})`, { cause: e });
     }
   }
 }
@@ -282,7 +282,7 @@ async function readMeta(uri: string, table: lancedb.Table): Promise<IndexMeta> {
   try {
     raw = (await table.schema()).metadata.get(META_KEY);
   } catch (e) {
-    throw new Error(`${uri}: cannot read the image index (${lanceMessage(e)})`);
+    throw new Error(`${uri}: cannot read the image index (${lanceMessage(e)})`, { cause: e });
   }
   const meta = raw ? (JSON.parse(raw) as IndexMeta) : null;
   if (!meta || meta.format !== FORMAT_NAME) throw new Error(`${uri}: the table ${TABLE} is not a blip-itm image index`);

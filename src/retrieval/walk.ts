@@ -60,7 +60,7 @@ export function findImages(paths: string[], warn: (message: string) => void = ()
       st = fs.statSync(abs);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`${p}: ${code === 'ENOENT' ? 'no such file or directory' : `cannot read (${code})`}`);
+      throw new Error(`${p}: ${code === 'ENOENT' ? 'no such file or directory' : `cannot read (${code})`}`, { cause: e });
     }
     if (st.isDirectory()) walkDir(abs, st);
     else add(abs, st);

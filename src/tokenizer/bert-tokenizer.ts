@@ -96,7 +96,7 @@ export class BertTokenizer {
       vocabText = fs.readFileSync(vocabFile, 'utf8');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`${vocabFile}: ${code === 'ENOENT' ? 'missing (a model directory needs the vocab.txt of its tokenizer)' : `cannot be read (${(e as Error).message})`}`);
+      throw new Error(`${vocabFile}: ${code === 'ENOENT' ? 'missing (a model directory needs the vocab.txt of its tokenizer)' : `cannot be read (${(e as Error).message})`}`, { cause: e });
     }
     const configFile = path.join(dir, 'tokenizer_config.json');
     const mapFile = path.join(dir, 'special_tokens_map.json');

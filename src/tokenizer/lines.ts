@@ -12,7 +12,7 @@ export function tokenizeLines(tok: BertTokenizer, lines: string[], maxLength?: n
     try {
       value = JSON.parse(line);
     } catch (e) {
-      throw new Error(`line ${i + 1}: not valid JSON (${(e as Error).message})`);
+      throw new Error(`line ${i + 1}: not valid JSON (${(e as Error).message})`, { cause: e });
     }
     if (typeof value !== 'string') throw new Error(`line ${i + 1}: expected a JSON string, got ${line.length > 60 ? line.slice(0, 60) + '...' : line}`);
     return JSON.stringify(tok.encode(value, { maxLength }));

@@ -122,7 +122,7 @@ export class TorchBinFile implements TensorSource {
     try {
       root = unpickle(pkl, restrictedHooks(storages));
     } catch (e) {
-      if (e instanceof RefusedGlobal) throw new Error(`${file}: refusing to load: ${e.message}`);
+      if (e instanceof RefusedGlobal) throw new Error(`${file}: refusing to load: ${e.message}`, { cause: e });
       if (e instanceof PickleError) fail(`${pkls[0]}: ${e.message}`);
       throw e;
     }

@@ -127,7 +127,7 @@ export class WeightStore {
     }
     if (this.scratch.length < count) {
       // Loading is synchronous: the scratch lives until the loader returns to the event loop.
-      if (this.scratch.length === 0) setImmediate(() => { this.scratch = new Float32Array(0); });
+      if (this.scratch.length === 0) setTimeout(() => { this.scratch = new Float32Array(0); }, 0); // (setTimeout: browsers have no setImmediate)
       this.scratch = new Float32Array(count);
     }
     const values = this.scratch.subarray(0, count);

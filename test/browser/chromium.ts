@@ -27,7 +27,7 @@ export async function openHarness(browser: Browser, baseUrl: string): Promise<Pa
   try {
     await page.waitForFunction('window.harnessReady === true', { timeout: 60000 });
   } catch (e) {
-    throw new Error(`the test page did not load the bundle: ${errors.join('; ') || (e as Error).message}`);
+    throw new Error(`the test page did not load the bundle: ${errors.join('; ') || (e as Error).message}`, { cause: e });
   }
   return page;
 }
