@@ -4,11 +4,42 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 const readonly = (names) => Object.fromEntries(names.map((name) => [name, 'readonly']));
-const shared = ['console', 'URL', 'URLSearchParams', 'TextDecoder', 'TextEncoder', 'setTimeout', 'clearTimeout', 'setInterval',
-  'clearInterval', 'performance', 'fetch', 'Blob', 'AbortController', 'structuredClone', 'queueMicrotask'];
+const shared = [
+  'console',
+  'URL',
+  'URLSearchParams',
+  'TextDecoder',
+  'TextEncoder',
+  'setTimeout',
+  'clearTimeout',
+  'setInterval',
+  'clearInterval',
+  'performance',
+  'fetch',
+  'Blob',
+  'AbortController',
+  'structuredClone',
+  'queueMicrotask',
+];
 const nodeGlobals = readonly([...shared, 'require', 'module', 'exports', 'process', '__dirname', '__filename', 'Buffer']);
-const browserGlobals = readonly([...shared, 'window', 'document', 'navigator', 'location', 'File', 'FileReader', 'Image', 'ImageData',
-  'createImageBitmap', 'HTMLElement', 'HTMLCanvasElement', 'HTMLImageElement', 'requestAnimationFrame', 'getComputedStyle', 'Event']);
+const browserGlobals = readonly([
+  ...shared,
+  'window',
+  'document',
+  'navigator',
+  'location',
+  'File',
+  'FileReader',
+  'Image',
+  'ImageData',
+  'createImageBitmap',
+  'HTMLElement',
+  'HTMLCanvasElement',
+  'HTMLImageElement',
+  'requestAnimationFrame',
+  'getComputedStyle',
+  'Event',
+]);
 
 export default defineConfig(
   { ignores: ['dist/', 'node_modules/', 'test/fixtures/', 'weights/', '.venv-ref/', 'docs/'] },

@@ -32,12 +32,28 @@ const WORK = arg('work', '/tmp/blip-itm-scale');
 const QUERIES = Number(arg('queries', '100'));
 const CLUSTERS = Number(arg('clusters', '1000'));
 const DIM = 256;
-const SETTINGS = [{ nprobes: 20, refineFactor: 10 }, { nprobes: 50, refineFactor: 10 }, { nprobes: 20, refineFactor: 1 }, { nprobes: 20, refineFactor: 50 }, { nprobes: 50, refineFactor: 100 }];
+const SETTINGS = [
+  { nprobes: 20, refineFactor: 10 },
+  { nprobes: 50, refineFactor: 10 },
+  { nprobes: 20, refineFactor: 1 },
+  { nprobes: 20, refineFactor: 50 },
+  { nprobes: 50, refineFactor: 100 },
+];
 
 let seed = 1;
-function rand() { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32 - 0.5; }
-function gauss() { return (rand() + rand() + rand() + rand()) * 1.2; }
-function unit(v) { let n = 0; for (const x of v) n += x * x; n = Math.sqrt(n); return Float32Array.from(v, (x) => x / n); }
+function rand() {
+  seed = (seed * 1103515245 + 12345) >>> 0;
+  return seed / 2 ** 32 - 0.5;
+}
+function gauss() {
+  return (rand() + rand() + rand() + rand()) * 1.2;
+}
+function unit(v) {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n);
+  return Float32Array.from(v, (x) => x / n);
+}
 
 function duSize(dir) {
   let total = 0;
@@ -48,13 +64,23 @@ function duSize(dir) {
   return total;
 }
 
-async function timed(fn) { const t = process.hrtime.bigint(); const r = await fn(); return { r, s: Number(process.hrtime.bigint() - t) / 1e9 }; }
+async function timed(fn) {
+  const t = process.hrtime.bigint();
+  const r = await fn();
+  return { r, s: Number(process.hrtime.bigint() - t) / 1e9 };
+}
 
 async function one(rows) {
   const uri = path.join(WORK, `rows-${rows}`);
   fs.rmSync(uri, { recursive: true, force: true });
   const centres = Array.from({ length: CLUSTERS }, () => unit(Array.from({ length: DIM }, gauss)));
-  const meta = { format: FORMAT_NAME, version: FORMAT_VERSION, model: { fingerprint: 'synthetic', dir: '', files: [] }, dims: { embed: DIM, tokens: 0, hidden: 0 }, states: 'float32' };
+  const meta = {
+    format: FORMAT_NAME,
+    version: FORMAT_VERSION,
+    model: { fingerprint: 'synthetic', dir: '', files: [] },
+    dims: { embed: DIM, tokens: 0, hidden: 0 },
+    states: 'float32',
+  };
   const ds = await Dataset.openOrCreate(uri, meta);
   const noStates = new Float32Array(0);
   const queries = [];
@@ -63,9 +89,17 @@ async function one(rows) {
       const batch = [];
       for (let i = start; i < Math.min(rows, start + 10000); i++) {
         const c = centres[Math.floor((rand() + 0.5) * CLUSTERS) % CLUSTERS];
-        const v = unit(Array.from(c, (x) => x + 0.5 * gauss() / Math.sqrt(DIM)));
-        if (queries.length < QUERIES && i % Math.floor(rows / QUERIES) === 0) queries.push(unit(Array.from(v, (x) => x + 0.3 * gauss() / Math.sqrt(DIM))));
-        batch.push(makeRow({ path: `/synthetic/${String(i).padStart(8, '0')}.jpg`, size: 1, mtimeMs: 0, sha256: String(i), run: 'bench' }, v, noStates, 'float32'));
+        const v = unit(Array.from(c, (x) => x + (0.5 * gauss()) / Math.sqrt(DIM)));
+        if (queries.length < QUERIES && i % Math.floor(rows / QUERIES) === 0)
+          queries.push(unit(Array.from(v, (x) => x + (0.3 * gauss()) / Math.sqrt(DIM))));
+        batch.push(
+          makeRow(
+            { path: `/synthetic/${String(i).padStart(8, '0')}.jpg`, size: 1, mtimeMs: 0, sha256: String(i), run: 'bench' },
+            v,
+            noStates,
+            'float32',
+          ),
+        );
       }
       await ds.add(batch);
     }
@@ -105,12 +139,21 @@ async function one(rows) {
   }
   annIx.close();
   return {
-    rows, writeSeconds: write.s, dataMB: dataBytes / 1e6, indexBuildSeconds: build.s, indexMB: indexBytes / 1e6,
-    exactFirstQuerySeconds: load.s, exactMedianMs: median(exactTimes) * 1000, ann,
+    rows,
+    writeSeconds: write.s,
+    dataMB: dataBytes / 1e6,
+    indexBuildSeconds: build.s,
+    indexMB: indexBytes / 1e6,
+    exactFirstQuerySeconds: load.s,
+    exactMedianMs: median(exactTimes) * 1000,
+    ann,
   };
 }
 
-function median(a) { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; }
+function median(a) {
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)];
+}
 
 (async () => {
   fs.mkdirSync(WORK, { recursive: true });
@@ -123,4 +166,7 @@ function median(a) { const s = [...a].sort((x, y) => x - y); return s[Math.floor
   }
   const out = arg('json');
   if (out) fs.writeFileSync(out, JSON.stringify(results, null, 1));
-})().catch((e) => { console.error(e); process.exit(1); });
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

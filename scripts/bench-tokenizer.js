@@ -19,9 +19,15 @@ const N = 10000;
 const RUNS = 7;
 
 function captions(n, asciiOnly) {
-  const cases = fs.readFileSync(path.join(root, 'test/fixtures/reference/tokenizer-cases.jsonl'), 'utf8')
-    .split('\n').filter(Boolean).slice(0, 85).map((l) => JSON.parse(l).text);
-  const words = cases.join(' ').split(/\s+/)
+  const cases = fs
+    .readFileSync(path.join(root, 'test/fixtures/reference/tokenizer-cases.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, 85)
+    .map((l) => JSON.parse(l).text);
+  const words = cases
+    .join(' ')
+    .split(/\s+/)
     .filter((w) => w && w.length < 30 && (!asciiOnly || /^[\x21-\x7e]+$/.test(w)));
   let seed = 12345; // fixed LCG: the same strings every run
   const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
@@ -46,22 +52,38 @@ function best(fn) {
 }
 
 function report(label, n, { s, tokens }) {
-  console.log(`${label.padEnd(48)} ${(n / s).toFixed(0).padStart(8)} strings/s ${(tokens / s).toFixed(0).padStart(9)} tokens/s (${(s * 1000).toFixed(1)} ms)`);
+  console.log(
+    `${label.padEnd(48)} ${(n / s).toFixed(0).padStart(8)} strings/s ${(tokens / s).toFixed(0).padStart(9)} tokens/s (${(s * 1000).toFixed(1)} ms)`,
+  );
 }
 
 const t0 = process.hrtime.bigint();
 BertTokenizer.fromDir(ckpt);
-console.log(`load (vocab + tables): ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms; node ${process.version}; ${N} strings per set, best of ${RUNS}`);
+console.log(
+  `load (vocab + tables): ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms; node ${process.version}; ${N} strings per set, best of ${RUNS}`,
+);
 for (const set of ['mixed', 'ascii']) {
   const texts = captions(N, set === 'ascii');
   if (dump) fs.writeFileSync(path.join(dump, `${set}.jsonl`), texts.map((t) => JSON.stringify(t)).join('\n') + '\n');
   const encodeAll = (tok) => texts.reduce((n, s) => n + tok.encode(s).length, 0);
   // Cold: a fresh tokenizer each run, so its word cache starts empty.
-  report(`${set}: encode one by one, cold word cache`, N, best(() => encodeAll(BertTokenizer.fromDir(ckpt))) );
+  report(
+    `${set}: encode one by one, cold word cache`,
+    N,
+    best(() => encodeAll(BertTokenizer.fromDir(ckpt))),
+  );
   const tok = BertTokenizer.fromDir(ckpt);
-  report(`${set}: encode one by one, warm`, N, best(() => encodeAll(tok)));
-  report(`${set}: encodeBatch maxLength 35, padded`, N, best(() => {
-    const e = tok.encodeBatch(texts, { maxLength: 35, padding: 'max_length' });
-    return e.attentionMask.reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);
-  }));
+  report(
+    `${set}: encode one by one, warm`,
+    N,
+    best(() => encodeAll(tok)),
+  );
+  report(
+    `${set}: encodeBatch maxLength 35, padded`,
+    N,
+    best(() => {
+      const e = tok.encodeBatch(texts, { maxLength: 35, padding: 'max_length' });
+      return e.attentionMask.reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);
+    }),
+  );
 }

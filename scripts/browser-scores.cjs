@@ -20,21 +20,37 @@ async function main() {
     for (const run of runs) {
       const [backend, dtype = 'float32'] = run.split(':');
       const page = await openHarness(browser, server.url);
-      const result = await page.evaluate(async (b, d, imgs, caps) => {
-        const h = window.harness; // eslint-disable-line no-undef -- this function runs in the page
-        const loaded = await h.load('/model/', { backend: b, dtype: d, cache: false });
-        const blip = await import('/dist/browser/blip-itm.js');
-        const bytes = await Promise.all(imgs.map(async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer())));
-        const model = h.current();
-        const t0 = performance.now();
-        const match = await model.match(bytes, caps);
-        const t1 = performance.now();
-        const sim = await model.similarity(bytes, caps);
-        const t2 = performance.now();
-        return { backend: loaded.backend, loadMs: loaded.ms, matchMs: t1 - t0, similarityMs: t2 - t1, probs: match.probs, cosine: sim, tensors: blip.tf.memory().numTensors };
-      }, backend, dtype, images, texts);
+      const result = await page.evaluate(
+        async (b, d, imgs, caps) => {
+          const h = window.harness; // eslint-disable-line no-undef -- this function runs in the page
+          const loaded = await h.load('/model/', { backend: b, dtype: d, cache: false });
+          const blip = await import('/dist/browser/blip-itm.js');
+          const bytes = await Promise.all(imgs.map(async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer())));
+          const model = h.current();
+          const t0 = performance.now();
+          const match = await model.match(bytes, caps);
+          const t1 = performance.now();
+          const sim = await model.similarity(bytes, caps);
+          const t2 = performance.now();
+          return {
+            backend: loaded.backend,
+            loadMs: loaded.ms,
+            matchMs: t1 - t0,
+            similarityMs: t2 - t1,
+            probs: match.probs,
+            cosine: sim,
+            tensors: blip.tf.memory().numTensors,
+          };
+        },
+        backend,
+        dtype,
+        images,
+        texts,
+      );
       out.runs[run] = result;
-      console.log(`${run}: load ${(result.loadMs / 1000).toFixed(1)} s, match ${(result.matchMs / 1000).toFixed(1)} s, similarity ${(result.similarityMs / 1000).toFixed(1)} s`);
+      console.log(
+        `${run}: load ${(result.loadMs / 1000).toFixed(1)} s, match ${(result.matchMs / 1000).toFixed(1)} s, similarity ${(result.similarityMs / 1000).toFixed(1)} s`,
+      );
       await page.close();
     }
   } finally {
@@ -43,4 +59,7 @@ async function main() {
     await server.close();
   }
 }
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -15,9 +15,13 @@ const nodeShims = {
   name: 'node-shims',
   setup(build) {
     // The Node facade's own loader (src/load.ts: hub cache folder, Node backends) stays out of the bundle.
-    build.onResolve({ filter: /^\.\.\/load$/ }, (args) => (
-      args.importer.includes(`${path.sep}src${path.sep}model${path.sep}`) ? { path: path.join(shims, 'node-only.ts') } : undefined));
-    build.onResolve({ filter: /^(node:)?(fs|path|os|worker_threads|child_process|url|crypto|http|https|stream|events|util|readline)$/ }, () => ({ path: path.join(shims, 'node-unavailable.ts') }));
+    build.onResolve({ filter: /^\.\.\/load$/ }, (args) =>
+      args.importer.includes(`${path.sep}src${path.sep}model${path.sep}`) ? { path: path.join(shims, 'node-only.ts') } : undefined,
+    );
+    build.onResolve(
+      { filter: /^(node:)?(fs|path|os|worker_threads|child_process|url|crypto|http|https|stream|events|util|readline)$/ },
+      () => ({ path: path.join(shims, 'node-unavailable.ts') }),
+    );
     build.onResolve({ filter: /^(node:)?zlib$/ }, () => ({ path: path.join(shims, 'zlib.ts') }));
     // pngjs's own browser build carries its stream and zlib stand-ins.
     build.onResolve({ filter: /^pngjs$/ }, () => ({ path: path.join(root, 'node_modules', 'pngjs', 'browser.js') }));
@@ -29,21 +33,27 @@ function reportNodeImports(metafile) {
   const reached = [];
   for (const [file, input] of Object.entries(metafile.inputs)) {
     if (!file.startsWith('src/') || file.startsWith('src/browser/')) continue;
-    const names = input.imports.filter((i) => i.path.startsWith('src/browser/shims/') && !i.path.endsWith('buffer-global.ts')).map((i) => i.original);
+    const names = input.imports
+      .filter((i) => i.path.startsWith('src/browser/shims/') && !i.path.endsWith('buffer-global.ts'))
+      .map((i) => i.original);
     if (names.length) reached.push(`${file} (${[...new Set(names)].join(', ')})`);
   }
-  if (reached.length) console.log(`browser bundle: Node built-ins still imported (shimmed) by ${reached.length} core modules:\n  ${reached.join('\n  ')}`);
+  if (reached.length)
+    console.log(`browser bundle: Node built-ins still imported (shimmed) by ${reached.length} core modules:\n  ${reached.join('\n  ')}`);
 }
 
 fs.mkdirSync(out, { recursive: true });
 const entry = path.join(out, 'entry.mjs');
 // The entry points tfjs-backend-wasm at the .wasm files beside the bundle before anything loads.
-fs.writeFileSync(entry, [
-  "import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';",
-  "setWasmPaths(new URL('./', import.meta.url).href);",
-  `export * from ${JSON.stringify(path.join(root, 'src', 'browser', 'index.ts'))};`,
-  '',
-].join('\n'));
+fs.writeFileSync(
+  entry,
+  [
+    "import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';",
+    "setWasmPaths(new URL('./', import.meta.url).href);",
+    `export * from ${JSON.stringify(path.join(root, 'src', 'browser', 'index.ts'))};`,
+    '',
+  ].join('\n'),
+);
 try {
   const result = await esbuild.build({
     entryPoints: [entry],
@@ -70,4 +80,6 @@ try {
 const wasmDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
 for (const f of fs.readdirSync(wasmDir).filter((n) => n.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmDir, f), path.join(out, f));
 const size = fs.statSync(path.join(out, 'blip-itm.js')).size;
-console.log(`dist/browser/blip-itm.js: ${(size / 1e6).toFixed(2)} MB (+ ${fs.readdirSync(out).filter((n) => n.endsWith('.wasm')).length} wasm files)`);
+console.log(
+  `dist/browser/blip-itm.js: ${(size / 1e6).toFixed(2)} MB (+ ${fs.readdirSync(out).filter((n) => n.endsWith('.wasm')).length} wasm files)`,
+);

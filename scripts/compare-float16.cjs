@@ -10,7 +10,12 @@ const [torchFile, browserFile] = process.argv.slice(2);
 const torch = JSON.parse(fs.readFileSync(torchFile, 'utf8'));
 const browser = JSON.parse(fs.readFileSync(browserFile, 'utf8'));
 
-function order(row) { return row.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]).map(([, i]) => i); }
+function order(row) {
+  return row
+    .map((v, i) => [v, i])
+    .sort((a, b) => b[0] - a[0])
+    .map(([, i]) => i);
+}
 
 /** Pairs of captions ordered differently (of 120) and whether the top caption changed, worst image. */
 function rankChange(ref, ours) {
@@ -30,7 +35,11 @@ function rankChange(ref, ours) {
 
 function maxDiff(a, b) {
   let m = 0;
-  a.forEach((row, r) => row.forEach((v, j) => { m = Math.max(m, Math.abs(v - b[r][j])); }));
+  a.forEach((row, r) =>
+    row.forEach((v, j) => {
+      m = Math.max(m, Math.abs(v - b[r][j]));
+    }),
+  );
   return m.toExponential(2);
 }
 
@@ -39,9 +48,13 @@ for (const [name, run] of Object.entries(browser.runs)) rows.push([`ours, ${name
 console.log('| vs transformers float32 | max abs diff ITM prob | max abs diff ITC cosine | ranking by ITM prob | ranking by ITC cosine |');
 console.log('| --- | --- | --- | --- | --- |');
 for (const [name, probs, cosine] of rows) {
-  console.log(`| ${name} | ${maxDiff(probs, torch.float32.probs)} | ${maxDiff(cosine, torch.float32.cosine)} | ${rankChange(torch.float32.probs, probs)} | ${rankChange(torch.float32.cosine, cosine)} |`);
+  console.log(
+    `| ${name} | ${maxDiff(probs, torch.float32.probs)} | ${maxDiff(cosine, torch.float32.cosine)} | ${rankChange(torch.float32.probs, probs)} | ${rankChange(torch.float32.cosine, cosine)} |`,
+  );
 }
 const f16 = Object.entries(browser.runs).find(([k]) => k.includes('float16'));
 if (f16) {
-  console.log(`| ours float16 vs transformers model.half() | ${maxDiff(f16[1].probs, torch.half.probs)} | ${maxDiff(f16[1].cosine, torch.half.cosine)} | ${rankChange(torch.half.probs, f16[1].probs)} | ${rankChange(torch.half.cosine, f16[1].cosine)} |`);
+  console.log(
+    `| ours float16 vs transformers model.half() | ${maxDiff(f16[1].probs, torch.half.probs)} | ${maxDiff(f16[1].cosine, torch.half.cosine)} | ${rankChange(torch.half.probs, f16[1].probs)} | ${rankChange(torch.half.cosine, f16[1].cosine)} |`,
+  );
 }

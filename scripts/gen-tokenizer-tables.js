@@ -115,8 +115,14 @@ const body = [
   emit('CJK', 'Padded with spaces by handle_chinese_chars (note the reference starts one block at 0x2b920)', cjk),
   emit('PUNCTUATION', 'Split off as single-character words by the pre-tokenizer (ASCII punctuation and old-Unicode P*)', punct),
   emit('NONSPACING_MARKS', 'Dropped after NFD by strip_accents (old-Unicode Mn)', marks),
-  emit('NFD_BARRIERS', 'Newer characters the reference leaves undecomposed with combining class 0 (Node would decompose or reorder them)', barrier),
+  emit(
+    'NFD_BARRIERS',
+    'Newer characters the reference leaves undecomposed with combining class 0 (Node would decompose or reorder them)',
+    barrier,
+  ),
 ];
 const out = path.join(root, 'src/tokenizer/unicode-tables.ts');
 fs.writeFileSync(out, header + body.join('\n'));
-console.log(`${out}: removed ${removed.length}, whitespace ${space.length}, cjk ${cjk.length}, punct ${punct.length}, marks ${marks.length}, barriers ${barrier.length}`);
+console.log(
+  `${out}: removed ${removed.length}, whitespace ${space.length}, cjk ${cjk.length}, punct ${punct.length}, marks ${marks.length}, barriers ${barrier.length}`,
+);

@@ -93,7 +93,9 @@ export async function useBackend(name: BackendName = 'auto', opts: BackendOption
     nativePackage = tryNativeBackend();
     if (nativePackage && (await tf.setBackend('tensorflow'))) return 'tensorflow';
     if (asked === 'tensorflow') {
-      throw new Error('backend "tensorflow" needs @tensorflow/tfjs-node installed: run `npx blip-itm install-native` (see docs/native-backend.md)');
+      throw new Error(
+        'backend "tensorflow" needs @tensorflow/tfjs-node installed: run `npx blip-itm install-native` (see docs/native-backend.md)',
+      );
     }
     name = 'wasm';
   }

@@ -49,7 +49,8 @@ function integer(obj: JsonObject, key: string, fallback: number, where: string, 
 function positive(obj: JsonObject, key: string, fallback: number, where: string): number {
   const v = obj[key];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`${where}: "${key}" must be a positive number, got ${describeJson(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw new Error(`${where}: "${key}" must be a positive number, got ${describeJson(v)}`);
   return v;
 }
 
@@ -73,7 +74,9 @@ export function parseConfig(json: unknown, where = 'config.json'): BlipConfig {
   }
   for (const key of ['vision_config', 'text_config']) {
     if (!isJsonObject(root[key])) {
-      throw new Error(`${where}: "${key}" must be a JSON object, got ${describeJson(root[key])} (is this a BlipForImageTextRetrieval config?)`);
+      throw new Error(
+        `${where}: "${key}" must be a JSON object, got ${describeJson(root[key])} (is this a BlipForImageTextRetrieval config?)`,
+      );
     }
   }
   const v = root.vision_config as JsonObject;
@@ -108,14 +111,22 @@ export function parseConfig(json: unknown, where = 'config.json'): BlipConfig {
 }
 
 function validate(c: BlipConfig, where: string): void {
-  const check = (ok: boolean, why: string) => { if (!ok) throw new Error(`${where}: ${why}`); };
-  check(c.vision.hiddenSize % c.vision.numAttentionHeads === 0,
-    `vision hidden_size ${c.vision.hiddenSize} is not divisible by num_attention_heads ${c.vision.numAttentionHeads}`);
-  check(c.text.hiddenSize % c.text.numAttentionHeads === 0,
-    `text hidden_size ${c.text.hiddenSize} is not divisible by num_attention_heads ${c.text.numAttentionHeads}`);
+  const check = (ok: boolean, why: string) => {
+    if (!ok) throw new Error(`${where}: ${why}`);
+  };
+  check(
+    c.vision.hiddenSize % c.vision.numAttentionHeads === 0,
+    `vision hidden_size ${c.vision.hiddenSize} is not divisible by num_attention_heads ${c.vision.numAttentionHeads}`,
+  );
+  check(
+    c.text.hiddenSize % c.text.numAttentionHeads === 0,
+    `text hidden_size ${c.text.hiddenSize} is not divisible by num_attention_heads ${c.text.numAttentionHeads}`,
+  );
   check(c.text.padTokenId < c.text.vocabSize, `text pad_token_id ${c.text.padTokenId} is not below vocab_size ${c.text.vocabSize}`);
-  check(c.vision.imageSize % c.vision.patchSize === 0,
-    `image_size ${c.vision.imageSize} is not a multiple of patch_size ${c.vision.patchSize}`);
+  check(
+    c.vision.imageSize % c.vision.patchSize === 0,
+    `image_size ${c.vision.imageSize} is not a multiple of patch_size ${c.vision.patchSize}`,
+  );
   for (const act of [c.vision.hiddenAct, c.text.hiddenAct]) {
     check(act === 'gelu', `hidden_act "${act}" is not supported (BLIP uses "gelu")`);
   }

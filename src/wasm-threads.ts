@@ -59,7 +59,11 @@ export function checkWasmThreadsSupported(): string | null {
       return `@tensorflow/tfjs-backend-wasm is ${version}; the threads workaround needs ${WASM_THREADS_TFJS_VERSION}`;
     }
     const dir = path.join(path.dirname(pkgFile), 'wasm-out');
-    for (const f of ['tfjs-backend-wasm-threaded-simd.js', 'tfjs-backend-wasm-threaded-simd.worker.js', 'tfjs-backend-wasm-threaded-simd.wasm']) {
+    for (const f of [
+      'tfjs-backend-wasm-threaded-simd.js',
+      'tfjs-backend-wasm-threaded-simd.worker.js',
+      'tfjs-backend-wasm-threaded-simd.wasm',
+    ]) {
       if (!fs.existsSync(path.join(dir, f))) return `${path.join(dir, f)} is missing`;
     }
     return null;
@@ -124,9 +128,7 @@ export function enableWasmThreads(count: number): void {
 
   const createObjectURL = URL.createObjectURL.bind(URL);
   URL.createObjectURL = (obj: Blob): string =>
-    obj instanceof Blob && obj.type === 'application/javascript' && obj.size === blobSize
-      ? workerFile
-      : createObjectURL(obj);
+    obj instanceof Blob && obj.type === 'application/javascript' && obj.size === blobSize ? workerFile : createObjectURL(obj);
 
   const factory = tf.findBackendFactory('wasm');
   if (factory == null) throw new Error('the wasm backend is not registered');

@@ -12,7 +12,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 /** The parts of the WebGPU API this module touches (the full types live in @webgpu/types). */
-interface GpuAdapterInfo { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter?: boolean }
+interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter?: boolean;
+}
 interface GpuAdapter {
   info: GpuAdapterInfo;
   isFallbackAdapter?: boolean;
@@ -20,9 +26,17 @@ interface GpuAdapter {
   limits: Record<string, number>;
   requestDevice(desc: { requiredFeatures: string[]; requiredLimits: Record<string, number> }): Promise<GpuDevice>;
 }
-interface GpuDevice { destroy(): void; lost: Promise<unknown> }
-interface Gpu { requestAdapter(opts?: { powerPreference?: string; forceFallbackAdapter?: boolean }): Promise<GpuAdapter | null> }
-interface DawnModule { create(flags: string[]): Gpu; globals: Record<string, unknown> }
+interface GpuDevice {
+  destroy(): void;
+  lost: Promise<unknown>;
+}
+interface Gpu {
+  requestAdapter(opts?: { powerPreference?: string; forceFallbackAdapter?: boolean }): Promise<GpuAdapter | null>;
+}
+interface DawnModule {
+  create(flags: string[]): Gpu;
+  globals: Record<string, unknown>;
+}
 type WebGpuBackendClass = new (device: GpuDevice, info: GpuAdapterInfo) => tf.KernelBackend;
 
 /** The adapter the 'webgpu' backend runs on, as `bench` and `useBackend` report it. */
@@ -101,8 +115,14 @@ export async function registerWebGpu(allowSoftware: boolean): Promise<GpuAdapter
   const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as { WebGPUBackend: WebGpuBackendClass };
   exposeGlobals(dawn, gpu);
   // The same device request as tfjs-backend-webgpu's own factory (src/base.ts), on our adapter.
-  const limitNames = ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize',
-    'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup'];
+  const limitNames = [
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeWorkgroupsPerDimension',
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeInvocationsPerWorkgroup',
+  ];
   const requiredLimits = Object.fromEntries(limitNames.map((k) => [k, adapter.limits[k]]));
   const requiredFeatures = ['timestamp-query', 'bgra8unorm-storage'].filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });

@@ -40,7 +40,8 @@ async function main(): Promise<void> {
     const out = await model.forward(
       { pixelValues: pix.data as Float32Array, shape: pix.shape as [number, number, number, number] },
       { inputIds: rows('input_ids'), attentionMask: rows('attention_mask') },
-      { activations: false });
+      { activations: false },
+    );
     for (const name of OUTPUTS) {
       const ours = (await out.get(name)!.data()) as Float32Array;
       const theirs = ref.get(name)!.data;

@@ -8,12 +8,18 @@ export const SWIFTSHADER_ENV = {
   LD_LIBRARY_PATH: '/usr/lib/chromium',
 };
 
-export interface ChildRun { result: ChildResult | null; stderr: string; status: number | null }
+export interface ChildRun {
+  result: ChildResult | null;
+  stderr: string;
+  status: number | null;
+}
 
 /** Runs test/backend-child.ts in a fresh Node process (see there) with extra environment variables. */
 export function runChild(args: string[], env: Record<string, string> = {}, timeoutMs = 240_000): ChildRun {
   const r = spawnSync(process.execPath, [path.join(__dirname, 'backend-child.js'), ...args], {
-    env: { ...process.env, ...env }, encoding: 'utf8', timeout: timeoutMs,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: timeoutMs,
   });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   let result: ChildResult | null = null;

@@ -24,7 +24,7 @@ describe('backends: choice, threads and devices', function () {
     expect(err?.message).to.match(/unknown backend "metal"/);
   });
 
-  it('defaults wasm to every core, within the wasm\'s cap of 8', () => {
+  it("defaults wasm to every core, within the wasm's cap of 8", () => {
     const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
     expect(defaultThreads()).to.equal(Math.min(WASM_THREADS_MAX, cores));
   });
@@ -72,7 +72,10 @@ describe('backends: choice, threads and devices', function () {
     const { main } = require('../src/cli/main') as typeof import('../src/cli/main');
     const write = process.stdout.write;
     let help = '';
-    process.stdout.write = ((chunk: string) => { help += chunk; return true; }) as typeof process.stdout.write;
+    process.stdout.write = ((chunk: string) => {
+      help += chunk;
+      return true;
+    }) as typeof process.stdout.write;
     try {
       expect(await main(['install-native', '--help'])).to.equal(0);
     } finally {

@@ -21,16 +21,21 @@ describe('blip-itm command line', function () {
     const ref = reference('tiny-activations.safetensors');
     const probs = ref.get('itm.probs')!.data;
     const cosine = ref.get('itc.cosine')!.data;
-    IMAGES.forEach((_, i) => TEXTS.forEach((_, j) => {
-      expect(out.itm[i][j]).to.be.closeTo(probs[i * 3 + j], 1e-4);
-      expect(out.itc[i][j]).to.be.closeTo(cosine[i * 3 + j], 1e-4);
-    }));
+    IMAGES.forEach((_, i) =>
+      TEXTS.forEach((_, j) => {
+        expect(out.itm[i][j]).to.be.closeTo(probs[i * 3 + j], 1e-4);
+        expect(out.itc[i][j]).to.be.closeTo(cosine[i * 3 + j], 1e-4);
+      }),
+    );
   });
 
   it('score prints a readable table, takes --mode and accepts an empty text', async () => {
     const r = await cli(['score', ...MODEL, '--image', IMAGES[0], '--text', 'a cat', '--text', '', '--mode', 'itm']);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.contain(IMAGES[0]).and.to.match(/itm 0\.\d{4} {2}"a cat"/).and.to.match(/itm 0\.\d{4} {2}""/);
+    expect(r.stdout)
+      .to.contain(IMAGES[0])
+      .and.to.match(/itm 0\.\d{4} {2}"a cat"/)
+      .and.to.match(/itm 0\.\d{4} {2}""/);
     expect(r.stdout).not.to.contain('itc');
     const j = await cli(['score', ...MODEL, '--image', IMAGES[0], '--text', '', '--mode', 'itc', '--json']);
     expect(Object.keys(JSON.parse(j.stdout))).to.deep.equal(['itc']);
@@ -57,7 +62,11 @@ describe('blip-itm command line', function () {
   });
 
   describe('refuses bad input with one line naming the problem', () => {
-    const bad = (name: string, _file: string, data: Buffer | string) => { const p = path.join(tmp, name); fs.writeFileSync(p, data); return p; };
+    const bad = (name: string, _file: string, data: Buffer | string) => {
+      const p = path.join(tmp, name);
+      fs.writeFileSync(p, data);
+      return p;
+    };
     const modelCopy = (name: string, edit: (dir: string) => void) => {
       const dir = path.join(tmp, name);
       fs.cpSync(TINY, dir, { recursive: true });
@@ -67,20 +76,56 @@ describe('blip-itm command line', function () {
     const cases: [string, () => string[], RegExp][] = [
       ['a missing image', () => ['score', ...MODEL, '--image', path.join(tmp, 'nope.png'), '--text', 'a'], /nope\.png: no such file/],
       ['a directory as image', () => ['score', ...MODEL, '--image', tmp, '--text', 'a'], /is a directory/],
-      ['a truncated JPEG', () => ['score', ...MODEL, '--image', bad('t.jpg', '', fs.readFileSync(IMAGES[1]).subarray(0, 3000)), '--text', 'a'], /t\.jpg: truncated JPEG/],
-      ['a truncated PNG', () => ['score', ...MODEL, '--image', bad('t.png', '', fs.readFileSync(IMAGES[0]).subarray(0, 5000)), '--text', 'a'], /t\.png: .*(truncated|corrupt)/i],
-      ['a text file named .png', () => ['score', ...MODEL, '--image', bad('x.png', '', 'hello world\n'), '--text', 'a'], /x\.png: not a JPEG or PNG/],
+      [
+        'a truncated JPEG',
+        () => ['score', ...MODEL, '--image', bad('t.jpg', '', fs.readFileSync(IMAGES[1]).subarray(0, 3000)), '--text', 'a'],
+        /t\.jpg: truncated JPEG/,
+      ],
+      [
+        'a truncated PNG',
+        () => ['score', ...MODEL, '--image', bad('t.png', '', fs.readFileSync(IMAGES[0]).subarray(0, 5000)), '--text', 'a'],
+        /t\.png: .*(truncated|corrupt)/i,
+      ],
+      [
+        'a text file named .png',
+        () => ['score', ...MODEL, '--image', bad('x.png', '', 'hello world\n'), '--text', 'a'],
+        /x\.png: not a JPEG or PNG/,
+      ],
       ['an empty file', () => ['score', ...MODEL, '--image', bad('e.jpg', '', ''), '--text', 'a'], /e\.jpg: .*empty/],
-      ['a missing model directory', () => ['score', '--model', path.join(tmp, 'no-model'), '--image', IMAGES[0], '--text', 'a'], /model directory not found: .*no-model/],
-      ['a model without config.json', () => ['score', '--model', modelCopy('nocfg', (d) => fs.rmSync(path.join(d, 'config.json'))), '--image', IMAGES[0], '--text', 'a'], /nocfg\/config\.json: missing/],
-      ['truncated weights', () => ['score', '--model', modelCopy('trunc', (d) => fs.truncateSync(path.join(d, 'model.safetensors'), 100_000)), '--image', IMAGES[0], '--text', 'a'], /trunc\/model\.safetensors: .*truncated/],
+      [
+        'a missing model directory',
+        () => ['score', '--model', path.join(tmp, 'no-model'), '--image', IMAGES[0], '--text', 'a'],
+        /model directory not found: .*no-model/,
+      ],
+      [
+        'a model without config.json',
+        () => ['score', '--model', modelCopy('nocfg', (d) => fs.rmSync(path.join(d, 'config.json'))), '--image', IMAGES[0], '--text', 'a'],
+        /nocfg\/config\.json: missing/,
+      ],
+      [
+        'truncated weights',
+        () => [
+          'score',
+          '--model',
+          modelCopy('trunc', (d) => fs.truncateSync(path.join(d, 'model.safetensors'), 100_000)),
+          '--image',
+          IMAGES[0],
+          '--text',
+          'a',
+        ],
+        /trunc\/model\.safetensors: .*truncated/,
+      ],
       ['no text', () => ['score', ...MODEL, '--image', IMAGES[0]], /no text given/],
       ['no image', () => ['score', ...MODEL, '--text', 'a'], /no image given/],
       ['an unknown option', () => ['score', ...MODEL, '--image', IMAGES[0], '--text', 'a', '--colour'], /Unknown option '--colour'/],
       ['an unknown command', () => ['frobnicate'], /unknown command "frobnicate"/],
       ['a bad --mode', () => ['score', ...MODEL, '--image', IMAGES[0], '--text', 'a', '--mode', 'x'], /--mode must be itm, itc or both/],
       ['a missing --model', () => ['score', '--image', IMAGES[0], '--text', 'a'], /--model DIR\|HUB_ID is required/],
-      ['an unknown backend', () => ['score', '--model', TINY, '--backend', 'gpu', '--image', IMAGES[0], '--text', 'a'], /--backend must be auto, webgpu, tensorflow, wasm, cpu, got "gpu"/],
+      [
+        'an unknown backend',
+        () => ['score', '--model', TINY, '--backend', 'gpu', '--image', IMAGES[0], '--text', 'a'],
+        /--backend must be auto, webgpu, tensorflow, wasm, cpu, got "gpu"/,
+      ],
     ];
     for (const [what, args, pattern] of cases) {
       it(what, async () => {
@@ -89,7 +134,9 @@ describe('blip-itm command line', function () {
         expect(r.stdout).to.equal('');
         const lines = r.stderr.trimEnd().split('\n');
         expect(lines, r.stderr).to.have.length(1);
-        expect(lines[0]).to.match(/^blip-itm: /).and.to.match(pattern);
+        expect(lines[0])
+          .to.match(/^blip-itm: /)
+          .and.to.match(pattern);
       });
     }
   });
@@ -111,7 +158,16 @@ describe('blip-itm command line', function () {
 
   it('dump then parity reproduces the reference; parity fails past --tol', async () => {
     const out = path.join(tmp, 'dump.safetensors');
-    const d = await cli(['dump', ...MODEL, ...IMAGES.flatMap((i) => ['--image', i]), ...TEXTS.flatMap((t) => ['--text', t]), '--gradcam-layer', '1', '--out', out]);
+    const d = await cli([
+      'dump',
+      ...MODEL,
+      ...IMAGES.flatMap((i) => ['--image', i]),
+      ...TEXTS.flatMap((t) => ['--text', t]),
+      '--gradcam-layer',
+      '1',
+      '--out',
+      out,
+    ]);
     expect(d.code, d.stderr).to.equal(0);
     const refFile = fixture('reference', 'tiny-activations.safetensors');
     const ok = await cli(['parity', refFile, out]);
@@ -129,7 +185,9 @@ describe('blip-itm command line', function () {
       const r = await cli(['download', 'acme/tiny'], { env });
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout.trim()).to.match(/hf\/hub\/models--acme--tiny\/snapshots\/[0-9a-f]{40}$/);
-      const s = await cli(['score', '--model', 'acme/tiny', '--image', IMAGES[0], '--text', 'a cat', '--json'], { env: { ...env, HF_HUB_OFFLINE: '1' } });
+      const s = await cli(['score', '--model', 'acme/tiny', '--image', IMAGES[0], '--text', 'a cat', '--json'], {
+        env: { ...env, HF_HUB_OFFLINE: '1' },
+      });
       expect(s.code, s.stderr).to.equal(0);
       expect(JSON.parse(s.stdout).itm[0]).to.have.length(1);
     } finally {

@@ -28,7 +28,10 @@ async function runExplain(out: string, ...argv: string[]): Promise<{ json: Recor
   const captured = { stdout: '', stderr: '' };
   const saved = { stdout: process.stdout.write, stderr: process.stderr.write };
   for (const name of ['stdout', 'stderr'] as const) {
-    process[name].write = ((chunk: string | Uint8Array) => { captured[name] += String(chunk); return true; }) as typeof process.stdout.write;
+    process[name].write = ((chunk: string | Uint8Array) => {
+      captured[name] += String(chunk);
+      return true;
+    }) as typeof process.stdout.write;
   }
   try {
     await explain.run(args);
@@ -61,20 +64,20 @@ function argExtreme(values: Float32Array, sign: 1 | -1): number {
 }
 
 describe('inspect: colour maps, upsampling, overlay, PNG', () => {
-  it('jet has matplotlib\'s endpoints and middle; viridis and inferno their end colours', () => {
+  it("jet has matplotlib's endpoints and middle; viridis and inferno their end colours", () => {
     const jet = getColormap('jet');
     const close = (a: number[], b: number[], tol: number) => a.forEach((v, i) => expect(v).to.be.closeTo(b[i], tol));
     close(colourAt(jet, 0), [0, 0, 0.5], 1e-6);
     close(colourAt(jet, 1), [0.5, 0, 0], 1e-6);
     close(colourAt(jet, 0.5), [0.4902, 1, 0.4775], 1e-3); // matplotlib: jet(0.5) = lut[128]
-    close(colourAt(jet, -3), colourAt(jet, 0), 0);          // clipped
+    close(colourAt(jet, -3), colourAt(jet, 0), 0); // clipped
     close(colourAt(jet, Number.NaN), colourAt(jet, 0), 0);
     close(colourAt(getColormap('viridis'), 0), [0.267004, 0.004874, 0.329415], 3e-3);
     close(colourAt(getColormap('viridis'), 1), [0.993248, 0.906157, 0.143936], 3e-3);
     close(colourAt(getColormap('inferno'), 1), [0.988362, 0.998364, 0.644924], 3e-3);
   });
 
-  it('upsampling a constant map gives the constant; a patch\'s value lands at its centre', () => {
+  it("upsampling a constant map gives the constant; a patch's value lands at its centre", () => {
     for (const mode of ['bilinear', 'bicubic'] as const) {
       const flat = upsampleMap({ data: new Float32Array(16).fill(0.37), width: 4, height: 4 }, 451, 300, mode);
       expect(flat.width).to.equal(451);
@@ -109,8 +112,8 @@ describe('inspect: colour maps, upsampling, overlay, PNG', () => {
     hot[0] = 1;
     const over = overlayMap(image, { data: hot, width: 4, height: 4 }, { alpha: 1 });
     const diff = (x: number, y: number) => pixelOf(over, x, y).reduce((s, v, i) => s + Math.abs(v - pixelOf(image, x, y)[i]), 0);
-    expect(diff(30, 30)).to.be.greaterThan(100);  // top-left patch: dark red
-    expect(diff(440, 290)).to.be.lessThan(3);     // far corner: the map is 0 there
+    expect(diff(30, 30)).to.be.greaterThan(100); // top-left patch: dark red
+    expect(diff(440, 290)).to.be.lessThan(3); // far corner: the map is 0 there
     const png = PNG.sync.read(encodePng(over));
     expect([png.width, png.height]).to.deep.equal([image.width, image.height]);
     expect(pixelOf(png, 30, 30)).to.deep.equal(pixelOf(over, 30, 30));
@@ -120,7 +123,11 @@ describe('inspect: colour maps, upsampling, overlay, PNG', () => {
     const img: RgbImage = { data: new Uint8Array(40 * 10 * 3).fill(255), width: 40, height: 10 };
     drawText(img, 'é1', 0, 0);
     expect(textWidth('é1')).to.equal(11);
-    const ink = (x0: number, x1: number) => { let n = 0; for (let y = 0; y < 10; y++) for (let x = x0; x < x1; x++) if (img.data[(y * 40 + x) * 3] === 0) n++; return n; };
+    const ink = (x0: number, x1: number) => {
+      let n = 0;
+      for (let y = 0; y < 10; y++) for (let x = x0; x < x1; x++) if (img.data[(y * 40 + x) * 3] === 0) n++;
+      return n;
+    };
     const q: RgbImage = { data: new Uint8Array(40 * 10 * 3).fill(255), width: 40, height: 10 };
     drawText(q, '?', 0, 0);
     expect(ink(0, 5)).to.be.greaterThan(0);
@@ -131,7 +138,9 @@ describe('inspect: colour maps, upsampling, overlay, PNG', () => {
 describe('inspect on the tiny checkpoint', function () {
   let model: BlipItm;
   const tmp = tempDir('blip-explain-');
-  before(() => { model = BlipItm.fromDir(TINY); });
+  before(() => {
+    model = BlipItm.fromDir(TINY);
+  });
   after(() => {
     model.dispose();
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -140,7 +149,10 @@ describe('inspect on the tiny checkpoint', function () {
   it('gradcam() equals the PyTorch reference (gradcam.1) for two pairs', async () => {
     const ref = reference('tiny-activations.safetensors').get('gradcam.1')!;
     const [, padded, g] = ref.shape;
-    for (const [img, txt] of [[0, 0], [2, 2]]) {
+    for (const [img, txt] of [
+      [0, 0],
+      [2, 2],
+    ]) {
       const r = await model.gradcam(IMAGES[img], TEXTS[txt], { layer: 1 });
       expect(r.layer).to.equal(1);
       expect(r.grid).to.equal(g);
@@ -158,11 +170,13 @@ describe('inspect on the tiny checkpoint', function () {
     const [, h, l, t] = ref.shape;
     expect(cross.grid).to.equal(4);
     expect(cross.maps).to.have.length(cross.tokens.length);
-    cross.maps.forEach((map, q) => map.forEach((v, i) => {
-      let mean = 0;
-      for (let head = 0; head < h; head++) mean += ref.data[(head * l + q) * t + 1 + i] / h;
-      expect(v).to.be.closeTo(mean, 1e-4);
-    }));
+    cross.maps.forEach((map, q) =>
+      map.forEach((v, i) => {
+        let mean = 0;
+        for (let head = 0; head < h; head++) mean += ref.data[(head * l + q) * t + 1 + i] / h;
+        expect(v).to.be.closeTo(mean, 1e-4);
+      }),
+    );
     const vision = await attentionMaps(model, CHELSEA, '', { kind: 'vision', head: 2 });
     expect(vision.layer).to.equal(1);
     expect(vision.maps).to.have.length(17);
@@ -175,7 +189,7 @@ describe('inspect on the tiny checkpoint', function () {
     await expectReject(attentionMaps(model, CHELSEA, 'x', { kind: 'cross', head: 4 }), /head 4 is out of range/);
   });
 
-  it('explain writes a PNG of the image\'s size that is coloured where the map is large', async () => {
+  it("explain writes a PNG of the image's size that is coloured where the map is large", async () => {
     const out = path.join(tmp, 'heat.png');
     const { json, png } = await runExplain(out, '--text', CAPTION, '--layer', '0');
     const image = decodeImage(CHELSEA);
@@ -185,7 +199,10 @@ describe('inspect on the tiny checkpoint', function () {
     // Recompute the heat map the picture was made from: the colour is strongest where it peaks.
     const g = await model.gradcam(CHELSEA, CAPTION, { layer: 0 });
     const mean = new Float32Array(16);
-    for (let row = 1; row <= 8; row++) g.maps[row].forEach((v, i) => { mean[i] += v / 8; });
+    for (let row = 1; row <= 8; row++)
+      g.maps[row].forEach((v, i) => {
+        mean[i] += v / 8;
+      });
     const heat = heatMap({ data: mean, width: 4, height: 4 }, image.width, image.height).data;
     const hi = argExtreme(heat, 1);
     const lo = argExtreme(heat, -1);
@@ -222,17 +239,28 @@ describe('inspect on the tiny checkpoint', function () {
     expect(json.map).to.deep.equal({ label: 'Tabby (tab ##by)', positions: [2, 3] });
     const a = await runExplain(path.join(tmp, 'tok-a.png'), '--text', CAPTION, '--token', 'a', '--layer', '0');
     expect((a.json.map as { positions: number[] }).positions).to.deep.equal([1, 7]); // every occurrence
-    await expectReject(runExplain(path.join(tmp, 'tok2.png'), '--text', CAPTION, '--token', 'dog'),
-      /"dog" is not in the text; its tokens are: \[CLS\] a tab ##by cat lying on a rug \[SEP\]/);
+    await expectReject(
+      runExplain(path.join(tmp, 'tok2.png'), '--text', CAPTION, '--token', 'dog'),
+      /"dog" is not in the text; its tokens are: \[CLS\] a tab ##by cat lying on a rug \[SEP\]/,
+    );
   });
 
   it('explain rejects an out-of-range layer and bad options clearly', async () => {
-    await expectReject(runExplain(path.join(tmp, 'bad.png'), '--text', 'x', '--layer', '2'), /layer 2 is out of range: the text encoder has layers 0\.\.1/);
+    await expectReject(
+      runExplain(path.join(tmp, 'bad.png'), '--text', 'x', '--layer', '2'),
+      /layer 2 is out of range: the text encoder has layers 0\.\.1/,
+    );
     await expectReject(runExplain(path.join(tmp, 'bad.png'), '--text', 'x', '--alpha', '2'), /--alpha must be in \[0, 1\]/);
     await expectReject(runExplain(path.join(tmp, 'bad.png'), '--text', 'x', '--colormap', 'rainbow'), /--colormap must be/);
     await expectReject(runExplain(path.join(tmp, 'bad.png'), '--text', 'x', '--grid', '--token', 'x'), /use it or --token, not both/);
-    await expectReject(runExplain(path.join(tmp, 'bad.png'), '--text', 'x', '--attention', 'text', '--token', 'x'), /--token applies to Grad-CAM/);
-    await expectReject(runExplain(path.join(tmp, 'no-such-dir', 'x.png'), '--text', 'x'), /no such directory|directory .*no-such-dir\/ does not exist/);
+    await expectReject(
+      runExplain(path.join(tmp, 'bad.png'), '--text', 'x', '--attention', 'text', '--token', 'x'),
+      /--token applies to Grad-CAM/,
+    );
+    await expectReject(
+      runExplain(path.join(tmp, 'no-such-dir', 'x.png'), '--text', 'x'),
+      /no such directory|directory .*no-such-dir\/ does not exist/,
+    );
   });
 
   it('explain --attention writes cross, vision and text pictures', async () => {

@@ -24,7 +24,9 @@ function write(name: string, data: string | Uint8Array): string {
 /** Runs the CLI with binary standard input (the shared helper takes text). */
 function cliBytes(args: string[], input: Buffer): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], {
-    input, encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '', HF_ENDPOINT: 'http://127.0.0.1:9' },
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, HF_HUB_OFFLINE: '', HF_ENDPOINT: 'http://127.0.0.1:9' },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -49,10 +51,19 @@ describe('hostile command lines: bounded work, whole outputs, our own words', fu
     it('usage errors exit 2 with one line: repeated single option, bad backend, bounds', async () => {
       const cases: [string[], RegExp][] = [
         [['rank', ...MODEL, '--image', IMAGES[0], '--image', IMAGES[1], '--text', 'a'], /rank: --image given twice; it takes one value/],
-        [['score', '--model', TINY, '--backend', 'gpu', '--image', IMAGES[0], '--text', 'a'], /--backend must be auto, webgpu, tensorflow, wasm, cpu, got "gpu"/],
+        [
+          ['score', '--model', TINY, '--backend', 'gpu', '--image', IMAGES[0], '--text', 'a'],
+          /--backend must be auto, webgpu, tensorflow, wasm, cpu, got "gpu"/,
+        ],
         [['score', ...MODEL, '--max-length', '0', '--image', IMAGES[0], '--text', 'a'], /--max-length must be 1\.\.\d+, got 0/],
-        [['preprocess', '--model', TINY, '--size', '0', IMAGES[0], '--out', path.join(tmp, 'p.st')], /--size must be 1\.\.4096 pixels, got 0/],
-        [['preprocess', '--model', TINY, '--size', '20000', IMAGES[0], '--out', path.join(tmp, 'p.st')], /--size must be 1\.\.4096 pixels, got 20000/],
+        [
+          ['preprocess', '--model', TINY, '--size', '0', IMAGES[0], '--out', path.join(tmp, 'p.st')],
+          /--size must be 1\.\.4096 pixels, got 0/,
+        ],
+        [
+          ['preprocess', '--model', TINY, '--size', '20000', IMAGES[0], '--out', path.join(tmp, 'p.st')],
+          /--size must be 1\.\.4096 pixels, got 20000/,
+        ],
         [['score', ...MODEL, '--max-pixels', 'lots', '--image', IMAGES[0], '--text', 'a'], /--max-pixels must be a number/],
       ];
       for (const [args, pattern] of cases) {
@@ -64,7 +75,7 @@ describe('hostile command lines: bounded work, whole outputs, our own words', fu
       expect(fs.existsSync(path.join(tmp, 'p.st'))).to.equal(false);
     });
 
-    it('`blip-itm help score` shows the verb\'s help', async () => {
+    it("`blip-itm help score` shows the verb's help", async () => {
       const r = await cli(['help', 'score']);
       expect(r.code).to.equal(0);
       expect(r.stdout).to.match(/^usage: blip-itm score/);
@@ -130,7 +141,12 @@ describe('hostile command lines: bounded work, whole outputs, our own words', fu
       const dir = fs.mkdtempSync(path.join(tmp, 'atomic-'));
       const file = path.join(dir, 'x.bin');
       fs.writeFileSync(file, 'old');
-      expect(() => writeFileAtomic(file, (t) => { fs.writeFileSync(t, 'half'); throw new Error('disk on fire'); })).to.throw(/disk on fire/);
+      expect(() =>
+        writeFileAtomic(file, (t) => {
+          fs.writeFileSync(t, 'half');
+          throw new Error('disk on fire');
+        }),
+      ).to.throw(/disk on fire/);
       expect(fs.readFileSync(file, 'utf8')).to.equal('old');
       expect(temporaries(dir)).to.deep.equal([]);
       writeFileAtomic(file, Buffer.from('new'));
@@ -138,7 +154,7 @@ describe('hostile command lines: bounded work, whole outputs, our own words', fu
       expect(fs.readdirSync(dir)).to.deep.equal(['x.bin']);
     });
 
-    it('file-system errors in our words: ENOSPC, EACCES, ENOENT name the user\'s path', () => {
+    it("file-system errors in our words: ENOSPC, EACCES, ENOENT name the user's path", () => {
       const err = (code: string) => Object.assign(new Error(`${code}: raw node text`), { code });
       expect(fsProblem('out/x.png', err('ENOSPC'), 'writing').message).to.equal('out/x.png: disk full writing out/x.png');
       expect(fsProblem('out/x.png', err('ENOENT'), 'writing').message).to.equal('out/x.png: directory out/ does not exist');
@@ -170,12 +186,15 @@ describe('hostile command lines: bounded work, whole outputs, our own words', fu
       const r = await cli(['tokenize', '--model', dir], { input: '"a"\n' });
       expect(r.code).to.equal(1);
       expect(r.stderr).to.match(/novocab\/vocab\.txt: missing/);
-      const vocabSize = (JSON.parse(fs.readFileSync(path.join(TINY, 'config.json'), 'utf8')) as { text_config: { vocab_size: number } }).text_config.vocab_size;
+      const vocabSize = (JSON.parse(fs.readFileSync(path.join(TINY, 'config.json'), 'utf8')) as { text_config: { vocab_size: number } })
+        .text_config.vocab_size;
       const vocab = fs.readFileSync(path.join(TINY, 'vocab.txt'), 'utf8') + Array.from({ length: 50 }, (_, i) => `extra${i}\n`).join('');
       const long = path.join(tmp, 'longvocab');
       fs.mkdirSync(long);
       fs.writeFileSync(path.join(long, 'vocab.txt'), vocab);
-      expect(() => BertTokenizer.fromDir(long, { vocabSize })).to.throw(/vocab\.txt: \d+ tokens, more than config\.json's text_config\.vocab_size/);
+      expect(() => BertTokenizer.fromDir(long, { vocabSize })).to.throw(
+        /vocab\.txt: \d+ tokens, more than config\.json's text_config\.vocab_size/,
+      );
     });
 
     it('config.json validated by type', () => {
@@ -185,7 +204,10 @@ describe('hostile command lines: bounded work, whole outputs, our own words', fu
         [{ ...base, text_config: 'oops' }, /config\.json: "text_config" must be a JSON object, got string "oops"/],
         [{ ...base, text_config: null }, /"text_config" must be a JSON object, got null/],
         [{ ...base, vision_config: undefined }, /"vision_config" must be a JSON object, got nothing \(missing\)/],
-        [{ ...base, text_config: { ...text, num_hidden_layers: 2.5 } }, /text_config: "num_hidden_layers" must be an integer >= 1, got number 2\.5/],
+        [
+          { ...base, text_config: { ...text, num_hidden_layers: 2.5 } },
+          /text_config: "num_hidden_layers" must be an integer >= 1, got number 2\.5/,
+        ],
         [{ ...base, model_type: 'clip' }, /"model_type" is string "clip", not "blip"/],
         [{ ...base, text_config: { ...text, hidden_act: 7 } }, /"hidden_act" must be a string/],
       ];
@@ -197,7 +219,11 @@ describe('hostile command lines: bounded work, whole outputs, our own words', fu
       // process.argv is decoded from UTF-8 by Node before any code runs; an invalid byte turns
       // into U+FFFD and the original name cannot be recovered. `--image -` is the way round.
       if (!fs.existsSync('/bin/bash')) this.skip();
-      const r = spawnSync('/bin/bash', ['-c', `"${process.execPath}" -e 'process.stdout.write(JSON.stringify(process.argv[1]))' $'a\\xff.jpg'`], { encoding: 'utf8' });
+      const r = spawnSync(
+        '/bin/bash',
+        ['-c', `"${process.execPath}" -e 'process.stdout.write(JSON.stringify(process.argv[1]))' $'a\\xff.jpg'`],
+        { encoding: 'utf8' },
+      );
       expect(JSON.parse(r.stdout)).to.equal('a\ufffd.jpg');
     });
   });
@@ -207,7 +233,11 @@ describe('hostile command lines: bounded work, whole outputs, our own words', fu
       if (!fs.existsSync('/bin/bash')) this.skip();
       const lines = Array.from({ length: 20000 }, (_, i) => JSON.stringify(`caption number ${i}`)).join('\n');
       const input = write('many.jsonl', lines + '\n');
-      const r = spawnSync('/bin/bash', ['-c', `"${process.execPath}" "${BIN}" tokenize --model "${TINY}" < "${input}" | head -2; echo "status \${PIPESTATUS[0]}" >&2`], { encoding: 'utf8' });
+      const r = spawnSync(
+        '/bin/bash',
+        ['-c', `"${process.execPath}" "${BIN}" tokenize --model "${TINY}" < "${input}" | head -2; echo "status \${PIPESTATUS[0]}" >&2`],
+        { encoding: 'utf8' },
+      );
       expect(r.stdout.split('\n').filter(Boolean)).to.have.length(2);
       expect(r.stderr.trim()).to.equal('status 0');
     });
@@ -219,7 +249,12 @@ describe('hostile command lines: bounded work, whole outputs, our own words', fu
       expect(Date.now() - start).to.be.below(1000); // the one-by-one loop took minutes
       expect(fitted.endsWith('..')).to.equal(true);
       // The old loop, on a short text: drop characters until the text plus '..' fits.
-      for (const [t, w, s] of [['a long caption here', 40, 1], ['abcdef', 35, 1], ['abc', 5, 2], ['αβγδεζ', 30, 1]] as [string, number, number][]) {
+      for (const [t, w, s] of [
+        ['a long caption here', 40, 1],
+        ['abcdef', 35, 1],
+        ['abc', 5, 2],
+        ['αβγδεζ', 30, 1],
+      ] as [string, number, number][]) {
         const chars = Array.from(t);
         const width = (n: number) => (n === 0 ? 0 : (n * 6 - 1) * s);
         let expected = t;

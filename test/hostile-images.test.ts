@@ -8,7 +8,12 @@ import { ImageDecodeError, decodeImage } from '../src/image';
 // with what Pillow does with each (expected.json).
 const DIR = path.resolve(__dirname, '../../test/fixtures/hostile');
 
-interface Expected { ok: boolean; size?: [number, number]; sha256?: string; pillow?: string }
+interface Expected {
+  ok: boolean;
+  size?: [number, number];
+  sha256?: string;
+  pillow?: string;
+}
 const EXPECTED = JSON.parse(fs.readFileSync(path.join(DIR, 'expected.json'), 'utf8')) as Record<string, Expected>;
 
 /** What we say for the files Pillow refuses (Pillow's own words are libjpeg's generic ones). */
@@ -42,7 +47,11 @@ describe('hostile images: decoded or refused as Pillow / libjpeg-turbo do', () =
       it(`${name}: refused in our words, quickly (Pillow: ${want.pillow?.slice(0, 60)})`, () => {
         const start = Date.now();
         let err: unknown;
-        try { decodeImage(file); } catch (e) { err = e; }
+        try {
+          decodeImage(file);
+        } catch (e) {
+          err = e;
+        }
         expect(err).to.be.instanceOf(ImageDecodeError);
         const msg = (err as Error).message;
         expect(msg.startsWith(`${file}: `), msg).to.equal(true);
@@ -63,14 +72,21 @@ describe('hostile images: decoded or refused as Pillow / libjpeg-turbo do', () =
     const file = path.join(DIR, 'p_truncated_idat.png');
     const messages = new Set<string>();
     for (let i = 0; i < 5; i++) {
-      try { decodeImage(file); } catch (e) { messages.add((e as Error).message); }
+      try {
+        decodeImage(file);
+      } catch (e) {
+        messages.add((e as Error).message);
+      }
     }
     expect(messages.size).to.equal(1);
   });
 
   it('the pixel limit is an option and an environment variable, checked before decoding', () => {
     const ok = path.join(DIR, 'p_ok.png');
-    expect(() => decodeImage(ok, undefined, { maxPixels: 48 * 32 - 1 })).to.throw(ImageDecodeError, /1536 pixels exceeds the 1535-pixel limit/);
+    expect(() => decodeImage(ok, undefined, { maxPixels: 48 * 32 - 1 })).to.throw(
+      ImageDecodeError,
+      /1536 pixels exceeds the 1535-pixel limit/,
+    );
     expect(decodeImage(ok, undefined, { maxPixels: 48 * 32 }).width).to.equal(48);
     expect(() => decodeImage(path.join(DIR, 'j_ok.jpg'), undefined, { maxPixels: 1000 })).to.throw(ImageDecodeError, /1000-pixel limit/);
     process.env.BLIP_ITM_MAX_PIXELS = '1000';

@@ -3,8 +3,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import {
-  ImageDecodeError, ImageProcessor, RgbImage, applyOrientation, decodeImage, exifOrientation,
-  preprocessToTensors, resizeBicubic, xmpOrientation,
+  ImageDecodeError,
+  ImageProcessor,
+  RgbImage,
+  applyOrientation,
+  decodeImage,
+  exifOrientation,
+  preprocessToTensors,
+  resizeBicubic,
+  xmpOrientation,
 } from '../src/image';
 import { RawTensor } from '../src/weights/raw-tensor';
 import { readAllSafetensors, writeSafetensors } from '../src/weights/safetensors';
@@ -15,7 +22,11 @@ const IMAGES = path.join(FIX, 'images');
 const EXTRA = path.join(FIX, 'images-extra');
 const TINY = path.join(FIX, 'blip-itm-tiny');
 
-interface Diff { max: number; mean: number; count: number }
+interface Diff {
+  max: number;
+  mean: number;
+  count: number;
+}
 
 function diff(a: ArrayLike<number>, b: ArrayLike<number>): Diff {
   expect(a.length, 'lengths differ').to.equal(b.length);
@@ -43,7 +54,11 @@ function loadRef(file: string): { t: Map<string, RawTensor>; files: string[] } {
 /** Expects an ImageDecodeError whose message names `source` and matches `problem`. */
 function expectError(fn: () => unknown, source: string, problem: RegExp): void {
   let err: unknown;
-  try { fn(); } catch (e) { err = e; }
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
   expect(err, 'no error thrown').to.be.instanceOf(Error);
   const msg = (err as Error).message;
   expect(msg).to.include(source);
@@ -51,8 +66,12 @@ function expectError(fn: () => unknown, source: string, problem: RegExp): void {
 }
 
 let tmp: string;
-before(() => { tmp = tempDir('blip-image-'); });
-after(() => { fs.rmSync(tmp, { recursive: true, force: true }); });
+before(() => {
+  tmp = tempDir('blip-image-');
+});
+after(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 function tmpFile(name: string, data: Uint8Array): string {
   const f = path.join(tmp, name);
@@ -167,8 +186,9 @@ describe('image: inputs', () => {
     }
     expect(diff(decodeImage({ data: rgba, width: rgb.width, height: rgb.height, channels: 4 }).data, rgb.data).max).to.equal(0);
     const gray = Uint8Array.from({ length: 6 }, (_, i) => i * 40);
-    expect(Array.from(decodeImage({ data: gray, width: 3, height: 2, channels: 1 }).data))
-      .to.deep.equal([0, 0, 0, 40, 40, 40, 80, 80, 80, 120, 120, 120, 160, 160, 160, 200, 200, 200]);
+    expect(Array.from(decodeImage({ data: gray, width: 3, height: 2, channels: 1 }).data)).to.deep.equal([
+      0, 0, 0, 40, 40, 40, 80, 80, 80, 120, 120, 120, 160, 160, 160, 200, 200, 200,
+    ]);
     const la = Uint8Array.from([10, 255, 20, 0]);
     expect(Array.from(decodeImage({ data: la, width: 2, height: 1, channels: 2 }).data)).to.deep.equal([10, 10, 10, 20, 20, 20]);
   });
@@ -240,7 +260,8 @@ describe('image: errors name the file and the problem', () => {
   it('zero-size images', () => {
     const z = Buffer.from(jpeg);
     const sof = z.indexOf(Buffer.from([0xff, 0xc0]), 2);
-    z[sof + 5] = 0; z[sof + 6] = 0; // height 0
+    z[sof + 5] = 0;
+    z[sof + 6] = 0; // height 0
     expectError(() => decodeImage(z, 'zero.jpg'), 'zero.jpg', /zero-size image/);
     const p = Buffer.from(pngBytes);
     p.writeUInt32BE(0, 16); // IHDR width 0
@@ -285,7 +306,7 @@ describe('image: processor config', () => {
     expect(() => ImageProcessor.fromConfig({ size: { shortest_edge: 224 } })).to.throw(/not supported/);
   });
 
-  it('defaults are BlipImageProcessor\'s', () => {
+  it("defaults are BlipImageProcessor's", () => {
     const p = ImageProcessor.fromConfig({});
     expect(p.config).to.include({ width: 384, height: 384, resample: 3, rescaleFactor: 1 / 255 });
     expect(p.config.std).to.deep.equal([0.26862954, 0.26130258, 0.27577711]);
@@ -321,18 +342,46 @@ describe('image: processor config', () => {
 describe('image: orientation helpers', () => {
   // 3x2 image whose pixel (x, y) holds value 10*y + x in every channel.
   const src: RgbImage = { width: 3, height: 2, data: Uint8Array.from([0, 1, 2, 10, 11, 12].flatMap((v) => [v, v, v])) };
-  const grid = (img: RgbImage) => Array.from({ length: img.height }, (_, y) =>
-    Array.from({ length: img.width }, (_, x) => img.data[(y * img.width + x) * 3]));
+  const grid = (img: RgbImage) =>
+    Array.from({ length: img.height }, (_, y) => Array.from({ length: img.width }, (_, x) => img.data[(y * img.width + x) * 3]));
 
   it('applies the 8 EXIF orientations like PIL.Image.transpose', () => {
-    expect(grid(applyOrientation(src, 1))).to.deep.equal([[0, 1, 2], [10, 11, 12]]);
-    expect(grid(applyOrientation(src, 2))).to.deep.equal([[2, 1, 0], [12, 11, 10]]); // FLIP_LEFT_RIGHT
-    expect(grid(applyOrientation(src, 3))).to.deep.equal([[12, 11, 10], [2, 1, 0]]); // ROTATE_180
-    expect(grid(applyOrientation(src, 4))).to.deep.equal([[10, 11, 12], [0, 1, 2]]); // FLIP_TOP_BOTTOM
-    expect(grid(applyOrientation(src, 5))).to.deep.equal([[0, 10], [1, 11], [2, 12]]); // TRANSPOSE
-    expect(grid(applyOrientation(src, 6))).to.deep.equal([[10, 0], [11, 1], [12, 2]]); // ROTATE_270 (clockwise)
-    expect(grid(applyOrientation(src, 7))).to.deep.equal([[12, 2], [11, 1], [10, 0]]); // TRANSVERSE
-    expect(grid(applyOrientation(src, 8))).to.deep.equal([[2, 12], [1, 11], [0, 10]]); // ROTATE_90
+    expect(grid(applyOrientation(src, 1))).to.deep.equal([
+      [0, 1, 2],
+      [10, 11, 12],
+    ]);
+    expect(grid(applyOrientation(src, 2))).to.deep.equal([
+      [2, 1, 0],
+      [12, 11, 10],
+    ]); // FLIP_LEFT_RIGHT
+    expect(grid(applyOrientation(src, 3))).to.deep.equal([
+      [12, 11, 10],
+      [2, 1, 0],
+    ]); // ROTATE_180
+    expect(grid(applyOrientation(src, 4))).to.deep.equal([
+      [10, 11, 12],
+      [0, 1, 2],
+    ]); // FLIP_TOP_BOTTOM
+    expect(grid(applyOrientation(src, 5))).to.deep.equal([
+      [0, 10],
+      [1, 11],
+      [2, 12],
+    ]); // TRANSPOSE
+    expect(grid(applyOrientation(src, 6))).to.deep.equal([
+      [10, 0],
+      [11, 1],
+      [12, 2],
+    ]); // ROTATE_270 (clockwise)
+    expect(grid(applyOrientation(src, 7))).to.deep.equal([
+      [12, 2],
+      [11, 1],
+      [10, 0],
+    ]); // TRANSVERSE
+    expect(grid(applyOrientation(src, 8))).to.deep.equal([
+      [2, 12],
+      [1, 11],
+      [0, 10],
+    ]); // ROTATE_90
   });
 
   it('reads Orientation from EXIF (both byte orders) and XMP', () => {

@@ -49,8 +49,15 @@ describe('inspector HTTP API', function () {
     expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const r = await httpCall(`${url}api/session`);
     expect(r.status).to.equal(200);
-    const s = r.json() as { images: { id: number; name: string }[]; texts: string[]; model: { textLayers: number; defaultGradcamLayer: number; grid: number } };
-    expect(s.images.map((i) => [i.id, i.name])).to.deep.equal([[0, 'rocket.jpg'], [1, 'horse.png']]);
+    const s = r.json() as {
+      images: { id: number; name: string }[];
+      texts: string[];
+      model: { textLayers: number; defaultGradcamLayer: number; grid: number };
+    };
+    expect(s.images.map((i) => [i.id, i.name])).to.deep.equal([
+      [0, 'rocket.jpg'],
+      [1, 'horse.png'],
+    ]);
     expect(s.texts).to.deep.equal(TEXTS);
     expect(s.model.textLayers).to.equal(model.config.text.numHiddenLayers);
     expect(s.model.grid).to.equal(model.config.vision.imageSize / model.config.vision.patchSize);
@@ -58,7 +65,8 @@ describe('inspector HTTP API', function () {
     expect(page.status).to.equal(200);
     expect(page.headers['content-type']).to.match(/text\/html/);
     expect(page.headers['content-security-policy']).to.contain("default-src 'self'");
-    for (const asset of ['app.js', 'api.js', 'draw.js', 'views.js', 'style.css']) expect((await httpCall(url + asset)).status, asset).to.equal(200);
+    for (const asset of ['app.js', 'api.js', 'draw.js', 'views.js', 'style.css'])
+      expect((await httpCall(url + asset)).status, asset).to.equal(200);
   });
 
   it('scores equal model.match and model.similarity, with [CLS] and with [ENC]', async () => {
@@ -121,13 +129,22 @@ describe('inspector HTTP API', function () {
     for (let layer = 0; layer < v.numHiddenLayers; layer++) {
       const perHead = ((await out.get(ACTIVATION.visionAttention(layer))!.array()) as number[][][][])[0];
       const n = perHead[0].length;
-      const a = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => {
-        const mean = perHead.reduce((s, h) => s + h[i][j], 0) / perHead.length;
-        return (mean + (i === j ? 1 : 0));
-      })).map((row) => { const s = row.reduce((x, y) => x + y, 0); return row.map((x) => x / s); });
+      const a = Array.from({ length: n }, (_, i) =>
+        Array.from({ length: n }, (_, j) => {
+          const mean = perHead.reduce((s, h) => s + h[i][j], 0) / perHead.length;
+          return mean + (i === j ? 1 : 0);
+        }),
+      ).map((row) => {
+        const s = row.reduce((x, y) => x + y, 0);
+        return row.map((x) => x / s);
+      });
       const prev: number[][] | null = rollout;
       rollout = prev ? a.map((row) => row.map((_, j) => row.reduce((s, x, k) => s + x * prev[k][j], 0))) : a;
-      expectClose(value.rollout[layer].map((x) => x * 1e3), rollout[0].slice(1).map((x) => x * 1e3), `rollout ${layer}`);
+      expectClose(
+        value.rollout[layer].map((x) => x * 1e3),
+        rollout[0].slice(1).map((x) => x * 1e3),
+        `rollout ${layer}`,
+      );
     }
     out.forEach((x) => x.dispose());
   });
@@ -140,13 +157,17 @@ describe('inspector HTTP API', function () {
     const page = await httpCall(url, { headers: { Host: 'attacker.test' } });
     expect(page.status).to.equal(421);
     const origin = await httpCall(`${url}api/score`, {
-      method: 'POST', headers: { Origin: 'http://evil.example', 'Content-Type': 'application/json' }, body: JSON.stringify({ image: 0, texts: ['x'] }),
+      method: 'POST',
+      headers: { Origin: 'http://evil.example', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ image: 0, texts: ['x'] }),
     });
     expect(origin.status).to.equal(403);
-    expect((await httpCall(`${url}api/session`, { headers: { Host: `localhost:${port}`, Origin: `http://localhost:${port}` } })).status).to.equal(200);
+    expect(
+      (await httpCall(`${url}api/session`, { headers: { Host: `localhost:${port}`, Origin: `http://localhost:${port}` } })).status,
+    ).to.equal(200);
   });
 
-  it('bound to every interface, answers to the machine\'s names only', async () => {
+  it("bound to every interface, answers to the machine's names only", async () => {
     const wide = await serveInspector(new InspectorSession(model, TINY, []), { host: '0.0.0.0', port: 0 });
     try {
       expect(wide.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -209,7 +230,12 @@ describe('inspector HTTP API', function () {
 
 describe('inspector helpers', () => {
   it('declaredSize reads PNG and JPEG headers without decoding', () => {
-    for (const file of [...IMAGES, fixture('images', 'camera.png'), fixture('images-extra', 'j422_prog.jpg'), fixture('images-extra', 'jexif6.jpg')]) {
+    for (const file of [
+      ...IMAGES,
+      fixture('images', 'camera.png'),
+      fixture('images-extra', 'j422_prog.jpg'),
+      fixture('images-extra', 'jexif6.jpg'),
+    ]) {
       const bytes = fs.readFileSync(file);
       const decoded = decodeImage(bytes, file, { exifTranspose: false });
       expect(declaredSize(bytes), file).to.deep.equal({ width: decoded.width, height: decoded.height });
@@ -219,7 +245,9 @@ describe('inspector helpers', () => {
 
   it('groupWords joins word pieces', () => {
     expect(groupWords(['[CLS]', 'a', 'tab', '##by', 'cat', '[SEP]'])).to.deep.equal([
-      { text: 'a', positions: [1] }, { text: 'tabby', positions: [2, 3] }, { text: 'cat', positions: [4] },
+      { text: 'a', positions: [1] },
+      { text: 'tabby', positions: [2, 3] },
+      { text: 'cat', positions: [4] },
     ]);
   });
 });

@@ -17,7 +17,9 @@ function startInspector(args: string[]): Promise<{ child: ChildProcessWithoutNul
   const child = spawn(process.execPath, [BIN, 'inspect', ...args], { env: { ...process.env, HF_HUB_OFFLINE: '1' } });
   let out = '';
   let err = '';
-  child.stderr.on('data', (d) => { err += d; });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
   return new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => {
       out += d;
@@ -55,7 +57,8 @@ describe('inspector in a real browser (headless Chromium)', function () {
 
   before(function () {
     if (fs.existsSync(CHROMIUM)) return;
-    if (process.env.CI === 'true') throw new Error(`Chromium is missing at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium)`);
+    if (process.env.CI === 'true')
+      throw new Error(`Chromium is missing at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium)`);
     console.log(`    (skipped: no Chromium at ${CHROMIUM}; install Debian's chromium package to run these tests)`);
     this.skip();
   });
@@ -80,11 +83,17 @@ describe('inspector in a real browser (headless Chromium)', function () {
     expect(scored.code, scored.stderr).to.equal(0);
     const expected = (JSON.parse(scored.stdout) as { itm: number[][] }).itm[0].map((p) => p.toFixed(4));
 
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
     const page = await browser.newPage();
     await page.setViewport({ width: 1400, height: 900 });
     const problems: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warn') problems.push(`${m.type()}: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warn') problems.push(`${m.type()}: ${m.text()}`);
+    });
     page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
     await page.goto(server.url);
@@ -92,8 +101,11 @@ describe('inspector in a real browser (headless Chromium)', function () {
 
     // The preloaded image, and each caption's probability in input order.
     expect(await inPage(page, `document.getElementById('preview').naturalWidth`)).to.equal(451);
-    const rows = await inPage<{ text: string; prob: string }[]>(page, `[...document.querySelectorAll('#scores tbody tr')]
-      .map((tr) => ({ text: tr.children[1].textContent, prob: tr.querySelector('td.prob').firstChild.textContent }))`);
+    const rows = await inPage<{ text: string; prob: string }[]>(
+      page,
+      `[...document.querySelectorAll('#scores tbody tr')]
+      .map((tr) => ({ text: tr.children[1].textContent, prob: tr.querySelector('td.prob').firstChild.textContent }))`,
+    );
     expect(rows.map((r) => r.text)).to.deep.equal(CAPTIONS);
     expect(rows.map((r) => r.prob)).to.deep.equal(expected);
 
@@ -114,7 +126,9 @@ describe('inspector in a real browser (headless Chromium)', function () {
 
     // Cross-attention: the layer x head grid, then switching layer and head redraws.
     await redrawsAfter(page, () => page.click('button[data-view=cross]'));
-    const config = JSON.parse(fs.readFileSync(path.join(TINY, 'config.json'), 'utf8')) as { text_config: { num_hidden_layers: number; num_attention_heads: number } };
+    const config = JSON.parse(fs.readFileSync(path.join(TINY, 'config.json'), 'utf8')) as {
+      text_config: { num_hidden_layers: number; num_attention_heads: number };
+    };
     const { num_hidden_layers: textLayers, num_attention_heads: textHeads } = config.text_config;
     expect(await inPage(page, `document.querySelectorAll('#thumbs canvas').length`)).to.equal(textLayers * (textHeads + 1));
     pixels = await canvasPixels(page);
@@ -138,10 +152,13 @@ describe('inspector in a real browser (headless Chromium)', function () {
     expect(await canvasPixels(page)).not.to.equal(pixels);
 
     // Captions typed one per line, an image uploaded through the file picker; exports raise no error.
-    await page.$eval('#captions', (t) => { (t as unknown as { value: string }).value = 'a red rocket\n\n  a small cat  '; });
+    await page.$eval('#captions', (t) => {
+      (t as unknown as { value: string }).value = 'a red rocket\n\n  a small cat  ';
+    });
     await redrawsAfter(page, () => page.click('#score-button'));
-    expect(await inPage(page, `[...document.querySelectorAll('#scores tbody tr')].map((tr) => tr.children[1].textContent).sort()`))
-      .to.deep.equal(['a red rocket', 'a small cat']); // blank lines dropped, spaces trimmed; still sorted by ITM p
+    expect(
+      await inPage(page, `[...document.querySelectorAll('#scores tbody tr')].map((tr) => tr.children[1].textContent).sort()`),
+    ).to.deep.equal(['a red rocket', 'a small cat']); // blank lines dropped, spaces trimmed; still sorted by ITM p
     const picker = await page.$('input#file');
     await redrawsAfter(page, () => picker!.uploadFile(fixture('images', 'rocket.jpg')));
     expect(await inPage(page, `document.querySelectorAll('#image-list button').length`)).to.equal(2);
@@ -149,10 +166,17 @@ describe('inspector in a real browser (headless Chromium)', function () {
     await page.click('#export-json');
     await page.click('#export-png');
     await redrawsAfter(page, async () => (await page.$$('#image-list button'))[0].click());
-    await page.$eval('#captions', (t, value) => { (t as unknown as { value: string }).value = value; }, CAPTIONS.join('\n'));
+    await page.$eval(
+      '#captions',
+      (t, value) => {
+        (t as unknown as { value: string }).value = value;
+      },
+      CAPTIONS.join('\n'),
+    );
     await redrawsAfter(page, () => page.click('#score-button'));
 
-    const shot = process.env.INSPECTOR_SCREENSHOT ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-inspector-')), 'inspector.png');
+    const shot =
+      process.env.INSPECTOR_SCREENSHOT ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-inspector-')), 'inspector.png');
     await redrawsAfter(page, () => page.click('button[data-view=gradcam]'));
     await redrawsAfter(page, () => page.select('#layer', '0'));
     await redrawsAfter(page, async () => (await page.$$('#tokens .chip'))[3].click()); // pin "cat"

@@ -6,16 +6,17 @@ describe('inspector job queue', () => {
     const queue = new SerialQueue();
     const log: string[] = [];
     let running = 0;
-    const job = (name: string, fail = false) => queue.run(name, async () => {
-      running++;
-      expect(running, 'jobs overlapping').to.equal(1);
-      log.push(`start ${name}`);
-      await new Promise((r) => setTimeout(r, 20));
-      log.push(`end ${name}`);
-      running--;
-      if (fail) throw new Error(`${name} failed`);
-      return name;
-    });
+    const job = (name: string, fail = false) =>
+      queue.run(name, async () => {
+        running++;
+        expect(running, 'jobs overlapping').to.equal(1);
+        log.push(`start ${name}`);
+        await new Promise((r) => setTimeout(r, 20));
+        log.push(`end ${name}`);
+        running--;
+        if (fail) throw new Error(`${name} failed`);
+        return name;
+      });
     const a = job('a');
     const b = job('b', true);
     const c = job('c');
@@ -25,7 +26,9 @@ describe('inspector job queue', () => {
     expect(status.waiting).to.equal(2);
     expect(await a).to.equal('a');
     let error = '';
-    await b.catch((e: Error) => { error = e.message; });
+    await b.catch((e: Error) => {
+      error = e.message;
+    });
     expect(error).to.equal('b failed');
     expect(await c).to.equal('c');
     await queue.idle();

@@ -14,8 +14,14 @@ import { expectReject } from './helpers/expect';
 describe('BlipItm: embeddings belong to their model', () => {
   let a: BlipItm;
   let b: BlipItm;
-  before(() => { a = BlipItm.fromDir(TINY); b = BlipItm.fromDir(TINY); });
-  after(() => { a.dispose(); b.dispose(); });
+  before(() => {
+    a = BlipItm.fromDir(TINY);
+    b = BlipItm.fromDir(TINY);
+  });
+  after(() => {
+    a.dispose();
+    b.dispose();
+  });
 
   it('refuses an embedding of another model of the same shape, everywhere', async () => {
     const [emb] = await a.encodeImages([IMAGES[0]]);
@@ -39,7 +45,7 @@ describe('BlipItm: embeddings belong to their model', () => {
 
   it('embeddingFromStates binds the rebuilt embedding to the model that made it', async () => {
     const [emb] = await a.encodeImages([IMAGES[2]]);
-    const rebuilt = await a.embeddingFromStates(await emb.states.data() as Float32Array, emb.itcEmbedding);
+    const rebuilt = await a.embeddingFromStates((await emb.states.data()) as Float32Array, emb.itcEmbedding);
     try {
       expect(await a.match([rebuilt], TEXTS)).to.deep.equal(await a.match([emb], TEXTS));
       await expectReject(b.match([rebuilt], TEXTS), /belongs to another BlipItm model/);
@@ -88,9 +94,19 @@ describe('BlipItm: a disposed model is refused clearly', () => {
     model2.dispose();
     await expectReject(late, /disposed/);
     emb.dispose();
-    const gradcamCall = (() => { const m = BlipItm.fromDir(TINY); const p = m.gradcam(IMAGES[0], 'a cat'); m.dispose(); return p; })();
+    const gradcamCall = (() => {
+      const m = BlipItm.fromDir(TINY);
+      const p = m.gradcam(IMAGES[0], 'a cat');
+      m.dispose();
+      return p;
+    })();
     await expectReject(gradcamCall, /was disposed while gradcam\(\) was running/);
-    const similarityCall = (() => { const m = BlipItm.fromDir(TINY); const p = m.similarity([IMAGES[0]], TEXTS); m.dispose(); return p; })();
+    const similarityCall = (() => {
+      const m = BlipItm.fromDir(TINY);
+      const p = m.similarity([IMAGES[0]], TEXTS);
+      m.dispose();
+      return p;
+    })();
     await expectReject(similarityCall, /was disposed while similarity\(\) was running/);
     expect(tf.memory().numTensors).to.equal(before);
   });
@@ -98,7 +114,9 @@ describe('BlipItm: a disposed model is refused clearly', () => {
 
 describe('BlipItm: bad calls are clear errors', () => {
   let model: BlipItm;
-  before(() => { model = BlipItm.fromDir(TINY); });
+  before(() => {
+    model = BlipItm.fromDir(TINY);
+  });
   after(() => model.dispose());
 
   it('a string where an array is expected', async () => {
@@ -106,7 +124,10 @@ describe('BlipItm: bad calls are clear errors', () => {
     await expectReject(model.match(str, ['a cat']), /match: images must be an array, got the string "x\.png"/);
     await expectReject(model.similarity(str, ['a cat']), /images must be an array/);
     await expectReject(model.encodeImages(str), /encodeImages: images must be an array/);
-    await expectReject(model.match([IMAGES[0]], 'a cat' as unknown as string[]), /texts must be an array of strings, got the string "a cat"/);
+    await expectReject(
+      model.match([IMAGES[0]], 'a cat' as unknown as string[]),
+      /texts must be an array of strings, got the string "a cat"/,
+    );
     await expectReject(model.encodeTexts('a cat' as unknown as string[]), /texts must be an array/);
   });
 
@@ -119,7 +140,10 @@ describe('BlipItm: bad calls are clear errors', () => {
   });
 
   it('unknown or out-of-range activation names', async () => {
-    await expectReject(model.forward([IMAGES[0]], ['a cat'], { only: ['itm.text.cross_attention.0'] }), /unknown activation name "itm\.text\.cross_attention\.0"/);
+    await expectReject(
+      model.forward([IMAGES[0]], ['a cat'], { only: ['itm.text.cross_attention.0'] }),
+      /unknown activation name "itm\.text\.cross_attention\.0"/,
+    );
     await expectReject(model.forward([IMAGES[0]], ['a cat'], { only: ['itm.text.cross_attentions.9'] }), /out of range/);
     await expectReject(model.forward([IMAGES[0]], ['a cat'], { only: ['gradcam.5'] }), /Grad-CAM layer 5 is out of range/);
   });
@@ -135,10 +159,12 @@ describe('BlipItm: bad calls are clear errors', () => {
 
 describe('BlipItm probe: forward({ only })', () => {
   let model: BlipItm;
-  before(() => { model = BlipItm.fromDir(TINY); });
+  before(() => {
+    model = BlipItm.fromDir(TINY);
+  });
   after(() => model.dispose());
 
-  it('returns just the named map, equal to the full forward\'s, computing only what it needs', async () => {
+  it("returns just the named map, equal to the full forward's, computing only what it needs", async () => {
     const name = 'itm.text.cross_attentions.0';
     const full = await model.forward([IMAGES[0]], TEXTS);
     const before = attentionRuns();
@@ -174,7 +200,9 @@ describe('BlipItm.fromParts', () => {
     const before = tf.memory().numTensors;
     const { source, file } = openCheckpoint(TINY);
     const model = BlipItm.fromParts({
-      config: readConfig(TINY), tokenizer: BertTokenizer.fromDir(TINY), processor: ImageProcessor.fromDir(TINY),
+      config: readConfig(TINY),
+      tokenizer: BertTokenizer.fromDir(TINY),
+      processor: ImageProcessor.fromDir(TINY),
       weights: new WeightStore(source, file),
     });
     source.close();
@@ -192,10 +220,15 @@ describe('BlipItm.fromParts', () => {
   it('refuses a processor whose size differs from the vision config, freeing the weights', () => {
     const before = tf.memory().numTensors;
     const { source, file } = openCheckpoint(TINY);
-    expect(() => BlipItm.fromParts({
-      config: readConfig(TINY), tokenizer: BertTokenizer.fromDir(TINY), processor: ImageProcessor.fromDir(TINY, { size: 32 }),
-      weights: new WeightStore(source, file), origin: 'parts',
-    })).to.throw(/parts: preprocessor_config\.json size 32x32 does not match vision_config\.image_size 64/);
+    expect(() =>
+      BlipItm.fromParts({
+        config: readConfig(TINY),
+        tokenizer: BertTokenizer.fromDir(TINY),
+        processor: ImageProcessor.fromDir(TINY, { size: 32 }),
+        weights: new WeightStore(source, file),
+        origin: 'parts',
+      }),
+    ).to.throw(/parts: preprocessor_config\.json size 32x32 does not match vision_config\.image_size 64/);
     source.close();
     expect(tf.memory().numTensors).to.equal(before);
   });
@@ -207,7 +240,7 @@ describe('BlipItm: every public call leaks nothing', () => {
     try {
       const before = tf.memory().numTensors;
       const embs = await model.encodeImages([IMAGES[0], IMAGES[2]]);
-      const rebuilt = await model.embeddingFromStates(await embs[0].states.data() as Float32Array, embs[0].itcEmbedding);
+      const rebuilt = await model.embeddingFromStates((await embs[0].states.data()) as Float32Array, embs[0].itcEmbedding);
       await model.encodeTexts(TEXTS, { batchSize: 2 });
       await model.match([...embs, rebuilt, IMAGES[1]], TEXTS, { batchSize: 2 });
       await model.match([rebuilt], ['a cat']);

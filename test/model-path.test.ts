@@ -10,7 +10,7 @@ import { referenceForward, stateDict } from './reference-forward';
 import { expectReject } from './helpers/expect';
 
 const LONG = TEXTS[1]; // 14 tokens: more query rows than the tiny model's head width (8)
-const SHORT = 'a cat';  // 4 tokens: fewer
+const SHORT = 'a cat'; // 4 tokens: fewer
 
 function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
@@ -21,7 +21,7 @@ async function counting<T>(f: () => Promise<T>): Promise<{ result: T; ran: Recor
   const before = attentionRuns();
   const result = await f();
   const after = attentionRuns();
-  const ran = { 'batched': 0, 'per-head': 0, 'raw-states': 0 };
+  const ran = { batched: 0, 'per-head': 0, 'raw-states': 0 };
   for (const k of Object.keys(ran) as AttentionVariant[]) ran[k] = after[k] - before[k];
   return { result, ran };
 }
@@ -31,14 +31,21 @@ describe('model path: every fast path against the plain reference forward', () =
   const config = readConfig(TINY);
   const sd = stateDict(readAllSafetensors(path.join(TINY, 'model.safetensors')).tensors);
   const ref = reference('tiny-activations.safetensors');
-  before(() => { model = BlipItm.fromDir(TINY); });
+  before(() => {
+    model = BlipItm.fromDir(TINY);
+  });
   after(() => model.dispose());
 
   it('the reference forward itself agrees with transformers (1e-4)', () => {
     tf.tidy(() => {
       const pix = ref.get('pixel_values')!;
-      const out = referenceForward(sd, config, tf.tensor4d(pix.data as Float32Array, pix.shape as [number, number, number, number]),
-        tf.tensor2d(rows(ref.get('input_ids')!), undefined, 'int32'), tf.tensor2d(rows(ref.get('attention_mask')!), undefined, 'int32'));
+      const out = referenceForward(
+        sd,
+        config,
+        tf.tensor4d(pix.data as Float32Array, pix.shape as [number, number, number, number]),
+        tf.tensor2d(rows(ref.get('input_ids')!), undefined, 'int32'),
+        tf.tensor2d(rows(ref.get('attention_mask')!), undefined, 'int32'),
+      );
       for (const name of ['vision.last_hidden_state', 'itm.logits', 'itc.cosine'] as const) {
         const r = ref.get(name)!;
         expect(maxDiff(out[name], tf.tensor(r.data, r.shape)), name).to.be.below(1e-4);
@@ -53,8 +60,13 @@ describe('model path: every fast path against the plain reference forward', () =
     const ours = await model.forward(pixels, enc, { activations: true });
     try {
       tf.tidy(() => {
-        const r = referenceForward(sd, config, tf.tensor4d(pixels.pixelValues, pixels.shape),
-          tf.tensor2d(enc.inputIds, undefined, 'int32'), tf.tensor2d(enc.attentionMask, undefined, 'int32'));
+        const r = referenceForward(
+          sd,
+          config,
+          tf.tensor4d(pixels.pixelValues, pixels.shape),
+          tf.tensor2d(enc.inputIds, undefined, 'int32'),
+          tf.tensor2d(enc.attentionMask, undefined, 'int32'),
+        );
         for (const name of ['vision.last_hidden_state', 'itm.logits', 'itc.text_embeds', 'itc.image_embeds', 'itc.cosine'] as const) {
           expect(maxDiff(ours.get(name)!, r[name]), name).to.be.below(1e-5);
         }
@@ -67,7 +79,10 @@ describe('model path: every fast path against the plain reference forward', () =
     }
   });
 
-  for (const [label, text, variant] of [['short (raw image states)', SHORT, 'raw-states'], ['long (projected keys/values)', LONG, 'projected']] as const) {
+  for (const [label, text, variant] of [
+    ['short (raw image states)', SHORT, 'raw-states'],
+    ['long (projected keys/values)', LONG, 'projected'],
+  ] as const) {
     it(`match() of a ${label} text matches the reference and takes that path`, async () => {
       const [emb] = await model.encodeImages([IMAGES[0]]);
       try {
@@ -81,8 +96,13 @@ describe('model path: every fast path against the plain reference forward', () =
         const enc = model.tokenizer.encodeBatch([text]);
         const want = tf.tidy(() => {
           const pixels = model.processor.preprocess([IMAGES[0]]);
-          const r = referenceForward(sd, config, tf.tensor4d(pixels.pixelValues, pixels.shape),
-            tf.tensor2d(enc.inputIds, undefined, 'int32'), tf.tensor2d(enc.attentionMask, undefined, 'int32'));
+          const r = referenceForward(
+            sd,
+            config,
+            tf.tensor4d(pixels.pixelValues, pixels.shape),
+            tf.tensor2d(enc.inputIds, undefined, 'int32'),
+            tf.tensor2d(enc.attentionMask, undefined, 'int32'),
+          );
           return r['itm.logits'].dataSync();
         });
         expect(result.logits[0][0][0]).to.be.closeTo(want[0], 1e-5);
@@ -98,10 +118,23 @@ describe('model path: every fast path against the plain reference forward', () =
       const [h, tq, d, t, e] = [4, 5, 8, 17, 12];
       const q = tf.randomNormal([1, h, tq, d], 0, 1, 'float32', 1) as tf.Tensor4D;
       const states = tf.randomNormal([t, e], 0, 1, 'float32', 2) as tf.Tensor2D;
-      const key = { weight: tf.randomNormal([h * d, e], 0, 0.3, 'float32', 3) as tf.Tensor2D, bias: tf.randomNormal([h * d], 0, 0.3, 'float32', 4) as tf.Tensor1D };
-      const value = { weight: tf.randomNormal([h * d, e], 0, 0.3, 'float32', 5) as tf.Tensor2D, bias: tf.randomNormal([h * d], 0, 0.3, 'float32', 6) as tf.Tensor1D };
-      const proj = (w: typeof key) => tf.add(tf.matMul(states, w.weight, false, true), w.bias).reshape([1, t, h, d]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
-      const target: AttentionTarget = { ...projectedTarget(proj(key), proj(value)), rawStates: () => ({ states, statesT: states.transpose(), key, value }) };
+      const key = {
+        weight: tf.randomNormal([h * d, e], 0, 0.3, 'float32', 3) as tf.Tensor2D,
+        bias: tf.randomNormal([h * d], 0, 0.3, 'float32', 4) as tf.Tensor1D,
+      };
+      const value = {
+        weight: tf.randomNormal([h * d, e], 0, 0.3, 'float32', 5) as tf.Tensor2D,
+        bias: tf.randomNormal([h * d], 0, 0.3, 'float32', 6) as tf.Tensor1D,
+      };
+      const proj = (w: typeof key) =>
+        tf
+          .add(tf.matMul(states, w.weight, false, true), w.bias)
+          .reshape([1, t, h, d])
+          .transpose([0, 2, 1, 3]) as tf.Tensor4D;
+      const target: AttentionTarget = {
+        ...projectedTarget(proj(key), proj(value)),
+        rawStates: () => ({ states, statesT: states.transpose(), key, value }),
+      };
       const opts = { scale: d ** -0.5, keepProbs: true };
       const plain = attention(q, target, { ...opts, variant: 'batched' });
       for (const variant of ['per-head', 'raw-states'] as const) {
@@ -115,17 +148,24 @@ describe('model path: every fast path against the plain reference forward', () =
 
 describe('model path: same input, same answer', () => {
   let model: BlipItm;
-  before(() => { model = BlipItm.fromDir(TINY); });
+  before(() => {
+    model = BlipItm.fromDir(TINY);
+  });
   after(() => model.dispose());
 
-  for (const [label, text] of [['short', SHORT], ['long', LONG]] as const) {
+  for (const [label, text] of [
+    ['short', SHORT],
+    ['long', LONG],
+  ] as const) {
     it(`repeated match() of one embedding with a ${label} text is bit-identical, on one path`, async () => {
       const [emb] = await model.encodeImages([IMAGES[0]]);
       try {
         const runs: { result: MatchResult; ran: Record<AttentionVariant, number> }[] = [];
         for (let i = 0; i < 8; i++) runs.push(await counting(() => model.match([emb], [text])));
         const bits = runs.map((r) => r.result.logits[0][0]);
-        bits.forEach((b) => { expect(Object.is(b[0], bits[0][0]) && Object.is(b[1], bits[0][1]), `${b} vs ${bits[0]}`).to.equal(true); });
+        bits.forEach((b) => {
+          expect(Object.is(b[0], bits[0][0]) && Object.is(b[1], bits[0][1]), `${b} vs ${bits[0]}`).to.equal(true);
+        });
         runs.forEach((r) => expect(r.ran).to.deep.equal(runs[0].ran));
         // A fresh embedding of the same image, and a batch mixing it with other texts, agree too.
         const again = await model.match([IMAGES[0]], [text]);
@@ -136,7 +176,7 @@ describe('model path: same input, same answer', () => {
     });
   }
 
-  it('crossAttention: \'projected\' always uses the kept projections, repeatably, agreeing with \'auto\'', async () => {
+  it("crossAttention: 'projected' always uses the kept projections, repeatably, agreeing with 'auto'", async () => {
     const [auto] = await model.encodeImages([IMAGES[0]]);
     const [projected] = await model.encodeImages([IMAGES[0]], { crossAttention: 'projected' });
     try {
@@ -148,7 +188,10 @@ describe('model path: same input, same answer', () => {
       });
       const a = await model.match([auto], [SHORT]);
       expect(a.logits[0][0][1]).to.be.closeTo(runs[0].result.logits[0][0][1], 1e-5);
-      await expectReject(model.encodeImages([IMAGES[0]], { crossAttention: 'raw' as 'auto' }), /crossAttention must be 'auto' or 'projected'/);
+      await expectReject(
+        model.encodeImages([IMAGES[0]], { crossAttention: 'raw' as 'auto' }),
+        /crossAttention must be 'auto' or 'projected'/,
+      );
     } finally {
       auto.dispose();
       projected.dispose();
@@ -158,7 +201,11 @@ describe('model path: same input, same answer', () => {
   it('repeated gradcam() and similarity() are bit-identical', async () => {
     const [emb] = await model.encodeImages([IMAGES[2]]);
     try {
-      const g = [await model.gradcam(emb, SHORT, { layer: 0 }), await model.gradcam(emb, SHORT, { layer: 0 }), await model.gradcam(emb, SHORT, { layer: 0 })];
+      const g = [
+        await model.gradcam(emb, SHORT, { layer: 0 }),
+        await model.gradcam(emb, SHORT, { layer: 0 }),
+        await model.gradcam(emb, SHORT, { layer: 0 }),
+      ];
       g.forEach((x) => expect(x.maps).to.deep.equal(g[0].maps));
       const s = [await model.similarity([emb], TEXTS), await model.similarity([emb], TEXTS)];
       expect(s[1]).to.deep.equal(s[0]);

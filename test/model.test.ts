@@ -13,7 +13,8 @@ function forwardOnReferenceInputs(model: BlipItm, refName: string, opts: Forward
   return model.forward(
     { pixelValues: pix.data as Float32Array, shape: pix.shape as [number, number, number, number] },
     { inputIds: rows(ref.get('input_ids')!), attentionMask: rows(ref.get('attention_mask')!) },
-    opts);
+    opts,
+  );
 }
 
 /** Asserts every reference tensor (optionally only some names) is within tol of ours, printing the table on failure. */
@@ -26,7 +27,9 @@ function expectParity(refName: string, actual: Map<string, tf.Tensor>, opts: { o
 
 describe('BlipItm on the tiny checkpoint: parity with transformers', function () {
   let model: BlipItm;
-  before(() => { model = BlipItm.fromDir(TINY); });
+  before(() => {
+    model = BlipItm.fromDir(TINY);
+  });
   after(() => model.dispose());
 
   it('matches every activation given the reference pixel values and token ids', async () => {
@@ -42,7 +45,18 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
   it('matches end to end from image files and strings (our image pipeline and tokenizer)', async () => {
     const out = await model.forward(IMAGES, TEXTS, { activations: false });
     try {
-      expectParity('tiny-activations.safetensors', out, { only: ['pixel_values', 'input_ids', 'attention_mask', 'itm.logits', 'itm.probs', 'itc.image_embeds', 'itc.text_embeds', 'itc.cosine'] });
+      expectParity('tiny-activations.safetensors', out, {
+        only: [
+          'pixel_values',
+          'input_ids',
+          'attention_mask',
+          'itm.logits',
+          'itm.probs',
+          'itc.image_embeds',
+          'itc.text_embeds',
+          'itc.cosine',
+        ],
+      });
     } finally {
       out.forEach((t) => t.dispose());
     }
@@ -65,10 +79,12 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
       const s = await model.similarity(emb, TEXTS);
       const probs = ref.get('itm.probs')!.data;
       const cos = ref.get('itc.cosine')!.data;
-      [0, 2].forEach((img, r) => TEXTS.forEach((_, j) => {
-        expect(m.probs[r][j]).to.be.closeTo(probs[img * 3 + j], 1e-4);
-        expect(s[r][j]).to.be.closeTo(cos[img * 3 + j], 1e-4);
-      }));
+      [0, 2].forEach((img, r) =>
+        TEXTS.forEach((_, j) => {
+          expect(m.probs[r][j]).to.be.closeTo(probs[img * 3 + j], 1e-4);
+          expect(s[r][j]).to.be.closeTo(cos[img * 3 + j], 1e-4);
+        }),
+      );
       expect(m.logits[0][0]).to.have.length(2);
     } finally {
       emb.forEach((e) => e.dispose());
@@ -134,7 +150,11 @@ describe('BlipItm checkpoint formats', () => {
     const model = BlipItm.fromDir(fixture('blip-itm-tiny-f16'));
     try {
       const out = await forwardOnReferenceInputs(model, 'tiny-f16-scores.safetensors', { activations: false });
-      try { expectParity('tiny-f16-scores.safetensors', out); } finally { out.forEach((t) => t.dispose()); }
+      try {
+        expectParity('tiny-f16-scores.safetensors', out);
+      } finally {
+        out.forEach((t) => t.dispose());
+      }
       expect(model.unusedWeights).to.deep.equal([]); // position_ids is a known buffer
     } finally {
       model.dispose();

@@ -20,7 +20,7 @@ export function stateDict(raw: Map<string, RawTensor>): StateDict {
 
 /** nn.Linear: x [..., in] @ Wᵀ + b. */
 function linear(sd: StateDict, prefix: string, x: tf.Tensor): tf.Tensor {
-  const w = sd(`${prefix}.weight`);                                 // [out, in]
+  const w = sd(`${prefix}.weight`); // [out, in]
   const [out, inDim] = w.shape as [number, number];
   const flat = x.reshape([-1, inDim]);
   const y = tf.add(tf.matMul(flat, w, false, true), sd(`${prefix}.bias`)); // [N, out]
@@ -45,10 +45,13 @@ function heads(x: tf.Tensor, h: number): tf.Tensor4D {
 /** softmax(q kᵀ / √d + mask) v, all batched: q [B, H, Tq, d], k, v [B, H, Tk, d] → [B, Tq, H*d], probs. */
 function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask?: tf.Tensor) {
   const [b, h, tq, d] = q.shape;
-  let scores = tf.div(tf.matMul(q, k, false, true), Math.sqrt(d));   // [B, H, Tq, Tk]
+  let scores = tf.div(tf.matMul(q, k, false, true), Math.sqrt(d)); // [B, H, Tq, Tk]
   if (mask) scores = tf.add(scores, mask);
   const probs = tf.softmax(scores, -1);
-  const context = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([b, tq, h * d]); // [B, Tq, D]
+  const context = tf
+    .matMul(probs, v)
+    .transpose([0, 2, 1, 3])
+    .reshape([b, tq, h * d]); // [B, Tq, D]
   return { context, probs };
 }
 
@@ -86,14 +89,31 @@ export function referenceText(sd: StateDict, c: BlipConfig, ids: tf.Tensor2D, ma
   for (let i = 0; i < t.numHiddenLayers; i++) {
     const l = `${p}.encoder.layer.${i}`;
     const h = t.numAttentionHeads;
-    const self = attention(heads(linear(sd, `${l}.attention.self.query`, x), h), heads(linear(sd, `${l}.attention.self.key`, x), h),
-      heads(linear(sd, `${l}.attention.self.value`, x), h), additive);
-    x = layerNorm(sd, `${l}.attention.output.LayerNorm`, tf.add(linear(sd, `${l}.attention.output.dense`, self.context), x), t.layerNormEps);
+    const self = attention(
+      heads(linear(sd, `${l}.attention.self.query`, x), h),
+      heads(linear(sd, `${l}.attention.self.key`, x), h),
+      heads(linear(sd, `${l}.attention.self.value`, x), h),
+      additive,
+    );
+    x = layerNorm(
+      sd,
+      `${l}.attention.output.LayerNorm`,
+      tf.add(linear(sd, `${l}.attention.output.dense`, self.context), x),
+      t.layerNormEps,
+    );
     if (image) {
-      const cross = attention(heads(linear(sd, `${l}.crossattention.self.query`, x), h),
-        heads(linear(sd, `${l}.crossattention.self.key`, image), h), heads(linear(sd, `${l}.crossattention.self.value`, image), h));
+      const cross = attention(
+        heads(linear(sd, `${l}.crossattention.self.query`, x), h),
+        heads(linear(sd, `${l}.crossattention.self.key`, image), h),
+        heads(linear(sd, `${l}.crossattention.self.value`, image), h),
+      );
       crossProbs.push(cross.probs);
-      x = layerNorm(sd, `${l}.crossattention.output.LayerNorm`, tf.add(linear(sd, `${l}.crossattention.output.dense`, cross.context), x), t.layerNormEps);
+      x = layerNorm(
+        sd,
+        `${l}.crossattention.output.LayerNorm`,
+        tf.add(linear(sd, `${l}.crossattention.output.dense`, cross.context), x),
+        t.layerNormEps,
+      );
     }
     const ff = linear(sd, `${l}.output.dense`, gelu(linear(sd, `${l}.intermediate.dense`, x)));
     x = layerNorm(sd, `${l}.output.LayerNorm`, tf.add(ff, x), t.layerNormEps);
@@ -111,19 +131,24 @@ function normalize(x: tf.Tensor2D): tf.Tensor2D {
 
 /** The full ITM/ITC forward of every image with every text: the names of the reference dumps. */
 export function referenceForward(sd: StateDict, c: BlipConfig, pixels: tf.Tensor4D, ids: tf.Tensor2D, mask: tf.Tensor2D) {
-  const vision = referenceVision(sd, c, pixels);                                   // [B, T, E]
+  const vision = referenceVision(sd, c, pixels); // [B, T, E]
   const n = ids.shape[0];
-  const itm = tf.unstack(vision).map((one) => {                                     // one image [T, E] with every text
+  const itm = tf.unstack(vision).map((one) => {
+    // one image [T, E] with every text
     const { states, crossProbs } = referenceText(sd, c, ids, mask, tf.tile(one.expandDims(0), [n, 1, 1]) as tf.Tensor3D);
-    return { logits: linear(sd, 'itm_head', cls(states)), crossProbs };             // [N, 2]
+    return { logits: linear(sd, 'itm_head', cls(states)), crossProbs }; // [N, 2]
   });
   const text = referenceText(sd, c, ids, mask).states;
   const textEmbeds = normalize(linear(sd, 'text_proj', cls(text)) as tf.Tensor2D);
   const imageEmbeds = normalize(linear(sd, 'vision_proj', cls(vision)) as tf.Tensor2D);
   return {
     'vision.last_hidden_state': vision,
-    'itm.logits': tf.stack(itm.map((r) => r.logits)),                                 // [B, N, 2]
-    'itm.text.cross_attentions': (layer: number) => tf.concat(itm.map((r) => r.crossProbs[layer]), 0), // [B*N, H, L, T]
+    'itm.logits': tf.stack(itm.map((r) => r.logits)), // [B, N, 2]
+    'itm.text.cross_attentions': (layer: number) =>
+      tf.concat(
+        itm.map((r) => r.crossProbs[layer]),
+        0,
+      ), // [B*N, H, L, T]
     'itc.text_embeds': textEmbeds,
     'itc.image_embeds': imageEmbeds,
     'itc.cosine': tf.matMul(imageEmbeds, textEmbeds, false, true),

@@ -22,7 +22,10 @@ function noiseFolder(count: number): string {
   const dir = path.join(tmpdir(), 'photos');
   fs.mkdirSync(dir);
   let seed = 12345;
-  const next = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed >>> 24; };
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed >>> 24;
+  };
   for (let n = 0; n < count; n++) {
     const png = new PNG({ width: 64, height: 64 });
     for (let i = 0; i < png.data.length; i++) png.data[i] = (i & 3) === 3 ? 255 : next();
@@ -31,19 +34,29 @@ function noiseFolder(count: number): string {
   return dir;
 }
 
-interface Exit { code: number | null; signal: NodeJS.Signals | null; stderr: string }
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
 
 function start(args: string[]): { child: ChildProcess; done: Promise<Exit> } {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, HF_HUB_OFFLINE: '1' } });
   let stderr = '';
-  child.stderr?.on('data', (d) => { stderr += d; });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
   const done = new Promise<Exit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
   return { child, done };
 }
 
 /** Commits so far: LanceDB writes one manifest per table version. */
 function versions(index: string): number {
-  try { return fs.readdirSync(path.join(index, 'images.lance', '_versions')).length; } catch { return 0; }
+  try {
+    return fs.readdirSync(path.join(index, 'images.lance', '_versions')).length;
+  } catch {
+    return 0;
+  }
 }
 
 async function until(ok: () => boolean, what: string, ms = 60_000): Promise<void> {
@@ -56,7 +69,11 @@ async function until(ok: () => boolean, what: string, ms = 60_000): Promise<void
 
 async function rawRows(index: string) {
   const ds = await Dataset.open(index);
-  try { return await ds!.scanEntries(); } finally { ds!.close(); }
+  try {
+    return await ds!.scanEntries();
+  } finally {
+    ds!.close();
+  }
 }
 
 function dataFiles(index: string): string[] {
@@ -86,7 +103,9 @@ describe('retrieval store: interruption, concurrent writers, integrity (LanceDB)
       if (signal === 'SIGKILL') expect(exit.signal).to.equal('SIGKILL');
       else {
         expect(exit.code, exit.stderr).to.equal(signal === 'SIGINT' ? 130 : 143);
-        expect(exit.stderr).to.contain(`${signal}; saving the images indexed so far`).and.to.match(/interrupted: \d+ images are in the index/);
+        expect(exit.stderr)
+          .to.contain(`${signal}; saving the images indexed so far`)
+          .and.to.match(/interrupted: \d+ images are in the index/);
       }
       const rows = await rawRows(index);
       expect(rows.length).to.be.within(4, total - 1);
@@ -159,7 +178,9 @@ describe('retrieval store: interruption, concurrent writers, integrity (LanceDB)
       const [row] = await ix.rows([(await ix.entries())[1]]);
       ix.close();
       expect(flip(new Uint8Array(row.vector.buffer, row.vector.byteOffset, 64))).to.be.greaterThan(0);
-      expect(await searchError({ rerank: 0 })).to.contain(index).and.to.match(/corrupted.*checksum mismatch in its ITC vector/);
+      expect(await searchError({ rerank: 0 }))
+        .to.contain(index)
+        .and.to.match(/corrupted.*checksum mismatch in its ITC vector/);
     });
 
     it('a flipped byte in stored states is a clear error when re-ranking reads them', async () => {
@@ -168,18 +189,32 @@ describe('retrieval store: interruption, concurrent writers, integrity (LanceDB)
       ix.close();
       expect(flip(new Uint8Array(row.states.buffer, row.states.byteOffset + 400, 64))).to.be.greaterThan(0);
       expect(await searchError({ rerank: 0 })).to.equal('');
-      expect(await searchError()).to.contain(index).and.to.match(/corrupted.*checksum mismatch in its image states/);
+      expect(await searchError())
+        .to.contain(index)
+        .and.to.match(/corrupted.*checksum mismatch in its image states/);
     });
 
     it('truncated data files are a clear error for search and for index (never zero-filled)', async () => {
       for (const f of dataFiles(index)) fs.truncateSync(f, Math.floor(fs.statSync(f).size / 2));
       const sizes = dataFiles(index).map((f) => fs.statSync(f).size);
-      expect(await searchError()).to.contain(index).and.to.match(/truncated or corrupted/);
+      expect(await searchError())
+        .to.contain(index)
+        .and.to.match(/truncated or corrupted/);
       fs.copyFileSync(fixture('images', 'camera.png'), path.join(root, 'photos', 'camera.png'));
       let err: Error | undefined;
-      try { await buildIndex(model, index, [path.join(root, 'photos')]); } catch (e) { err = e as Error; }
-      expect(err?.message).to.contain(index).and.to.match(/truncated or corrupted/);
-      expect(dataFiles(index).slice(0, sizes.length).map((f) => fs.statSync(f).size)).to.deep.equal(sizes);
+      try {
+        await buildIndex(model, index, [path.join(root, 'photos')]);
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err?.message)
+        .to.contain(index)
+        .and.to.match(/truncated or corrupted/);
+      expect(
+        dataFiles(index)
+          .slice(0, sizes.length)
+          .map((f) => fs.statSync(f).size),
+      ).to.deep.equal(sizes);
     });
 
     it('a changed file gets a new row from its new bytes; the old one is gone', async () => {
@@ -205,7 +240,11 @@ describe('retrieval store: interruption, concurrent writers, integrity (LanceDB)
       const ix = await ImageIndex.open(index);
       ix.close();
       let err: Error | undefined;
-      try { await ix.search(model, TEXTS[0]); } catch (e) { err = e as Error; }
+      try {
+        await ix.search(model, TEXTS[0]);
+      } catch (e) {
+        err = e as Error;
+      }
       expect(err?.message).to.equal(`${index}: the image index is closed (open it again with ImageIndex.open)`);
     });
   });
@@ -213,15 +252,29 @@ describe('retrieval store: interruption, concurrent writers, integrity (LanceDB)
   it('with an IVF-PQ index the shortlist finds the exact top 10 (synthetic clustered rows)', async () => {
     const uri = path.join(tmpdir(), 'ann');
     const dims = { embed: 24, tokens: 17, hidden: 48 };
-    const meta: IndexMeta = { format: FORMAT_NAME, version: FORMAT_VERSION, model: { fingerprint: 'synthetic', dir: '', files: [] }, dims, states: 'float16' };
+    const meta: IndexMeta = {
+      format: FORMAT_NAME,
+      version: FORMAT_VERSION,
+      model: { fingerprint: 'synthetic', dir: '', files: [] },
+      dims,
+      states: 'float16',
+    };
     const ds = await Dataset.openOrCreate(uri, meta);
     let seed = 7;
-    const rand = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32 - 0.5; };
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed / 2 ** 32 - 0.5;
+    };
     const centres = Array.from({ length: 16 }, () => Array.from({ length: dims.embed }, rand));
-    const unit = (v: number[]) => { const n = Math.hypot(...v); return Float32Array.from(v, (x) => x / n); };
+    const unit = (v: number[]) => {
+      const n = Math.hypot(...v);
+      return Float32Array.from(v, (x) => x / n);
+    };
     const vectors = Array.from({ length: 2000 }, (_, i) => unit(centres[i % 16].map((c) => c + 0.3 * rand())));
     const states = new Float32Array(dims.tokens * dims.hidden);
-    await ds.add(vectors.map((v, i) => makeRow({ path: `/x/${i}`, size: 1, mtimeMs: 1, sha256: String(i), run: 'r' }, v, states, 'float16')));
+    await ds.add(
+      vectors.map((v, i) => makeRow({ path: `/x/${i}`, size: 1, mtimeMs: 1, sha256: String(i), run: 'r' }, v, states, 'float16')),
+    );
     const ix = await ImageIndex.open(uri);
     const exact: string[][] = [];
     const queries = vectors.slice(0, 20).map((v) => unit(Array.from(v, (x) => x + 0.2 * rand())));

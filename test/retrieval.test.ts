@@ -4,9 +4,7 @@ import { cli } from './helpers/cli';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BlipItm } from '../src/model/blip-itm';
-import {
-  BuildOptions, BuildReport, ImageIndex, IndexInterrupted, buildIndex, findImages, rankTexts, topIndices,
-} from '../src/retrieval';
+import { BuildOptions, BuildReport, ImageIndex, IndexInterrupted, buildIndex, findImages, rankTexts, topIndices } from '../src/retrieval';
 import { toFloat16, fromFloat16Bytes } from '../src/retrieval/float16';
 import { IndexProgressBar } from '../src/retrieval/progress';
 import { parse } from '../src/cli/command';
@@ -24,7 +22,10 @@ function refMatrix(name: string): number[][] {
 
 /** What the protocol gives from the reference scores: shortlist by ITC, order by ITM. */
 function expectedOrder(itc: number[], itm: number[], rerank: number): number[] {
-  const shortlist = itc.map((_, i) => i).sort((a, b) => itc[b] - itc[a]).slice(0, rerank || itc.length);
+  const shortlist = itc
+    .map((_, i) => i)
+    .sort((a, b) => itc[b] - itc[a])
+    .slice(0, rerank || itc.length);
   return rerank === 0 ? shortlist : shortlist.sort((a, b) => itm[b] - itm[a]);
 }
 
@@ -46,11 +47,15 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
   const itc = refMatrix('itc.cosine');
   const itm = refMatrix('itm.probs');
 
-  before(() => { model = BlipItm.fromDir(TINY); });
+  before(() => {
+    model = BlipItm.fromDir(TINY);
+  });
   after(() => model.dispose());
 
   const opened: ImageIndex[] = [];
-  afterEach(() => { opened.splice(0).forEach((ix) => ix.close()); });
+  afterEach(() => {
+    opened.splice(0).forEach((ix) => ix.close());
+  });
   async function openIndex(dir: string): Promise<ImageIndex> {
     const ix = await ImageIndex.open(dir);
     opened.push(ix);
@@ -59,7 +64,10 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
 
   async function build(root: string, opts: BuildOptions = {}): Promise<{ report: BuildReport; warnings: string[] }> {
     const warnings: string[] = [];
-    const report = await buildIndex(model, path.join(root, 'index'), [path.join(root, 'photos')], { onWarning: (m) => warnings.push(m), ...opts });
+    const report = await buildIndex(model, path.join(root, 'index'), [path.join(root, 'photos')], {
+      onWarning: (m) => warnings.push(m),
+      ...opts,
+    });
     return { report, warnings };
   }
 
@@ -78,8 +86,15 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       it(`orders like the reference protocol with rerank ${rerank}`, async () => {
         for (let j = 0; j < 3; j++) {
           const hits = await index.search(model, TEXTS[j], { rerank });
-          const want = expectedOrder(itc.map((r) => r[j]), itm.map((r) => r[j]), rerank);
-          expect(hits.map((h) => path.basename(h.image)), TEXTS[j]).to.deep.equal(want.map((i) => NAMES[i]));
+          const want = expectedOrder(
+            itc.map((r) => r[j]),
+            itm.map((r) => r[j]),
+            rerank,
+          );
+          expect(
+            hits.map((h) => path.basename(h.image)),
+            TEXTS[j],
+          ).to.deep.equal(want.map((i) => NAMES[i]));
           hits.forEach((h, k) => {
             expect(h.itc).to.be.closeTo(itc[want[k]][j], 1e-4);
             if (rerank) expect(h.itm).to.be.closeTo(itm[want[k]][j], 1e-4);
@@ -113,10 +128,20 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       const other = BlipItm.fromDir(fixture('blip-itm-tiny-f16'));
       try {
         let err: Error | undefined;
-        try { await index.search(other, TEXTS[0]); } catch (e) { err = e as Error; }
-        expect(err?.message).to.match(/made by another model/).and.to.contain(path.join(root, 'index'));
+        try {
+          await index.search(other, TEXTS[0]);
+        } catch (e) {
+          err = e as Error;
+        }
+        expect(err?.message)
+          .to.match(/made by another model/)
+          .and.to.contain(path.join(root, 'index'));
         err = undefined;
-        try { await buildIndex(other, path.join(root, 'index'), [path.join(root, 'photos')]); } catch (e) { err = e as Error; }
+        try {
+          await buildIndex(other, path.join(root, 'index'), [path.join(root, 'photos')]);
+        } catch (e) {
+          err = e as Error;
+        }
         expect(err?.message).to.match(/made by another model.*--rebuild/);
       } finally {
         other.dispose();
@@ -141,7 +166,10 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
         for (let i = 0; i < 3; i++) {
           const ranked = await rankTexts(model, IMAGES[i], TEXTS, { rerank });
           const want = expectedOrder(itc[i], itm[i], rerank);
-          expect(ranked.map((r) => r.text), NAMES[i]).to.deep.equal(want.map((j) => TEXTS[j]));
+          expect(
+            ranked.map((r) => r.text),
+            NAMES[i],
+          ).to.deep.equal(want.map((j) => TEXTS[j]));
           ranked.forEach((r, k) => {
             expect(r.index).to.equal(want[k]);
             expect(r.itc).to.be.closeTo(itc[i][want[k]], 1e-4);
@@ -209,7 +237,9 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
         const [cam] = await model.encodeImages([fixture('images', 'camera.png')]);
         const [q] = await model.encodeTexts([TEXTS[0]]);
         let cos = 0;
-        cam.itcEmbedding.forEach((v, k) => { cos += v * q[k]; });
+        cam.itcEmbedding.forEach((v, k) => {
+          cos += v * q[k];
+        });
         cam.dispose();
         expect(hits.find((h) => h.image.endsWith('horse.png'))!.itc).to.be.closeTo(cos, 1e-6);
       } finally {
@@ -240,8 +270,14 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       // A crash after the first encode (the progress callback throws) before any commit: nothing is written.
       let err: Error | undefined;
       try {
-        await build(root, { onProgress: (p) => { if (p.encoded === 1) throw new Error('crash'); } });
-      } catch (e) { err = e as Error; }
+        await build(root, {
+          onProgress: (p) => {
+            if (p.encoded === 1) throw new Error('crash');
+          },
+        });
+      } catch (e) {
+        err = e as Error;
+      }
       expect(err?.message).to.equal('crash');
       expect(versions()).to.deep.equal(before);
       const reopened = await ImageIndex.open(dir);
@@ -260,8 +296,15 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       const abort = new AbortController();
       let err: unknown;
       try {
-        await build(root, { signal: abort.signal, onProgress: (p) => { if (p.done === 1) abort.abort(); } });
-      } catch (e) { err = e; }
+        await build(root, {
+          signal: abort.signal,
+          onProgress: (p) => {
+            if (p.done === 1) abort.abort();
+          },
+        });
+      } catch (e) {
+        err = e;
+      }
       expect(err).to.be.instanceOf(IndexInterrupted);
       expect((err as IndexInterrupted).report).to.include({ files: 1, encoded: 1 });
       expect(await (await ImageIndex.open(path.join(root, 'index'))).size()).to.equal(1);
@@ -274,7 +317,14 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       const seen: Promise<void>[] = [];
       await build(root, {
         checkpointEvery: 1,
-        onProgress: (p) => { if (p.done > 0) seen.push(openIndex(path.join(root, 'index')).then(async (ix) => { sizes.push(await ix.size()); })); },
+        onProgress: (p) => {
+          if (p.done > 0)
+            seen.push(
+              openIndex(path.join(root, 'index')).then(async (ix) => {
+                sizes.push(await ix.size());
+              }),
+            );
+        },
       });
       await Promise.all(seen);
       // Each reader opened while the build ran and saw a committed checkpoint (later ones may have landed meanwhile).
@@ -302,14 +352,24 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       fs.mkdirSync(dir);
       fs.writeFileSync(path.join(dir, 'manifest.json'), '{"format": "blip-itm-image-index", "version": 1}');
       let err: Error | undefined;
-      try { await ImageIndex.open(dir); } catch (e) { err = e as Error; }
-      expect(err?.message).to.equal(`${dir}: an image index in the retired format 1 (manifest.json); index the images again into a new folder`);
+      try {
+        await ImageIndex.open(dir);
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err?.message).to.equal(
+        `${dir}: an image index in the retired format 1 (manifest.json); index the images again into a new folder`,
+      );
     });
 
     it('refuses to write into a folder that is not an index', async () => {
       const root = imageFolder();
       let err: Error | undefined;
-      try { await buildIndex(model, path.join(root, 'photos'), [path.join(root, 'photos')]); } catch (e) { err = e as Error; }
+      try {
+        await buildIndex(model, path.join(root, 'photos'), [path.join(root, 'photos')]);
+      } catch (e) {
+        err = e as Error;
+      }
       expect(err?.message).to.match(/is not an image index/);
       expect(fs.readdirSync(path.join(root, 'photos')).sort()).to.deep.equal([...NAMES].sort());
     });
@@ -333,13 +393,27 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
         expect(h.itm).to.be.closeTo(results.float32[k].itm, 1e-3);
       });
       let err: Error | undefined;
-      try { await buildIndex(model, path.join(root, 'index-float16'), [path.join(root, 'photos')], { states: 'float32' }); } catch (e) { err = e as Error; }
+      try {
+        await buildIndex(model, path.join(root, 'index-float16'), [path.join(root, 'photos')], { states: 'float32' });
+      } catch (e) {
+        err = e as Error;
+      }
       expect(err?.message).to.match(/stored as float16.*--rebuild/);
     });
 
     it('converts float32 to float16 with round-to-nearest-even', () => {
-      const cases: [number, number][] = [[1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65520, 0x7c00], [1e-8, 0], [2 ** -24, 1],
-        [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [2 ** -14, 0x0400], [Infinity, 0x7c00]];
+      const cases: [number, number][] = [
+        [1, 0x3c00],
+        [-2, 0xc000],
+        [65504, 0x7bff],
+        [65520, 0x7c00],
+        [1e-8, 0],
+        [2 ** -24, 1],
+        [1 + 2 ** -11, 0x3c00],
+        [1 + 3 * 2 ** -11, 0x3c02],
+        [2 ** -14, 0x0400],
+        [Infinity, 0x7c00],
+      ];
       const bits = toFloat16(new Float32Array(cases.map(([x]) => x)));
       expect(Array.from(bits)).to.deep.equal(cases.map(([, h]) => h));
       const values = new Float32Array(1000).map(() => (Math.random() - 0.5) * 20);
@@ -353,7 +427,8 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       const dir = tmpdir();
       fs.mkdirSync(path.join(dir, 'a', 'b'), { recursive: true });
       fs.mkdirSync(path.join(dir, '.cache'));
-      for (const f of ['x.JPG', 'a/y.jpeg', 'a/b/z.Png', 'a/notes.txt', '.hidden.jpg', '.cache/t.jpg']) fs.writeFileSync(path.join(dir, f), 'x');
+      for (const f of ['x.JPG', 'a/y.jpeg', 'a/b/z.Png', 'a/notes.txt', '.hidden.jpg', '.cache/t.jpg'])
+        fs.writeFileSync(path.join(dir, f), 'x');
       fs.symlinkSync('..', path.join(dir, 'a', 'b', 'up'));
       fs.symlinkSync('nowhere.jpg', path.join(dir, 'a', 'dangling.jpg'));
       const warnings: string[] = [];
@@ -367,19 +442,35 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       expect(topIndices([0.1, 0.5, 0.3, 0.5, -1, NaN], 3)).to.deep.equal([1, 3, 2]);
       expect(topIndices([3, 1, 2], 10)).to.deep.equal([0, 2, 1]);
       const big = Array.from({ length: 5000 }, (_, i) => Math.sin(i));
-      const want = big.map((_, i) => i).sort((a, b) => big[b] - big[a]).slice(0, 50);
+      const want = big
+        .map((_, i) => i)
+        .sort((a, b) => big[b] - big[a])
+        .slice(0, 50);
       expect(topIndices(big, 50)).to.deep.equal(want);
     });
 
     it('the progress bar draws on a TTY only', () => {
       const written: string[] = [];
-      const tty = { isTTY: true, columns: 100, write: (s: string) => { written.push(s); return true; } };
+      const tty = {
+        isTTY: true,
+        columns: 100,
+        write: (s: string) => {
+          written.push(s);
+          return true;
+        },
+      };
       const bar = new IndexProgressBar(tty);
       bar.update({ done: 3, total: 3, file: '/photos/a.jpg', encoded: 3 });
       bar.break();
       expect(written[0]).to.match(/^\r\[#{20}\] 3\/3 .* img\/s ETA .*\/photos\/a\.jpg/);
       expect(written[1]).to.equal('\n');
-      const pipe = { isTTY: false, write: (s: string) => { written.push(s); return true; } };
+      const pipe = {
+        isTTY: false,
+        write: (s: string) => {
+          written.push(s);
+          return true;
+        },
+      };
       new IndexProgressBar(pipe).update({ done: 1, total: 3, file: 'x', encoded: 1 });
       expect(written).to.have.length(2);
     });
@@ -401,8 +492,15 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       const s = await cli(['search', ...MODEL, '--index', idx, '--text', TEXTS[0], '--json', '--top-k', '2']);
       expect(s.code, s.stderr).to.equal(0);
       const hits = JSON.parse(s.stdout) as { image: string; itc: number; itm: number }[];
-      const want = expectedOrder(itc.map((r) => r[0]), itm.map((r) => r[0]), 3).slice(0, 2);
-      expect(hits.map((h) => Object.keys(h))).to.deep.equal([['image', 'itc', 'itm'], ['image', 'itc', 'itm']]);
+      const want = expectedOrder(
+        itc.map((r) => r[0]),
+        itm.map((r) => r[0]),
+        3,
+      ).slice(0, 2);
+      expect(hits.map((h) => Object.keys(h))).to.deep.equal([
+        ['image', 'itc', 'itm'],
+        ['image', 'itc', 'itm'],
+      ]);
       expect(hits.map((h) => h.image)).to.deep.equal(want.map((i) => path.join(root, 'photos', NAMES[i])));
       hits.forEach((h, k) => expect(h.itm).to.be.closeTo(itm[want[k]][0], 1e-4));
 
@@ -416,9 +514,22 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       ranked.forEach((x, k) => expect(x.itm).to.be.closeTo(itm[2][wantT[k]], 1e-4));
 
       // In process (a child costs seconds): the error main() would print.
-      const args = ['--model', fixture('blip-itm-tiny-f16'), '--backend', process.env.BLIP_ITM_BACKEND ?? 'wasm', '--index', idx, '--text', 'x'];
+      const args = [
+        '--model',
+        fixture('blip-itm-tiny-f16'),
+        '--backend',
+        process.env.BLIP_ITM_BACKEND ?? 'wasm',
+        '--index',
+        idx,
+        '--text',
+        'x',
+      ];
       let err: Error | undefined;
-      try { await search.run(parse(search, args)); } catch (e) { err = e as Error; }
+      try {
+        await search.run(parse(search, args));
+      } catch (e) {
+        err = e as Error;
+      }
       expect(err?.message).to.match(/made by another model/);
     });
   });

@@ -155,8 +155,8 @@ describe('BertTokenizer', () => {
 
   describe('decode', () => {
     it('round-trips plain captions', () => {
-      const plain = readCases(path.join(FIXTURES, 'reference', 'tokenizer-cases.jsonl')).filter((c) =>
-        /^[A-Za-z]+( [A-Za-z]+)*\.?$/.test(c.text) && !c.ids.includes(100),
+      const plain = readCases(path.join(FIXTURES, 'reference', 'tokenizer-cases.jsonl')).filter(
+        (c) => /^[A-Za-z]+( [A-Za-z]+)*\.?$/.test(c.text) && !c.ids.includes(100),
       );
       expect(plain.length).to.be.greaterThan(10);
       for (const c of plain) expect(tok.decode(c.ids, { skipSpecialTokens: true })).to.equal(c.text.toLowerCase());

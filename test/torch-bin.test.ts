@@ -13,10 +13,23 @@ const TINY_BIN = path.join(FIX, 'blip-itm-tiny-bin/pytorch_model.bin');
 const TINY_ST = path.join(FIX, 'blip-itm-tiny/model.safetensors');
 const TB = path.join(FIX, 'torch-bin');
 
-interface Expected { dtype: string; shape: number[]; values: number[] }
+interface Expected {
+  dtype: string;
+  shape: number[];
+  values: number[];
+}
 const EXPECTED = JSON.parse(fs.readFileSync(path.join(TB, 'expected.json'), 'utf8')) as Record<string, Record<string, Expected>>;
 const STORED: Record<string, string> = {
-  float32: 'F32', float16: 'F16', bfloat16: 'BF16', float64: 'F64', int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float32: 'F32',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  float64: 'F64',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 
 function bitsEqual(a: RawTensor, b: RawTensor, key: string): void {
@@ -30,7 +43,11 @@ function bitsEqual(a: RawTensor, b: RawTensor, key: string): void {
 
 function withFile<T>(file: string, fn: (f: TorchBinFile) => T): T {
   const f = TorchBinFile.open(file);
-  try { return fn(f); } finally { f.close(); }
+  try {
+    return fn(f);
+  } finally {
+    f.close();
+  }
 }
 
 function tmpFile(name: string, data: Uint8Array): string {
@@ -49,11 +66,20 @@ function makeZip(members: [string, Uint8Array][]): Buffer {
     const n = Buffer.from(name, 'utf8');
     const crc = zlib.crc32(data) >>> 0;
     const lh = Buffer.alloc(30);
-    lh.writeUInt32LE(0x04034b50, 0); lh.writeUInt16LE(20, 4); lh.writeUInt32LE(crc, 14);
-    lh.writeUInt32LE(data.length, 18); lh.writeUInt32LE(data.length, 22); lh.writeUInt16LE(n.length, 26);
+    lh.writeUInt32LE(0x04034b50, 0);
+    lh.writeUInt16LE(20, 4);
+    lh.writeUInt32LE(crc, 14);
+    lh.writeUInt32LE(data.length, 18);
+    lh.writeUInt32LE(data.length, 22);
+    lh.writeUInt16LE(n.length, 26);
     const ch = Buffer.alloc(46);
-    ch.writeUInt32LE(0x02014b50, 0); ch.writeUInt16LE(20, 4); ch.writeUInt16LE(20, 6); ch.writeUInt32LE(crc, 16);
-    ch.writeUInt32LE(data.length, 20); ch.writeUInt32LE(data.length, 24); ch.writeUInt16LE(n.length, 28);
+    ch.writeUInt32LE(0x02014b50, 0);
+    ch.writeUInt16LE(20, 4);
+    ch.writeUInt16LE(20, 6);
+    ch.writeUInt32LE(crc, 16);
+    ch.writeUInt32LE(data.length, 20);
+    ch.writeUInt32LE(data.length, 24);
+    ch.writeUInt16LE(n.length, 28);
     ch.writeUInt32LE(offset, 42);
     locals.push(lh, n, Buffer.from(data));
     centrals.push(ch, n);
@@ -61,35 +87,74 @@ function makeZip(members: [string, Uint8Array][]): Buffer {
   }
   const cd = Buffer.concat(centrals);
   const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0); eocd.writeUInt16LE(members.length, 8); eocd.writeUInt16LE(members.length, 10);
-  eocd.writeUInt32LE(cd.length, 12); eocd.writeUInt32LE(offset, 16);
+  eocd.writeUInt32LE(0x06054b50, 0);
+  eocd.writeUInt16LE(members.length, 8);
+  eocd.writeUInt16LE(members.length, 10);
+  eocd.writeUInt32LE(cd.length, 12);
+  eocd.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, cd, eocd]);
 }
 
 /** Pickle building blocks (protocol 2 opcodes). */
 const P = {
   proto: Buffer.from([0x80, 0x02]),
-  str: (s: string): Buffer => { const b = Buffer.from(s, 'utf8'); const h = Buffer.alloc(5); h[0] = 0x58; h.writeUInt32LE(b.length, 1); return Buffer.concat([h, b]); },
+  str: (s: string): Buffer => {
+    const b = Buffer.from(s, 'utf8');
+    const h = Buffer.alloc(5);
+    h[0] = 0x58;
+    h.writeUInt32LE(b.length, 1);
+    return Buffer.concat([h, b]);
+  },
   global: (m: string, n: string): Buffer => Buffer.from(`c${m}\n${n}\n`, 'latin1'),
   int1: (v: number): Buffer => Buffer.from([0x4b, v]),
   op: (...codes: number[]): Buffer => Buffer.from(codes),
 };
-const MARK = 0x28, TUPLE = 0x74, TUPLE1 = 0x85, REDUCE = 0x52, STOP = 0x2e, EMPTY_DICT = 0x7d, SETITEM = 0x73, BINPERSID = 0x51, EMPTY_TUPLE = 0x29, NEWFALSE = 0x89;
+const MARK = 0x28,
+  TUPLE = 0x74,
+  TUPLE1 = 0x85,
+  REDUCE = 0x52,
+  STOP = 0x2e,
+  EMPTY_DICT = 0x7d,
+  SETITEM = 0x73,
+  BINPERSID = 0x51,
+  EMPTY_TUPLE = 0x29,
+  NEWFALSE = 0x89;
 
 /** A valid one-tensor state dict {'w': float32[2]} as torch would pickle it. */
 function goodPickle(): Buffer {
   return Buffer.concat([
-    P.proto, P.op(EMPTY_DICT), P.str('w'),
+    P.proto,
+    P.op(EMPTY_DICT),
+    P.str('w'),
     P.global('torch._utils', '_rebuild_tensor_v2'),
-    P.op(MARK), P.op(MARK), P.str('storage'), P.global('torch', 'FloatStorage'), P.str('0'), P.str('cpu'), P.int1(2), P.op(TUPLE), P.op(BINPERSID),
-    P.int1(0), P.int1(2), P.op(TUPLE1), P.int1(1), P.op(TUPLE1), P.op(NEWFALSE),
-    P.global('collections', 'OrderedDict'), P.op(EMPTY_TUPLE, REDUCE), P.op(TUPLE, REDUCE),
+    P.op(MARK),
+    P.op(MARK),
+    P.str('storage'),
+    P.global('torch', 'FloatStorage'),
+    P.str('0'),
+    P.str('cpu'),
+    P.int1(2),
+    P.op(TUPLE),
+    P.op(BINPERSID),
+    P.int1(0),
+    P.int1(2),
+    P.op(TUPLE1),
+    P.int1(1),
+    P.op(TUPLE1),
+    P.op(NEWFALSE),
+    P.global('collections', 'OrderedDict'),
+    P.op(EMPTY_TUPLE, REDUCE),
+    P.op(TUPLE, REDUCE),
     P.op(SETITEM, STOP),
   ]);
 }
 
 function archive(pkl: Uint8Array, storage = Buffer.from(new Float32Array([1.5, -2]).buffer)): Buffer {
-  return makeZip([['archive/data.pkl', pkl], ['archive/data/0', storage], ['archive/version', Buffer.from('3\n')]]);
+  return makeZip([
+    ['archive/data.pkl', pkl],
+    ['archive/data/0', storage],
+    ['archive/version', Buffer.from('3\n')],
+  ]);
 }
 
 describe('TorchBinFile', () => {
@@ -127,7 +192,11 @@ describe('TorchBinFile', () => {
           expect(t.shape, k).to.deep.equal(e.shape);
           const isFloat = e.dtype.startsWith('float') || e.dtype === 'bfloat16';
           expect(t.dtype, k).to.equal(isFloat ? 'float32' : e.dtype === 'uint8' || e.dtype === 'bool' ? 'uint8' : 'int32');
-          const want = isFloat ? Float32Array.from(e.values) : e.dtype === 'uint8' || e.dtype === 'bool' ? Uint8Array.from(e.values) : Int32Array.from(e.values);
+          const want = isFloat
+            ? Float32Array.from(e.values)
+            : e.dtype === 'uint8' || e.dtype === 'bool'
+              ? Uint8Array.from(e.values)
+              : Int32Array.from(e.values);
           expect(Array.from(t.data), k).to.deep.equal(Array.from(want));
         }
       });
@@ -186,10 +255,19 @@ describe('TorchBinFile', () => {
 
     it('STACK_GLOBAL builtins.eval and look-alike names', () => {
       const stackGlobal = Buffer.concat([P.proto, P.str('builtins'), P.str('eval'), P.op(0x93, STOP)]);
-      expect(() => TorchBinFile.open(tmpFile('eval.bin', archive(stackGlobal)))).to.throw(/refusing to load: pickle references builtins\.eval/);
-      for (const [m, n] of [['torch', 'constructor'], ['torch', '__proto__'], ['torch._utils', '_rebuild_device_tensor_from_numpy'], ['torch', 'load']]) {
+      expect(() => TorchBinFile.open(tmpFile('eval.bin', archive(stackGlobal)))).to.throw(
+        /refusing to load: pickle references builtins\.eval/,
+      );
+      for (const [m, n] of [
+        ['torch', 'constructor'],
+        ['torch', '__proto__'],
+        ['torch._utils', '_rebuild_device_tensor_from_numpy'],
+        ['torch', 'load'],
+      ]) {
         const pkl = Buffer.concat([P.proto, P.global(m, n), P.op(STOP)]);
-        expect(() => TorchBinFile.open(tmpFile('x.bin', archive(pkl))), `${m}.${n}`).to.throw(`refusing to load: pickle references ${m}.${n}`);
+        expect(() => TorchBinFile.open(tmpFile('x.bin', archive(pkl))), `${m}.${n}`).to.throw(
+          `refusing to load: pickle references ${m}.${n}`,
+        );
       }
     });
 
@@ -201,7 +279,11 @@ describe('TorchBinFile', () => {
     it('corrupted pickles: truncated, bad opcode, stack underflow, missing memo, wrong types', () => {
       const good = goodPickle();
       const cases: [string, Buffer, RegExp][] = [
-        ['truncated', good.subarray(0, good.length - 20), /not a valid PyTorch checkpoint: archive\/data\.pkl: pickle: (truncated|stack underflow|no MARK)/],
+        [
+          'truncated',
+          good.subarray(0, good.length - 20),
+          /not a valid PyTorch checkpoint: archive\/data\.pkl: pickle: (truncated|stack underflow|no MARK)/,
+        ],
         ['no STOP', good.subarray(0, good.length - 1), /pickle: truncated: no STOP opcode/],
         ['bad opcode', Buffer.concat([P.proto, P.op(0xff)]), /pickle: unsupported opcode 0xff/],
         ['text opcode', Buffer.concat([P.proto, Buffer.from('I1\n.')]), /unsupported opcode 0x49 \('I'\)/],
@@ -209,7 +291,11 @@ describe('TorchBinFile', () => {
         ['missing memo', Buffer.concat([P.proto, P.op(0x68, 7, STOP)]), /memo entry 7 is missing/],
         ['not a dict', Buffer.concat([P.proto, P.int1(3), P.op(STOP)]), /data\.pkl holds a number, not a state dict/],
         ['bad persid', Buffer.concat([P.proto, P.str('x'), P.op(BINPERSID, STOP)]), /persistent id is a str/],
-        ['setitem on tuple', Buffer.concat([P.proto, P.op(EMPTY_TUPLE), P.str('k'), P.str('v'), P.op(SETITEM, STOP)]), /SETITEM\(S\) on a 0-tuple/],
+        [
+          'setitem on tuple',
+          Buffer.concat([P.proto, P.op(EMPTY_TUPLE), P.str('k'), P.str('v'), P.op(SETITEM, STOP)]),
+          /SETITEM\(S\) on a 0-tuple/,
+        ],
       ];
       for (const [what, pkl, re] of cases) {
         const file = tmpFile('bad.bin', archive(pkl));
@@ -219,7 +305,9 @@ describe('TorchBinFile', () => {
 
     it('a tensor that reaches past its storage', () => {
       const file = tmpFile('short.bin', archive(goodPickle(), Buffer.from(new Float32Array([1]).buffer)));
-      expect(() => TorchBinFile.open(file)).to.throw(/tensor w: F32 \[2\] at offset 0 with stride \[1\] needs 8 bytes of storage 0, which has 4/);
+      expect(() => TorchBinFile.open(file)).to.throw(
+        /tensor w: F32 \[2\] at offset 0 with stride \[1\] needs 8 bytes of storage 0, which has 4/,
+      );
     });
 
     it('a missing storage record', () => {
@@ -234,19 +322,28 @@ describe('TorchBinFile', () => {
       const extraLen = bytes.readUInt16LE(28);
       bytes[30 + nameLen + extraLen + 100] ^= 0x5a;
       const file = tmpFile('corrupt.bin', bytes);
-      expect(() => TorchBinFile.open(file)).to.throw(/corrupt\.bin: not a valid PyTorch checkpoint: entry pytorch_model\/data\.pkl is corrupt \(CRC-32/);
+      expect(() => TorchBinFile.open(file)).to.throw(
+        /corrupt\.bin: not a valid PyTorch checkpoint: entry pytorch_model\/data\.pkl is corrupt \(CRC-32/,
+      );
     });
 
     it('truncated copies of the real checkpoint', () => {
       const bytes = fs.readFileSync(TINY_BIN);
       for (const keep of [bytes.length - 10, Math.floor(bytes.length / 2), 1000, 10]) {
         const file = tmpFile('truncated.bin', bytes.subarray(0, keep));
-        expect(() => TorchBinFile.open(file), `${keep} bytes`).to.throw(/truncated\.bin: not a valid PyTorch checkpoint: .*(truncated|too short)/);
+        expect(() => TorchBinFile.open(file), `${keep} bytes`).to.throw(
+          /truncated\.bin: not a valid PyTorch checkpoint: .*(truncated|too short)/,
+        );
       }
     });
 
     it('a damaged central directory pointing past the data', () => {
-      const bytes = Buffer.from(makeZip([['archive/data.pkl', goodPickle()], ['archive/data/0', Buffer.alloc(8)]]));
+      const bytes = Buffer.from(
+        makeZip([
+          ['archive/data.pkl', goodPickle()],
+          ['archive/data/0', Buffer.alloc(8)],
+        ]),
+      );
       const eocd = bytes.length - 22;
       bytes.writeUInt32LE(bytes.readUInt32LE(eocd + 16) + 1000, eocd + 16); // central directory offset
       expect(() => TorchBinFile.open(tmpFile('cd.bin', bytes))).to.throw(/not a valid PyTorch checkpoint: central directory .* runs past/);

@@ -16,8 +16,11 @@ describe('webgpu backend (Dawn on SwiftShader)', function () {
   this.timeout(600_000);
 
   before(function () {
-    const missing = !fs.existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES) ? `${SWIFTSHADER_ENV.VK_ICD_FILENAMES} (apt-get install chromium)`
-      : !hasPackage('webgpu') ? 'the optional package "webgpu"' : null;
+    const missing = !fs.existsSync(SWIFTSHADER_ENV.VK_ICD_FILENAMES)
+      ? `${SWIFTSHADER_ENV.VK_ICD_FILENAMES} (apt-get install chromium)`
+      : !hasPackage('webgpu')
+        ? 'the optional package "webgpu"'
+        : null;
     if (missing === null) return;
     if (process.env.CI) throw new Error(`webgpu tests need ${missing}; CI must provide it`);
     console.log(`      (skipped: webgpu tests need ${missing})`);

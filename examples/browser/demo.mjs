@@ -5,9 +5,13 @@ const $ = (id) => document.getElementById(id);
 let model = null;
 let imageBytes = null;
 
-function status(text) { $('status').textContent = text; }
+function status(text) {
+  $('status').textContent = text;
+}
 
-function mb(n) { return `${(n / 1e6).toFixed(1)} MB`; }
+function mb(n) {
+  return `${(n / 1e6).toFixed(1)} MB`;
+}
 
 $('load').onclick = async () => {
   $('load').disabled = true;
@@ -27,7 +31,9 @@ $('load').onclick = async () => {
       },
     });
     const b = model.backend;
-    status(`loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${b.name} (${b.dtype}${b.threads ? `, ${b.threads} threads` : ''})`);
+    status(
+      `loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${b.name} (${b.dtype}${b.threads ? `, ${b.threads} threads` : ''})`,
+    );
     $('score').disabled = imageBytes === null;
   } catch (e) {
     status(`cannot load: ${e.message}`);
@@ -49,13 +55,21 @@ function drawRgb(canvas, rgb) {
   canvas.height = rgb.height;
   const data = new ImageData(rgb.width, rgb.height);
   for (let i = 0, j = 0; i < rgb.data.length; i += 3, j += 4) {
-    data.data[j] = rgb.data[i]; data.data[j + 1] = rgb.data[i + 1]; data.data[j + 2] = rgb.data[i + 2]; data.data[j + 3] = 255;
+    data.data[j] = rgb.data[i];
+    data.data[j + 1] = rgb.data[i + 1];
+    data.data[j + 2] = rgb.data[i + 2];
+    data.data[j + 3] = 255;
   }
   canvas.getContext('2d').putImageData(data, 0, 0);
 }
 
-$('imageFile').onchange = () => { if ($('imageFile').files[0]) setImage($('imageFile').files[0]).catch((e) => status(e.message)); };
-$('drop').ondragover = (e) => { e.preventDefault(); $('drop').classList.add('over'); };
+$('imageFile').onchange = () => {
+  if ($('imageFile').files[0]) setImage($('imageFile').files[0]).catch((e) => status(e.message));
+};
+$('drop').ondragover = (e) => {
+  e.preventDefault();
+  $('drop').classList.add('over');
+};
 $('drop').ondragleave = () => $('drop').classList.remove('over');
 $('drop').ondrop = (e) => {
   e.preventDefault();
@@ -65,7 +79,10 @@ $('drop').ondrop = (e) => {
 };
 
 $('score').onclick = async () => {
-  const captions = $('captions').value.split('\n').map((s) => s.trim()).filter(Boolean);
+  const captions = $('captions')
+    .value.split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!model || !imageBytes || !captions.length) return;
   $('score').disabled = true;
   const t0 = performance.now();

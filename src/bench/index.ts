@@ -23,7 +23,13 @@ export interface BenchOptions {
   onRun?: (run: number, t: RunTimes, warmUp: boolean) => void;
 }
 
-export interface RunTimes { load_s: number; image_s: number; itm1_s: number; itm16_s: number; text16_s: number }
+export interface RunTimes {
+  load_s: number;
+  image_s: number;
+  itm1_s: number;
+  itm16_s: number;
+  text16_s: number;
+}
 
 export interface BenchResult extends RunTimes {
   backend: string;
@@ -108,8 +114,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   }
   const med = (k: keyof RunTimes) => Number(median(all.map((r) => r[k])).toFixed(3));
   return {
-    load_s: med('load_s'), image_s: med('image_s'), itm1_s: med('itm1_s'), itm16_s: med('itm16_s'),
-    text16_s: med('text16_s'), rss_mb: Math.round(peakRssMb()),
-    backend: info.backend, threads: info.threads, device: info.device, runs,
+    load_s: med('load_s'),
+    image_s: med('image_s'),
+    itm1_s: med('itm1_s'),
+    itm16_s: med('itm16_s'),
+    text16_s: med('text16_s'),
+    rss_mb: Math.round(peakRssMb()),
+    backend: info.backend,
+    threads: info.threads,
+    device: info.device,
+    runs,
   };
 }

@@ -9,12 +9,15 @@ import { LayerNormWeights, Linear, WeightView } from '../weights/view';
  */
 
 /** A dense projection followed by LayerNorm of the residual sum (BERT's post-norm outputs). */
-export interface DenseLayerNorm { dense: Linear; LayerNorm: LayerNormWeights }
+export interface DenseLayerNorm {
+  dense: Linear;
+  LayerNorm: LayerNormWeights;
+}
 
 export interface BertAttentionWeights {
   self: {
     query: Linear; // [D, D]
-    key: Linear;   // [D, kvDim]: kvDim is the image width for cross-attention
+    key: Linear; // [D, kvDim]: kvDim is the image width for cross-attention
     value: Linear; // [D, kvDim]
   };
   output: DenseLayerNorm;
@@ -24,12 +27,12 @@ export interface TextLayerWeights {
   attention: BertAttentionWeights;
   crossattention: BertAttentionWeights;
   intermediate: { dense: Linear }; // [F, D]
-  output: DenseLayerNorm;          // dense [D, F]
+  output: DenseLayerNorm; // dense [D, F]
 }
 
 export interface TextWeights {
   embeddings: {
-    word_embeddings: { weight: tf.Tensor2D };     // [V, D]
+    word_embeddings: { weight: tf.Tensor2D }; // [V, D]
     position_embeddings: { weight: tf.Tensor2D }; // [P, D]
     LayerNorm: LayerNormWeights;
   };

@@ -46,8 +46,11 @@ async function tryBackend(name: string): Promise<boolean> {
 }
 
 /** Selects (and initialises) the backend; returns what is in use. */
-export async function useBrowserBackend(name: BrowserBackendName = 'auto', dtype: ComputeDType = 'float32',
-  opts: { threads?: number } = {}): Promise<BackendChoice> {
+export async function useBrowserBackend(
+  name: BrowserBackendName = 'auto',
+  dtype: ComputeDType = 'float32',
+  opts: { threads?: number } = {},
+): Promise<BackendChoice> {
   if (!BROWSER_BACKENDS.includes(name)) throw new Error(`unknown backend "${name}" (choose ${BROWSER_BACKENDS.join(', ')})`);
   if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`unknown dtype "${String(dtype)}" (choose float32 or float16)`);
   if (dtype === 'float16') {
@@ -59,8 +62,10 @@ export async function useBrowserBackend(name: BrowserBackendName = 'auto', dtype
   if (name === 'webgl' || name === 'auto') {
     const wantHalf = dtype === 'float16';
     if (webglStarted() && webglHalfFloat() !== wantHalf) {
-      throw new Error(`webgl already runs in ${webglHalfFloat() ? 'float16' : 'float32'} in this page; `
-        + `its precision is fixed when it starts (reload the page to use ${dtype})`);
+      throw new Error(
+        `webgl already runs in ${webglHalfFloat() ? 'float16' : 'float32'} in this page; ` +
+          `its precision is fixed when it starts (reload the page to use ${dtype})`,
+      );
     }
     if (!webglStarted()) tf.env().set('WEBGL_FORCE_F16_TEXTURES', wantHalf);
   }
@@ -82,7 +87,11 @@ export async function useBrowserBackend(name: BrowserBackendName = 'auto', dtype
       return choice;
     }
   }
-  throw new Error(name === 'auto' ? 'no tfjs backend initialised (tried webgpu, webgl, wasm, cpu)' : `backend "${name}" failed to initialise in this browser`);
+  throw new Error(
+    name === 'auto'
+      ? 'no tfjs backend initialised (tried webgpu, webgl, wasm, cpu)'
+      : `backend "${name}" failed to initialise in this browser`,
+  );
 }
 
 /** tfjs-backend-wasm runs its threaded build by itself when the page is cross-origin isolated. */

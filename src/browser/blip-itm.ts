@@ -1,9 +1,7 @@
 /// <reference lib="dom" />
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import {
-  BlipItm as CoreBlipItm, ForwardOptions, GradcamResult, MatchResult, PixelBatch, TextOptions,
-} from '../model/blip-itm';
+import { BlipItm as CoreBlipItm, ForwardOptions, GradcamResult, MatchResult, PixelBatch, TextOptions } from '../model/blip-itm';
 import { ImageEmbedding } from '../model/image-embedding';
 import { Encoding } from '../tokenizer';
 import { BackendChoice, BrowserBackendName, ComputeDType, useBrowserBackend } from './backend';
@@ -47,9 +45,15 @@ export class BlipItm {
     return new BlipItm(core, backend);
   }
 
-  get config() { return this.core.config; }
-  get tokenizer() { return this.core.tokenizer; }
-  get processor() { return this.core.processor; }
+  get config() {
+    return this.core.config;
+  }
+  get tokenizer() {
+    return this.core.tokenizer;
+  }
+  get processor() {
+    return this.core.processor;
+  }
 
   /** Encodes images once for reuse with match/similarity/gradcam. The caller disposes them. */
   async encodeImages(images: BrowserImage[]): Promise<ImageEmbedding[]> {
@@ -73,14 +77,23 @@ export class BlipItm {
   }
 
   /** Every activation by name (as the Node forward); the caller disposes the tensors. */
-  async forward(images: BrowserImage[] | PixelBatch, texts: string[] | Encoding, opts: ForwardOptions = {}): Promise<Map<string, tf.Tensor>> {
+  async forward(
+    images: BrowserImage[] | PixelBatch,
+    texts: string[] | Encoding,
+    opts: ForwardOptions = {},
+  ): Promise<Map<string, tf.Tensor>> {
     const inputs = Array.isArray(images) ? await Promise.all(images.map(toImageInput)) : images;
     return this.core.forward(inputs, texts, opts);
   }
 
-  dispose(): void { this.core.dispose(); }
+  dispose(): void {
+    this.core.dispose();
+  }
 
-  private async withImages<T>(images: BrowserImageLike[], run: (ims: (ImageEmbedding | Awaited<ReturnType<typeof toImageInput>>)[]) => Promise<T>): Promise<T> {
+  private async withImages<T>(
+    images: BrowserImageLike[],
+    run: (ims: (ImageEmbedding | Awaited<ReturnType<typeof toImageInput>>)[]) => Promise<T>,
+  ): Promise<T> {
     const ims = await Promise.all(images.map((im) => (im instanceof ImageEmbedding ? im : toImageInput(im))));
     return run(ims);
   }

@@ -20,7 +20,10 @@ export interface FetchOptions {
 
 export const DEFAULT_CACHE = 'blip-itm';
 
-interface Manifest { size: number; pieces: [number, number][] }
+interface Manifest {
+  size: number;
+  pieces: [number, number][];
+}
 
 function withQuery(url: string, key: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}blip-itm-${key}`;
@@ -81,8 +84,9 @@ export async function fetchPieces(url: string, file: string, opts: FetchOptions 
     if (cached) return cached;
   }
   const step = opts.pieceBytes ?? PIECE_BYTES;
-  const first = await fetch(url, { ...opts.init, headers: { ...headersOf(opts.init), Range: `bytes=0-${step - 1}` } })
-    .catch((e: Error) => { throw new Error(`${url}: cannot fetch ${file} (${e.message}; a cross-origin server must allow it)`); });
+  const first = await fetch(url, { ...opts.init, headers: { ...headersOf(opts.init), Range: `bytes=0-${step - 1}` } }).catch((e: Error) => {
+    throw new Error(`${url}: cannot fetch ${file} (${e.message}; a cross-origin server must allow it)`);
+  });
   if (first.status === 404) return null;
   if (!first.ok) throw new Error(`${url}: HTTP ${first.status} fetching ${file}`);
   const pieces: Uint8Array[] = [];
@@ -106,7 +110,8 @@ export async function fetchPieces(url: string, file: string, opts: FetchOptions 
       const res = await fetchOk(url, { ...opts.init, headers: { ...headersOf(opts.init), Range: `bytes=${at}-${end - 1}` } }, file);
       if (res.status !== 206) throw new Error(`${url}: the server ignored a Range request for ${file} (HTTP ${res.status})`);
       const piece = new Uint8Array(await res.arrayBuffer());
-      if (!Number.isNaN(total) && piece.length !== end - at) throw new Error(`${url}: got ${piece.length} bytes at ${at}, expected ${end - at}`);
+      if (!Number.isNaN(total) && piece.length !== end - at)
+        throw new Error(`${url}: got ${piece.length} bytes at ${at}, expected ${end - at}`);
       if (piece.length === 0) break;
       await add(piece, total);
       at += piece.length;
@@ -150,7 +155,11 @@ async function streamPieces(res: Response, step: number, onPiece: (piece: Uint8A
       buf.set(value.subarray(from, from + n), fill);
       fill += n;
       from += n;
-      if (fill === step) { await onPiece(buf, length); buf = new Uint8Array(step); fill = 0; }
+      if (fill === step) {
+        await onPiece(buf, length);
+        buf = new Uint8Array(step);
+        fill = 0;
+      }
     }
   }
   if (fill > 0) await onPiece(buf.slice(0, fill), length);
@@ -161,7 +170,9 @@ function headersOf(init: RequestInit | undefined): Record<string, string> {
   if (!h) return {};
   if (h instanceof Headers) {
     const out: Record<string, string> = {};
-    h.forEach((value, key) => { out[key] = value; });
+    h.forEach((value, key) => {
+      out[key] = value;
+    });
     return out;
   }
   if (Array.isArray(h)) return Object.fromEntries(h);
@@ -171,7 +182,12 @@ function headersOf(init: RequestInit | undefined): Record<string, string> {
 /** A Blob (a user's File) read with Blob.slice. */
 export class BlobSource implements ByteSource {
   readonly size: number;
-  constructor(readonly name: string, private readonly blob: Blob) { this.size = blob.size; }
+  constructor(
+    readonly name: string,
+    private readonly blob: Blob,
+  ) {
+    this.size = blob.size;
+  }
   async read(offset: number, length: number): Promise<Uint8Array> {
     return new Uint8Array(await this.blob.slice(offset, offset + length).arrayBuffer());
   }

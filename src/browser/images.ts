@@ -10,8 +10,16 @@ import { ImageInput, RawImage } from '../image/types';
  *    management) made of the file, so scores may differ slightly from Node's for the same file.
  */
 export type BrowserImage =
-  | Uint8Array | ArrayBuffer | Blob | ImageData | RawImage
-  | HTMLImageElement | HTMLCanvasElement | HTMLVideoElement | ImageBitmap | OffscreenCanvas;
+  | Uint8Array
+  | ArrayBuffer
+  | Blob
+  | ImageData
+  | RawImage
+  | HTMLImageElement
+  | HTMLCanvasElement
+  | HTMLVideoElement
+  | ImageBitmap
+  | OffscreenCanvas;
 
 function isRaw(x: object): x is RawImage {
   return 'data' in x && 'width' in x && 'height' in x && 'channels' in x;
@@ -19,8 +27,9 @@ function isRaw(x: object): x is RawImage {
 
 function drawable(x: object): x is CanvasImageSource & { width: number; height: number } {
   const g = globalThis as Record<string, unknown>;
-  return ['HTMLImageElement', 'HTMLCanvasElement', 'HTMLVideoElement', 'ImageBitmap', 'OffscreenCanvas']
-    .some((name) => typeof g[name] === 'function' && x instanceof (g[name] as new () => object));
+  return ['HTMLImageElement', 'HTMLCanvasElement', 'HTMLVideoElement', 'ImageBitmap', 'OffscreenCanvas'].some(
+    (name) => typeof g[name] === 'function' && x instanceof (g[name] as new () => object),
+  );
 }
 
 function sizeOf(x: CanvasImageSource & { width: number; height: number }): [number, number] {
@@ -56,6 +65,8 @@ export async function toImageInput(image: BrowserImage): Promise<ImageInput> {
     if (isRaw(image)) return image;
     if (drawable(image)) return pixelsOf(image);
   }
-  throw new Error('unsupported image: pass encoded bytes (Uint8Array, ArrayBuffer, Blob, File), ImageData, '
-    + 'an <img>, <canvas>, <video>, ImageBitmap or OffscreenCanvas');
+  throw new Error(
+    'unsupported image: pass encoded bytes (Uint8Array, ArrayBuffer, Blob, File), ImageData, ' +
+      'an <img>, <canvas>, <video>, ImageBitmap or OffscreenCanvas',
+  );
 }

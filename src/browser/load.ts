@@ -140,12 +140,19 @@ export async function loadCore(source: ModelSource, opts: FetchModelOptions = {}
   const configText = await required(files, 'config.json', 'a model directory needs config.json');
   const config: BlipConfig = parseConfig(parseJson(configText, files.name + 'config.json'), files.name + 'config.json');
   const vocab = await required(files, 'vocab.txt', 'the tokenizer needs vocab.txt');
-  const tokenizer = BertTokenizer.fromFiles({
-    vocab,
-    config: await optionalJson(files, 'tokenizer_config.json'),
-    specialTokens: await optionalJson(files, 'special_tokens_map.json'),
-  }, { vocabSize: config.text.vocabSize });
-  const preText = await required(files, 'preprocessor_config.json', 'a model directory needs the preprocessor_config.json that transformers saves');
+  const tokenizer = BertTokenizer.fromFiles(
+    {
+      vocab,
+      config: await optionalJson(files, 'tokenizer_config.json'),
+      specialTokens: await optionalJson(files, 'special_tokens_map.json'),
+    },
+    { vocabSize: config.text.vocabSize },
+  );
+  const preText = await required(
+    files,
+    'preprocessor_config.json',
+    'a model directory needs the preprocessor_config.json that transformers saves',
+  );
   const processor = ImageProcessor.fromConfig(parseJson(preText, files.name + 'preprocessor_config.json') as object);
   const { source: weights, file } = await openWeights(files);
   try {

@@ -29,7 +29,11 @@ export interface Command {
 export class UsageError extends Error {}
 
 export class ParsedArgs {
-  constructor(readonly values: OptionValues, readonly positionals: string[], private readonly command: string) {}
+  constructor(
+    readonly values: OptionValues,
+    readonly positionals: string[],
+    private readonly command: string,
+  ) {}
 
   string(name: string): string | undefined {
     const v = this.values[name];
@@ -82,10 +86,26 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
 };
 
 export const MODEL_OPTIONS: Record<string, OptionSpec> = {
-  model: { type: 'string', arg: 'DIR|HUB_ID', help: 'model directory, or a hub id such as Salesforce/blip-itm-base-coco (default: $BLIP_ITM_MODEL)' },
-  backend: { type: 'string', arg: 'NAME', help: 'auto (default: a hardware GPU via tfjs-node-gpu or WebGPU, else tensorflow, else wasm), webgpu, tensorflow, wasm or cpu' },
-  threads: { type: 'string', arg: 'N', help: 'wasm threads (default $BLIP_ITM_WASM_THREADS, else every core, at most 8); 1 runs the single-threaded build' },
-  'max-pixels': { type: 'string', arg: 'N', help: 'refuse images with more pixels than N, from their header (default $BLIP_ITM_MAX_PIXELS or 178956970, Pillow\'s)' },
+  model: {
+    type: 'string',
+    arg: 'DIR|HUB_ID',
+    help: 'model directory, or a hub id such as Salesforce/blip-itm-base-coco (default: $BLIP_ITM_MODEL)',
+  },
+  backend: {
+    type: 'string',
+    arg: 'NAME',
+    help: 'auto (default: a hardware GPU via tfjs-node-gpu or WebGPU, else tensorflow, else wasm), webgpu, tensorflow, wasm or cpu',
+  },
+  threads: {
+    type: 'string',
+    arg: 'N',
+    help: 'wasm threads (default $BLIP_ITM_WASM_THREADS, else every core, at most 8); 1 runs the single-threaded build',
+  },
+  'max-pixels': {
+    type: 'string',
+    arg: 'N',
+    help: "refuse images with more pixels than N, from their header (default $BLIP_ITM_MAX_PIXELS or 178956970, Pillow's)",
+  },
 };
 
 /**
@@ -98,10 +118,17 @@ export const MODEL_OPTIONS: Record<string, OptionSpec> = {
 function normalizeArgv(command: Command, options: Record<string, OptionSpec>, argv: string[]): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
-  const byShort = new Map(Object.entries(options).filter(([, o]) => o.short).map(([n, o]) => [o.short as string, n]));
+  const byShort = new Map(
+    Object.entries(options)
+      .filter(([, o]) => o.short)
+      .map(([n, o]) => [o.short as string, n]),
+  );
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i];
-    if (token === '--') { out.push(...argv.slice(i)); break; }
+    if (token === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
     let name: string | undefined;
     let inline = false;
     if (token.startsWith('--')) {
@@ -112,13 +139,22 @@ function normalizeArgv(command: Command, options: Record<string, OptionSpec>, ar
       name = byShort.get(token[1]);
     }
     const spec = name === undefined ? undefined : options[name];
-    if (!spec || spec.type !== 'string' || name === undefined) { out.push(token); continue; }
+    if (!spec || spec.type !== 'string' || name === undefined) {
+      out.push(token);
+      continue;
+    }
     if (!spec.multiple) {
       if (seen.has(name)) throw new UsageError(`${command.name}: --${name} given twice; it takes one value`);
       seen.add(name);
     }
-    if (inline) { out.push(token); continue; }
-    if (i + 1 >= argv.length) { out.push(token); continue; } // parseArgs names the missing value
+    if (inline) {
+      out.push(token);
+      continue;
+    }
+    if (i + 1 >= argv.length) {
+      out.push(token);
+      continue;
+    } // parseArgs names the missing value
     out.push(`--${name}=${argv[++i]}`);
     if (spec.multiple && !command.positionals) {
       while (i + 1 < argv.length && (!argv[i + 1].startsWith('-') || argv[i + 1] === '-')) out.push(`--${name}=${argv[++i]}`);

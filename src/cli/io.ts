@@ -28,13 +28,22 @@ export function invalidUtf8Offset(bytes: Uint8Array): number {
   const n = bytes.length;
   while (i < n) {
     const b = bytes[i];
-    if (b < 0x80) { i++; continue; }
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
     let need: number;
     let min: number;
-    if (b >= 0xc2 && b <= 0xdf) { need = 1; min = 0x80; }
-    else if (b >= 0xe0 && b <= 0xef) { need = 2; min = 0x800; }
-    else if (b >= 0xf0 && b <= 0xf4) { need = 3; min = 0x10000; }
-    else return i;
+    if (b >= 0xc2 && b <= 0xdf) {
+      need = 1;
+      min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      min = 0x10000;
+    } else return i;
     let cp = b & (0x3f >> need);
     for (let k = 1; k <= need; k++) {
       const c = bytes[i + k];
@@ -94,7 +103,11 @@ export async function readStdin(): Promise<string> {
  */
 export function checkOutputPath(file: string): void {
   let st: fs.Stats | undefined;
-  try { st = fs.statSync(file); } catch { /* a new file */ }
+  try {
+    st = fs.statSync(file);
+  } catch {
+    /* a new file */
+  }
   if (st?.isDirectory()) throw new Error(`${file}: is a directory; give a file name`);
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir)) throw new Error(`${file}: directory ${path.dirname(file)}${path.sep} does not exist`);
@@ -127,20 +140,29 @@ let tempCounter = 0;
 export function writeFileAtomic(file: string, write: Uint8Array | ((tmp: string) => Uint8Array | void)): void {
   const dir = path.dirname(path.resolve(file));
   let st: fs.Stats | undefined;
-  try { st = fs.statSync(file); } catch { /* a new file */ }
+  try {
+    st = fs.statSync(file);
+  } catch {
+    /* a new file */
+  }
   if (st?.isDirectory()) throw new Error(`${file}: is a directory; give a file name`);
   if (st && !st.isFile()) {
     // A device or pipe (/dev/stdout, a FIFO) is written in place: renaming over it would replace
     // the device node itself.
     const bytes = typeof write === 'function' ? null : write;
     if (!bytes) throw new Error(`${file}: not a regular file; give a file name`);
-    try { fs.writeFileSync(file, bytes); } catch (e) { throw fsProblem(file, e, 'writing'); }
+    try {
+      fs.writeFileSync(file, bytes);
+    } catch (e) {
+      throw fsProblem(file, e, 'writing');
+    }
     return;
   }
   try {
     if (!fs.statSync(dir).isDirectory()) throw new Error(`${file}: ${dir} is not a directory`);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${file}: directory ${path.dirname(file)}${path.sep} does not exist`, { cause: e });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error(`${file}: directory ${path.dirname(file)}${path.sep} does not exist`, { cause: e });
     if ((e as NodeJS.ErrnoException).code) throw fsProblem(file, e, 'writing');
     throw e;
   }
@@ -157,7 +179,11 @@ export function writeFileAtomic(file: string, write: Uint8Array | ((tmp: string)
       }
     } else {
       const fd = fs.openSync(tmp, 'r+');
-      try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
     }
     fs.renameSync(tmp, file);
   } catch (e) {
@@ -169,7 +195,11 @@ export function writeFileAtomic(file: string, write: Uint8Array | ((tmp: string)
 }
 
 function removeQuietly(file: string): void {
-  try { fs.unlinkSync(file); } catch { /* already gone */ }
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    /* already gone */
+  }
 }
 
 /**

@@ -39,6 +39,7 @@ export function threadsFrom(args: ParsedArgs): number | undefined {
   const fromEnv = process.env.BLIP_ITM_WASM_THREADS;
   const n = args.integer('threads') ?? (fromEnv ? Number(fromEnv) : undefined);
   if (n === undefined) return undefined;
-  if (!Number.isInteger(n) || n < 1 || n > 8) throw new UsageError(`--threads must be an integer from 1 to 8, got ${args.string('threads') ?? fromEnv}`);
+  if (!Number.isInteger(n) || n < 1 || n > 8)
+    throw new UsageError(`--threads must be an integer from 1 to 8, got ${args.string('threads') ?? fromEnv}`);
   return n;
 }

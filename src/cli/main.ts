@@ -17,7 +17,20 @@ import { score } from './verbs/score';
 import { tokenize } from './verbs/tokenize';
 
 const COMMANDS: Command[] = [
-  score, rank, indexCommand, search, evalCommand, explain, inspect, dump, parity, bench, tokenize, preprocess, download, installNative,
+  score,
+  rank,
+  indexCommand,
+  search,
+  evalCommand,
+  explain,
+  inspect,
+  dump,
+  parity,
+  bench,
+  tokenize,
+  preprocess,
+  download,
+  installNative,
 ];
 
 function mainHelp(): string {
@@ -30,7 +43,7 @@ function mainHelp(): string {
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary.split('. ')[0].replace(/\.$/, '')}`),
     '',
-    'Run `blip-itm COMMAND --help` for a command\'s options.',
+    "Run `blip-itm COMMAND --help` for a command's options.",
     '',
   ].join('\n');
 }

@@ -35,9 +35,12 @@ export function loadEvalSet(annotations: string, imageRoot: string): EvalSet {
   try {
     raw = JSON.parse(fs.readFileSync(annotations, 'utf8'));
   } catch (e) {
-    throw new Error(`${annotations}: cannot read the annotations (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+    throw new Error(`${annotations}: cannot read the annotations (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      cause: e,
+    });
   }
-  if (!Array.isArray(raw) || raw.length === 0) throw new Error(`${annotations}: expected a non-empty list of {"image", "caption"} (BLIP's Karpathy test format)`);
+  if (!Array.isArray(raw) || raw.length === 0)
+    throw new Error(`${annotations}: expected a non-empty list of {"image", "caption"} (BLIP's Karpathy test format)`);
   const set: EvalSet = { images: [], texts: [], txt2img: [], img2txt: [] };
   raw.forEach((item: { image?: unknown; caption?: unknown }, i) => {
     const captions = typeof item?.caption === 'string' ? [item.caption] : item?.caption;

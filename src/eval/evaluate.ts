@@ -46,9 +46,12 @@ export async function evaluate(model: BlipItm, set: EvalSet, opts: EvalOptions):
   const kTest = opts.kTest ?? 256;
   if (!Number.isInteger(kTest) || kTest < 1) throw new Error(`k_test must be a whole number ≥ 1, got ${kTest}`);
   const build = await buildIndex(model, opts.index, [...new Set(set.images)], {
-    signal: opts.signal, onProgress: (p) => opts.onProgress?.('images', p), onWarning: opts.onWarning,
+    signal: opts.signal,
+    onProgress: (p) => opts.onProgress?.('images', p),
+    onWarning: opts.onWarning,
   });
-  if (build.skipped.length) throw new Error(`${build.skipped[0].path}: ${build.skipped[0].reason} (every image of the test set must be readable)`);
+  if (build.skipped.length)
+    throw new Error(`${build.skipped[0].path}: ${build.skipped[0].reason} (every image of the test set must be readable)`);
   const index = await ImageIndex.open(opts.index);
   try {
     index.checkModel(model);
@@ -67,7 +70,12 @@ export async function evaluate(model: BlipItm, set: EvalSet, opts: EvalOptions):
     const nImg = set.images.length;
     const nTxt = set.texts.length;
     const i2tList = sims.map((row) => shortlist(row, kTest));
-    const t2iList = set.texts.map((_, t) => shortlist(sims.map((row) => row[t]), kTest));
+    const t2iList = set.texts.map((_, t) =>
+      shortlist(
+        sims.map((row) => row[t]),
+        kTest,
+      ),
+    );
     const pairs: Set<number>[] = sims.map((_, i) => new Set(i2tList[i]));
     t2iList.forEach((imgs, t) => imgs.forEach((i) => pairs[i].add(t)));
 
@@ -82,14 +90,24 @@ export async function evaluate(model: BlipItm, set: EvalSet, opts: EvalOptions):
       for (let i = 0; i < nImg; i++) {
         if (opts.signal?.aborted) throw new Error('interrupted while re-scoring (the scores so far are saved; run again to resume)');
         const texts = [...pairs[i]].sort((a, b) => a - b);
-        const logits = await itmLogits(model, index, cache, entries[i], texts.map((t) => set.texts[t]), opts.batchSize);
+        const logits = await itmLogits(
+          model,
+          index,
+          cache,
+          entries[i],
+          texts.map((t) => set.texts[t]),
+          opts.batchSize,
+        );
         if (logits.computed) itmImages++;
         texts.forEach((t, j) => {
           const score = logits.values[j] + sims[i][t];
           if (inI2t[i].has(t)) i2t[i][t] = score;
           if (inT2i[t].has(i)) t2i[t][i] = score;
         });
-        if (cache.unsaved >= 64 || Date.now() - lastSave > 30_000) { await cache.flush(); lastSave = Date.now(); }
+        if (cache.unsaved >= 64 || Date.now() - lastSave > 30_000) {
+          await cache.flush();
+          lastSave = Date.now();
+        }
         opts.onProgress?.('itm', { done: i + 1, total: nImg, file: set.images[i], encoded: itmImages });
       }
     } finally {

@@ -26,7 +26,7 @@ export const OUTSIDE = -100;
  */
 export function rankOrder(scores: ArrayLike<number>): number[] {
   const idx = Array.from({ length: scores.length }, (_, i) => i);
-  return idx.sort((a, b) => (scores[b] - scores[a]) || (a - b));
+  return idx.sort((a, b) => scores[b] - scores[a] || a - b);
 }
 
 /** The `k` best indices by similarity, best first (torch.topk; ties by ascending index). */
@@ -47,8 +47,15 @@ export function recalls(i2t: number[][], t2i: number[][], txt2img: number[], img
   });
   const ir = t2i.map((scores, t) => rankOrder(scores).indexOf(txt2img[t]));
   const r: Recalls = {
-    txt_r1: percentAtMost(tr, 1), txt_r5: percentAtMost(tr, 5), txt_r10: percentAtMost(tr, 10), txt_r_mean: 0,
-    img_r1: percentAtMost(ir, 1), img_r5: percentAtMost(ir, 5), img_r10: percentAtMost(ir, 10), img_r_mean: 0, r_mean: 0,
+    txt_r1: percentAtMost(tr, 1),
+    txt_r5: percentAtMost(tr, 5),
+    txt_r10: percentAtMost(tr, 10),
+    txt_r_mean: 0,
+    img_r1: percentAtMost(ir, 1),
+    img_r5: percentAtMost(ir, 5),
+    img_r10: percentAtMost(ir, 10),
+    img_r_mean: 0,
+    r_mean: 0,
   };
   r.txt_r_mean = (r.txt_r1 + r.txt_r5 + r.txt_r10) / 3;
   r.img_r_mean = (r.img_r1 + r.img_r5 + r.img_r10) / 3;

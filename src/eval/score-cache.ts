@@ -18,13 +18,22 @@ const SCHEMA = new arrow.Schema([
   new arrow.Field('logits', new arrow.Utf8(), false),
 ]);
 
-interface ScoreRow { model: string; image: string; texts: string; logits: string }
+interface ScoreRow {
+  model: string;
+  image: string;
+  texts: string;
+  logits: string;
+}
 
 export class ScoreCache {
   private pending: ScoreRow[] = [];
   private readonly known = new Map<string, Map<string, number>>();
 
-  private constructor(private readonly db: lancedb.Connection, private readonly table: lancedb.Table, private readonly model: string) {}
+  private constructor(
+    private readonly db: lancedb.Connection,
+    private readonly table: lancedb.Table,
+    private readonly model: string,
+  ) {}
 
   static async open(where: string, fingerprint: string): Promise<ScoreCache> {
     const db = await lancedb.connect(resolveUri(where));
@@ -38,7 +47,10 @@ export class ScoreCache {
       throw new Error(`${where}: cannot open the table of saved ITM scores (${String((e as Error).message).split('\n')[0]})`, { cause: e });
     }
     const cache = new ScoreCache(db, table, fingerprint);
-    const rows = (await table.query().where(`model = '${fingerprint.replace(/'/g, "''")}'`).toArray()) as ScoreRow[];
+    const rows = (await table
+      .query()
+      .where(`model = '${fingerprint.replace(/'/g, "''")}'`)
+      .toArray()) as ScoreRow[];
     for (const r of rows) cache.remember(r.image, JSON.parse(r.texts) as string[], JSON.parse(r.logits) as number[]);
     return cache;
   }
@@ -54,7 +66,9 @@ export class ScoreCache {
     this.pending.push({ model: this.model, image, texts: JSON.stringify(texts), logits: JSON.stringify(logits) });
   }
 
-  get unsaved(): number { return this.pending.length; }
+  get unsaved(): number {
+    return this.pending.length;
+  }
 
   async flush(): Promise<void> {
     if (!this.pending.length) return;

@@ -6,9 +6,9 @@ import { Linear, WeightView } from '../weights/view';
 
 /** Named as the checkpoint's root keys. */
 export interface HeadWeights {
-  itm_head: Linear;    // [2, D_text]
+  itm_head: Linear; // [2, D_text]
   vision_proj: Linear; // [E, D_vision]
-  text_proj: Linear;   // [E, D_text]
+  text_proj: Linear; // [E, D_text]
 }
 
 /** Reads `itm_head`, `vision_proj`, `text_proj` from the root view. */

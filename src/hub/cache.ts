@@ -35,7 +35,10 @@ export function validateRepoFile(file: string): void {
 export class RepoCache {
   readonly root: string;
 
-  constructor(cacheDir: string, readonly repoId: string) {
+  constructor(
+    cacheDir: string,
+    readonly repoId: string,
+  ) {
     this.root = path.join(cacheDir, `models--${repoId.split('/').join('--')}`);
   }
 

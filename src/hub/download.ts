@@ -61,7 +61,8 @@ async function fetchMeta(ctx: FetchContext, revision: string, file: string): Pro
   const etag = normalizeEtag(headerValue(r.res, 'x-linked-etag') ?? headerValue(r.res, 'etag'));
   const size = Number(headerValue(r.res, 'x-linked-size') ?? headerValue(r.res, 'content-length'));
   const from = `${r.url.origin}${r.url.pathname}`;
-  if (!commit || !COMMIT_RE.test(commit)) throw new Error(`no commit sha (X-Repo-Commit) in the answer from ${from}; is it a Hugging Face hub?`);
+  if (!commit || !COMMIT_RE.test(commit))
+    throw new Error(`no commit sha (X-Repo-Commit) in the answer from ${from}; is it a Hugging Face hub?`);
   if (!etag || !/^[\w.-]+$/.test(etag)) throw new Error(`no usable ETag in the answer from ${from}`);
   if (!Number.isSafeInteger(size) || size < 0) throw new Error(`no file size in the answer from ${from}`);
   const location = redirected ? new URL(headerValue(r.res, 'location') ?? '', r.url) : r.url;
@@ -71,7 +72,10 @@ async function fetchMeta(ctx: FetchContext, revision: string, file: string): Pro
 /** `W/"abc"` → `abc`: the hub quotes etags and proxies may weaken them. */
 export function normalizeEtag(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
-  return raw.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  return raw
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
 }
 
 /**
@@ -110,7 +114,14 @@ async function downloadBlob(ctx: FetchContext, meta: FileMeta, file: string): Pr
 /** The connection broke mid-body: worth another attempt from the new offset. */
 class Interrupted extends Error {}
 
-async function transfer(ctx: FetchContext, meta: FileMeta, file: string, part: string, start: number, progress: FileProgress): Promise<void> {
+async function transfer(
+  ctx: FetchContext,
+  meta: FileMeta,
+  file: string,
+  part: string,
+  start: number,
+  progress: FileProgress,
+): Promise<void> {
   const headers: Record<string, string> = start > 0 ? { range: `bytes=${start}-` } : {};
   const r = await request(ctx.client, 'GET', meta.location, headers);
   const status = r.res.statusCode ?? 0;
@@ -152,7 +163,9 @@ async function writeBody(r: Response, part: string, offset: number, meta: FileMe
     await fh.close();
   }
   if (done < meta.size) {
-    throw new Interrupted(`download of ${file} interrupted after ${formatBytes(done)} of ${formatBytes(meta.size)} (connection closed early)`);
+    throw new Interrupted(
+      `download of ${file} interrupted after ${formatBytes(done)} of ${formatBytes(meta.size)} (connection closed early)`,
+    );
   }
 }
 

@@ -42,7 +42,14 @@ export class HubHttpError extends Error {
 const USER_AGENT = `blip-itm/0.1; node/${process.versions.node}`;
 const MAX_REDIRECTS = 10;
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EPIPE',
 ]);
 
 /**
@@ -62,8 +69,10 @@ export function send(client: HttpClient, method: 'GET' | 'HEAD', url: URL, heade
     const req = lib.request(url, { method, headers: all });
     req.setTimeout(client.timeoutMs, () => {
       req.destroy(
-        new Error(`timed out after ${client.timeoutMs} ms waiting for ${url.origin}${url.pathname}; ` +
-          'check the network or set HF_HUB_OFFLINE=1 to use the cache'),
+        new Error(
+          `timed out after ${client.timeoutMs} ms waiting for ${url.origin}${url.pathname}; ` +
+            'check the network or set HF_HUB_OFFLINE=1 to use the cache',
+        ),
       );
     });
     req.on('error', (e) => {

@@ -80,8 +80,7 @@ class Bar implements FileProgress {
     const pct = this.total > 0 ? Math.floor((100 * this.done) / this.total) : 100;
     const eta = rate > 0 ? formatDuration((this.total - this.done) / rate) : '--:--';
     const stats =
-      ` ${String(pct).padStart(3)}% ${formatBytes(this.done)}/${formatBytes(this.total)}` +
-      ` ${formatBytes(rate)}/s ETA ${eta}`;
+      ` ${String(pct).padStart(3)}% ${formatBytes(this.done)}/${formatBytes(this.total)}` + ` ${formatBytes(rate)}/s ETA ${eta}`;
     const width = Math.max(20, (this.stream.columns || 80) - 1);
     const nameRoom = Math.max(8, width - stats.length);
     const name = this.file.length > nameRoom ? `…${this.file.slice(-(nameRoom - 1))}` : this.file;

@@ -129,7 +129,9 @@ function fromCache(cache: RepoCache, s: HubSettings): string {
   const where = `${cache.repoId}@${s.revision}`;
   const commit = COMMIT_RE.test(s.revision) ? s.revision : cache.readRef(s.revision);
   if (!commit || !fs.existsSync(cache.snapshotDir(commit))) {
-    throw new Error(`offline mode: ${where} is not in the cache ${s.cacheDir}; download it once with network access (unset HF_HUB_OFFLINE)`);
+    throw new Error(
+      `offline mode: ${where} is not in the cache ${s.cacheDir}; download it once with network access (unset HF_HUB_OFFLINE)`,
+    );
   }
   const missing = missingLocally(cache, commit, false);
   if (missing.length > 0) {

@@ -118,7 +118,8 @@ export function sniffFormat(b: Uint8Array): string | null {
     if (s(8, 'heic') || s(8, 'heix') || s(8, 'mif1') || s(8, 'msf1') || s(8, 'hevc')) return 'HEIF/HEIC';
     return 'ISO media (ftyp)';
   }
-  if (s(0, '\x00\x00\x00\x0cjP  ') || (b.length >= 4 && b[0] === 0xff && b[1] === 0x4f && b[2] === 0xff && b[3] === 0x51)) return 'JPEG 2000';
+  if (s(0, '\x00\x00\x00\x0cjP  ') || (b.length >= 4 && b[0] === 0xff && b[1] === 0x4f && b[2] === 0xff && b[3] === 0x51))
+    return 'JPEG 2000';
   if ((b.length >= 2 && b[0] === 0xff && b[1] === 0x0a) || s(0, '\x00\x00\x00\x0cJXL ')) return 'JPEG XL';
   if (s(0, '\x00\x00\x01\x00')) return 'ICO';
   if (s(0, '8BPS')) return 'PSD';

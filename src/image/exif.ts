@@ -19,9 +19,10 @@ export function exifOrientation(exif: Uint8Array | null): number | null {
   else if (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 42) le = false;
   else return null; // not a TIFF header: treated as no EXIF
   const u16 = (p: number) => (le ? b[p] | (b[p + 1] << 8) : (b[p] << 8) | b[p + 1]);
-  const u32 = (p: number) => (le
-    ? (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16)) + b[p + 3] * 0x1000000
-    : b[p] * 0x1000000 + ((b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]));
+  const u32 = (p: number) =>
+    le
+      ? (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16)) + b[p + 3] * 0x1000000
+      : b[p] * 0x1000000 + ((b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]);
   const ifd = u32(4);
   if (ifd + 2 > b.length) return null;
   const n = u16(ifd);
@@ -35,13 +36,20 @@ export function exifOrientation(exif: Uint8Array | null): number | null {
     // exif_transpose does not recognise.
     if (count !== 1) return null;
     switch (type) {
-      case 1: return b[e + 8]; // BYTE
-      case 6: return (b[e + 8] << 24) >> 24; // SBYTE
-      case 3: return u16(e + 8); // SHORT
-      case 8: return (u16(e + 8) << 16) >> 16; // SSHORT
-      case 4: return u32(e + 8); // LONG
-      case 9: return u32(e + 8) | 0; // SLONG
-      default: return null;
+      case 1:
+        return b[e + 8]; // BYTE
+      case 6:
+        return (b[e + 8] << 24) >> 24; // SBYTE
+      case 3:
+        return u16(e + 8); // SHORT
+      case 8:
+        return (u16(e + 8) << 16) >> 16; // SSHORT
+      case 4:
+        return u32(e + 8); // LONG
+      case 9:
+        return u32(e + 8) | 0; // SLONG
+      default:
+        return null;
     }
   }
   return null;
@@ -76,13 +84,34 @@ export function applyOrientation(img: RgbImage, orientation: number): RgbImage {
     for (let x = 0; x < ow; x++) {
       let sx: number, sy: number;
       switch (orientation) {
-        case 2: sx = w - 1 - x; sy = y; break;
-        case 3: sx = w - 1 - x; sy = h - 1 - y; break;
-        case 4: sx = x; sy = h - 1 - y; break;
-        case 5: sx = y; sy = x; break;
-        case 6: sx = y; sy = h - 1 - x; break;
-        case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-        default: sx = w - 1 - y; sy = x; break; // 8
+        case 2:
+          sx = w - 1 - x;
+          sy = y;
+          break;
+        case 3:
+          sx = w - 1 - x;
+          sy = h - 1 - y;
+          break;
+        case 4:
+          sx = x;
+          sy = h - 1 - y;
+          break;
+        case 5:
+          sx = y;
+          sy = x;
+          break;
+        case 6:
+          sx = y;
+          sy = h - 1 - x;
+          break;
+        case 7:
+          sx = w - 1 - y;
+          sy = h - 1 - x;
+          break;
+        default:
+          sx = w - 1 - y;
+          sy = x;
+          break; // 8
       }
       const s = (sy * w + sx) * 3;
       const o = (y * ow + x) * 3;

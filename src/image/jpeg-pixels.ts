@@ -82,19 +82,38 @@ function idctComponent(c: Component): Uint8Array {
       if (ac === 64) {
         const v = lim[(((Math.imul(coefs[b], q[0]) << PASS1_BITS) + (1 << (PASS1_BITS + 2))) >> (PASS1_BITS + 3)) & 1023];
         for (let o = by * 8 * pw + bx * 8, row = 0; row < 8; row++, o += pw) {
-          out[o] = v; out[o + 1] = v; out[o + 2] = v; out[o + 3] = v;
-          out[o + 4] = v; out[o + 5] = v; out[o + 6] = v; out[o + 7] = v;
+          out[o] = v;
+          out[o + 1] = v;
+          out[o + 2] = v;
+          out[o + 3] = v;
+          out[o + 4] = v;
+          out[o + 5] = v;
+          out[o + 6] = v;
+          out[o + 7] = v;
         }
         continue;
       }
       // Pass 1: columns from the coefficients into the work array, scaled up by PASS1_BITS.
       for (let col = 0; col < 8; col++) {
         const i = b + col;
-        if (coefs[i + 8] === 0 && coefs[i + 16] === 0 && coefs[i + 24] === 0 && coefs[i + 32] === 0 &&
-          coefs[i + 40] === 0 && coefs[i + 48] === 0 && coefs[i + 56] === 0) {
+        if (
+          coefs[i + 8] === 0 &&
+          coefs[i + 16] === 0 &&
+          coefs[i + 24] === 0 &&
+          coefs[i + 32] === 0 &&
+          coefs[i + 40] === 0 &&
+          coefs[i + 48] === 0 &&
+          coefs[i + 56] === 0
+        ) {
           const dc = Math.imul(coefs[i], q[col]) << PASS1_BITS;
-          ws[col] = dc; ws[col + 8] = dc; ws[col + 16] = dc; ws[col + 24] = dc;
-          ws[col + 32] = dc; ws[col + 40] = dc; ws[col + 48] = dc; ws[col + 56] = dc;
+          ws[col] = dc;
+          ws[col + 8] = dc;
+          ws[col + 16] = dc;
+          ws[col + 24] = dc;
+          ws[col + 32] = dc;
+          ws[col + 40] = dc;
+          ws[col + 48] = dc;
+          ws[col + 56] = dc;
           continue;
         }
         let z2 = Math.imul(coefs[i + 16], q[col + 16]);
@@ -146,11 +165,24 @@ function idctComponent(c: Component): Uint8Array {
       for (let row = 0; row < 8; row++) {
         const w = row * 8;
         const o = (by * 8 + row) * pw + bx * 8;
-        if (ws[w + 1] === 0 && ws[w + 2] === 0 && ws[w + 3] === 0 && ws[w + 4] === 0 &&
-          ws[w + 5] === 0 && ws[w + 6] === 0 && ws[w + 7] === 0) {
+        if (
+          ws[w + 1] === 0 &&
+          ws[w + 2] === 0 &&
+          ws[w + 3] === 0 &&
+          ws[w + 4] === 0 &&
+          ws[w + 5] === 0 &&
+          ws[w + 6] === 0 &&
+          ws[w + 7] === 0
+        ) {
           const v = lim[((ws[w] + (1 << (PASS1_BITS + 2))) >> (PASS1_BITS + 3)) & 1023];
-          out[o] = v; out[o + 1] = v; out[o + 2] = v; out[o + 3] = v;
-          out[o + 4] = v; out[o + 5] = v; out[o + 6] = v; out[o + 7] = v;
+          out[o] = v;
+          out[o + 1] = v;
+          out[o + 2] = v;
+          out[o + 3] = v;
+          out[o + 4] = v;
+          out[o + 5] = v;
+          out[o + 6] = v;
+          out[o + 7] = v;
           continue;
         }
         let z2 = ws[w + 2];
@@ -209,8 +241,15 @@ function idctComponent(c: Component): Uint8Array {
  * size (cw × ch) are replaced by the last real row/column, as libjpeg's main controller and the
  * fancy upsamplers' edge cases do. Returns a function giving output row y (≥ width samples).
  */
-function rowUpsampler(plane: Uint8Array, pw: number, cw: number, ch: number, hx: number, vx: number,
-  width: number): (y: number) => Uint8Array {
+function rowUpsampler(
+  plane: Uint8Array,
+  pw: number,
+  cw: number,
+  ch: number,
+  hx: number,
+  vx: number,
+  width: number,
+): (y: number) => Uint8Array {
   if (hx === 1 && vx === 1) return (y) => plane.subarray(y * pw, y * pw + width);
   const row = new Uint8Array(Math.max(cw * hx, width));
   const fancyH = hx === 2 && cw > 2;
@@ -229,7 +268,7 @@ function rowUpsampler(plane: Uint8Array, pw: number, cw: number, ch: number, hx:
   // The row nearer to output row y and the next nearest: above for even y, below for odd y.
   const rows = (y: number) => {
     const iy = y >> 1;
-    const far = (y & 1) === 0 ? (iy > 0 ? iy - 1 : 0) : (iy < ch - 1 ? iy + 1 : iy);
+    const far = (y & 1) === 0 ? (iy > 0 ? iy - 1 : 0) : iy < ch - 1 ? iy + 1 : iy;
     return [iy * pw, far * pw];
   };
   if (hx === 1 && vx === 2) {
@@ -288,8 +327,15 @@ const LIMIT = (() => {
 export type JpegColorSpace = 'gray' | 'ycc' | 'rgb' | 'cmyk' | 'ycck';
 
 /** IDCT, upsampling and colour conversion; returns pixels in Pillow's mode for the file. */
-export function componentsToPixels(comps: Component[], width: number, height: number, maxH: number, maxV: number,
-  space: JpegColorSpace, samplePlanes?: Uint8Array[]): { mode: 'L' | 'RGB' | 'CMYK'; pixels: Uint8Array } {
+export function componentsToPixels(
+  comps: Component[],
+  width: number,
+  height: number,
+  maxH: number,
+  maxV: number,
+  space: JpegColorSpace,
+  samplePlanes?: Uint8Array[],
+): { mode: 'L' | 'RGB' | 'CMYK'; pixels: Uint8Array } {
   for (const c of comps) {
     if (maxH % c.h !== 0 || maxV % c.v !== 0) {
       // libjpeg: JERR_FRACT_SAMPLE_NOTIMPL.
@@ -297,18 +343,31 @@ export function componentsToPixels(comps: Component[], width: number, height: nu
     }
   }
   // Lossless JPEG hands over its samples (rows of c.stride); DCT-coded ones go through the IDCT.
-  const planes = samplePlanes ?? comps.map((c) => {
-    const plane = idctComponent(c);
-    c.coefs = new Int16Array(0); // coefficients are no longer needed; let them go early
-    return plane;
-  });
+  const planes =
+    samplePlanes ??
+    comps.map((c) => {
+      const plane = idctComponent(c);
+      c.coefs = new Int16Array(0); // coefficients are no longer needed; let them go early
+      return plane;
+    });
   const geo = comps.map((c) => ({
-    pw: samplePlanes ? c.stride : c.blocksW * 8, cw: Math.ceil((width * c.h) / maxH), ch: Math.ceil((height * c.v) / maxV),
-    hx: maxH / c.h, vx: maxV / c.v,
+    pw: samplePlanes ? c.stride : c.blocksW * 8,
+    cw: Math.ceil((width * c.h) / maxH),
+    ch: Math.ceil((height * c.v) / maxV),
+    hx: maxH / c.h,
+    vx: maxV / c.v,
   }));
   // The common layouts (4:2:0, 4:2:2) take a fused path: same arithmetic, fewer passes.
-  if (space === 'ycc' && geo[0].hx === 1 && geo[0].vx === 1 && geo[1].hx === 2 && geo[1].cw > 2 &&
-    (geo[1].vx === 1 || geo[1].vx === 2) && geo[2].hx === geo[1].hx && geo[2].vx === geo[1].vx) {
+  if (
+    space === 'ycc' &&
+    geo[0].hx === 1 &&
+    geo[0].vx === 1 &&
+    geo[1].hx === 2 &&
+    geo[1].cw > 2 &&
+    (geo[1].vx === 1 || geo[1].vx === 2) &&
+    geo[2].hx === geo[1].hx &&
+    geo[2].vx === geo[1].vx
+  ) {
     return { mode: 'RGB', pixels: fusedYcc(planes, geo[0].pw, geo[1].pw, geo[1].cw, geo[1].ch, geo[1].vx, width, height) };
   }
   const rowOf = comps.map((_, i) => {
@@ -329,7 +388,11 @@ export function componentsToPixels(comps: Component[], width: number, height: nu
       const r2 = rowOf[2](y);
       let o = y * width * 3;
       if (space === 'rgb') {
-        for (let x = 0; x < width; x++, o += 3) { out[o] = r0[x]; out[o + 1] = r1[x]; out[o + 2] = r2[x]; }
+        for (let x = 0; x < width; x++, o += 3) {
+          out[o] = r0[x];
+          out[o + 1] = r1[x];
+          out[o + 2] = r2[x];
+        }
         continue;
       }
       for (let x = 0; x < width; x++, o += 3) {
@@ -376,8 +439,16 @@ export function componentsToPixels(comps: Component[], width: number, height: nu
  * Y at full size, Cb and Cr fancy-upsampled 2× horizontally and 1× or 2× vertically (h2v1 /
  * h2v2 with the same arithmetic as rowUpsampler), converted to RGB in the same loop.
  */
-function fusedYcc(planes: Uint8Array[], pwY: number, pwC: number, cw: number, ch: number, vx: number,
-  width: number, height: number): Uint8Array {
+function fusedYcc(
+  planes: Uint8Array[],
+  pwY: number,
+  pwC: number,
+  cw: number,
+  ch: number,
+  vx: number,
+  width: number,
+  height: number,
+): Uint8Array {
   const out = new Uint8Array(width * height * 3);
   const [py, pb, pr] = planes;
   // Column sums of the two chroma rows feeding output row y, with the last one repeated.
@@ -391,7 +462,7 @@ function fusedYcc(planes: Uint8Array[], pwY: number, pwC: number, cw: number, ch
   for (let y = 0; y < height; y++) {
     if (vx === 2) {
       const iy = y >> 1;
-      const far = ((y & 1) === 0 ? (iy > 0 ? iy - 1 : 0) : (iy < ch - 1 ? iy + 1 : iy)) * pwC;
+      const far = ((y & 1) === 0 ? (iy > 0 ? iy - 1 : 0) : iy < ch - 1 ? iy + 1 : iy) * pwC;
       const near = iy * pwC;
       for (let x = 0; x < cw; x++) {
         sb[x] = pb[near + x] * 3 + pb[far + x];
@@ -399,7 +470,10 @@ function fusedYcc(planes: Uint8Array[], pwY: number, pwC: number, cw: number, ch
       }
     } else {
       const row = y * pwC;
-      for (let x = 0; x < cw; x++) { sb[x] = pb[row + x]; sr[x] = pr[row + x]; }
+      for (let x = 0; x < cw; x++) {
+        sb[x] = pb[row + x];
+        sr[x] = pr[row + x];
+      }
     }
     sb[cw] = sb[cw - 1];
     sr[cw] = sr[cw - 1];

@@ -2,7 +2,14 @@ import { Component, JpegError, componentsToPixels } from './jpeg-pixels';
 import { DEFAULT_MAX_PIXELS, pixelLimitProblem } from './limits';
 import { STD_AC, STD_DC } from './jpeg-std-huffman';
 import {
-  ArithConditioning, ArithDcState, ArithDecoder, ArithStats, decodeArithAc, decodeArithAcRefine, decodeArithDc, defaultConditioning,
+  ArithConditioning,
+  ArithDcState,
+  ArithDecoder,
+  ArithStats,
+  decodeArithAc,
+  decodeArithAcRefine,
+  decodeArithDc,
+  defaultConditioning,
 } from './jpeg-arith';
 
 export { JpegError };
@@ -47,18 +54,20 @@ export interface JpegImage {
 // Zigzag position → natural (row-major) position. The 16 extra 63s copy libjpeg's
 // jpeg_natural_order padding, which absorbs run lengths that overshoot in corrupt data.
 const NATURAL = new Int32Array([
-  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
-  12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
-  35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
-  58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
-  63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
+  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57,
+  50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63,
+  63, 63, 63, 63, 63, 63, 63, 63, 63,
 ]);
 
 const LOOKAHEAD = 9;
 
 /** A Huffman table in libjpeg's "derived" form plus a 9-bit lookup for the short codes. */
 /** A DHT table as stored in the file; libjpeg validates and derives it when a scan uses it. */
-interface RawHuffTable { counts: Uint8Array; values: Uint8Array; derived: HuffTable | null }
+interface RawHuffTable {
+  counts: Uint8Array;
+  values: Uint8Array;
+  derived: HuffTable | null;
+}
 
 interface HuffTable {
   lookup: Int32Array; // (length << 8) | symbol for codes of ≤ 9 bits, 0 otherwise
@@ -113,7 +122,10 @@ class BitReader {
   /** The data ran out (no marker): only zero filler follows. */
   eof = false;
 
-  constructor(readonly data: Uint8Array, public pos: number) {}
+  constructor(
+    readonly data: Uint8Array,
+    public pos: number,
+  ) {}
 
   fill(): void {
     const data = this.data;
@@ -231,7 +243,8 @@ interface ScanState {
 function findMarker(data: Uint8Array, pos: number): { code: number; pos: number } | null {
   for (;;) {
     while (pos < data.length && data[pos] !== 0xff) pos++;
-    do pos++; while (pos < data.length && data[pos] === 0xff);
+    do pos++;
+    while (pos < data.length && data[pos] === 0xff);
     if (pos >= data.length) return null;
     const c = data[pos++];
     if (c !== 0) return { code: c, pos };
@@ -251,9 +264,13 @@ function u16(data: Uint8Array, pos: number): number {
 }
 
 const SOF_NAMES: Record<number, string> = {
-  0xc8: 'JPG-extension', 0xc5: 'differential sequential', 0xc6: 'differential progressive', 0xc7: 'differential lossless',
+  0xc8: 'JPG-extension',
+  0xc5: 'differential sequential',
+  0xc6: 'differential progressive',
+  0xc7: 'differential lossless',
   0xcb: 'arithmetic-coded lossless',
-  0xcd: 'arithmetic-coded differential sequential', 0xce: 'arithmetic-coded differential progressive',
+  0xcd: 'arithmetic-coded differential sequential',
+  0xce: 'arithmetic-coded differential progressive',
   0xcf: 'arithmetic-coded differential lossless',
 };
 
@@ -309,14 +326,25 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
       case 0xee:
         if (seg.length >= 12 && ascii(seg, 0, 5) === 'Adobe') adobeTransform = seg[11];
         break;
-      case 0xdb: readDQT(seg, qt); break;
-      case 0xc4: readDHT(seg, dcTables, acTables); break;
-      case 0xcc: readDAC(seg, conditioning); break;
+      case 0xdb:
+        readDQT(seg, qt);
+        break;
+      case 0xc4:
+        readDHT(seg, dcTables, acTables);
+        break;
+      case 0xcc:
+        readDAC(seg, conditioning);
+        break;
       case 0xdd:
         if (seg.length !== 2) throw new JpegError('corrupt JPEG: bad DRI segment');
         restartInterval = (seg[0] << 8) | seg[1];
         break;
-      case 0xc0: case 0xc1: case 0xc2: case 0xc3: case 0xc9: case 0xca:
+      case 0xc0:
+      case 0xc1:
+      case 0xc2:
+      case 0xc3:
+      case 0xc9:
+      case 0xca:
         if (frame) throw new JpegError('corrupt JPEG: more than one frame header');
         frame = readSOF(seg, code === 0xc2 || code === 0xca, maxPixels, code === 0xc3);
         frame.arithmetic = code === 0xc9 || code === 0xca;
@@ -328,7 +356,10 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
         continue;
       }
       default:
-        if (SOF_NAMES[code]) throw new JpegError(`unsupported JPEG: ${SOF_NAMES[code]} coding (only baseline, extended, progressive and lossless JPEGs are supported)`);
+        if (SOF_NAMES[code])
+          throw new JpegError(
+            `unsupported JPEG: ${SOF_NAMES[code]} coding (only baseline, extended, progressive and lossless JPEGs are supported)`,
+          );
         break; // APPn, COM, DNL and others carry nothing we need
     }
     pos = end;
@@ -337,8 +368,15 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
   if (scans === 0) throw new JpegError('corrupt JPEG: no image data (no SOS)');
   const f = frame;
   const samplePlanes = f.lossless ? f.components.map((c) => f.planes.get(c) ?? new Uint8Array(c.stride * f.mcusY * c.v)) : undefined;
-  const { mode, pixels } = componentsToPixels(frame.components, frame.width, frame.height, frame.maxH, frame.maxV,
-    colorSpace(frame.components, sawJFIF, adobeTransform, frame.lossless), samplePlanes);
+  const { mode, pixels } = componentsToPixels(
+    frame.components,
+    frame.width,
+    frame.height,
+    frame.maxH,
+    frame.maxV,
+    colorSpace(frame.components, sawJFIF, adobeTransform, frame.lossless),
+    samplePlanes,
+  );
   return { width: frame.width, height: frame.height, mode, data: pixels, exif, xmp, progressive: frame.progressive };
 }
 
@@ -369,7 +407,10 @@ function readDAC(seg: Uint8Array, cond: ArithConditioning): void {
     if (index >= 32) throw new JpegError(`corrupt JPEG: bad arithmetic table index ${index} in DAC`);
     if (index < 16 && (value & 15) > value >> 4) throw new JpegError(`corrupt JPEG: bad arithmetic conditioning value ${value} in DAC`);
     if (index >= 16) cond.acK[index - 16] = value;
-    else { cond.dcL[index] = value & 15; cond.dcU[index] = value >> 4; }
+    else {
+      cond.dcL[index] = value & 15;
+      cond.dcU[index] = value >> 4;
+    }
   }
 }
 
@@ -446,8 +487,21 @@ function readSOF(seg: Uint8Array, progressive: boolean, maxPixels: number, lossl
     maxH = Math.max(maxH, h);
     maxV = Math.max(maxV, v);
     components.push({
-      id, h, v, tq, quant: new Uint16Array(64), blocksW: 0, blocksH: 0, stride: 0, coefs: new Int16Array(0),
-      dcTable: null, acTable: null, dcSel: 0, acSel: 0, pred: 0, quantLatched: false,
+      id,
+      h,
+      v,
+      tq,
+      quant: new Uint16Array(64),
+      blocksW: 0,
+      blocksH: 0,
+      stride: 0,
+      coefs: new Int16Array(0),
+      dcTable: null,
+      acTable: null,
+      dcSel: 0,
+      acSel: 0,
+      pred: 0,
+      quantLatched: false,
     });
   }
   // A data unit is an 8x8 block, or one sample in a lossless frame.
@@ -482,9 +536,17 @@ function derive(tables: (RawHuffTable | undefined)[], index: number, isDC: boole
 }
 
 /** Decodes one scan; returns the position of the marker that follows it. */
-function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Frame, qt: (Uint16Array | undefined)[],
-  dcTables: (RawHuffTable | undefined)[], acTables: (RawHuffTable | undefined)[], restartInterval: number,
-  conditioning: ArithConditioning): number {
+function decodeScan(
+  data: Uint8Array,
+  start: number,
+  seg: Uint8Array,
+  frame: Frame,
+  qt: (Uint16Array | undefined)[],
+  dcTables: (RawHuffTable | undefined)[],
+  acTables: (RawHuffTable | undefined)[],
+  restartInterval: number,
+  conditioning: ArithConditioning,
+): number {
   const ns = seg[0];
   // libjpeg's get_sos: the length must be exact (JERR_BAD_LENGTH), each component must be one of
   // the frame's first four and appear once (JERR_BAD_COMPONENT_ID).
@@ -556,7 +618,9 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
     br = hr;
     if (!progressive) decodeBlock = (c, off) => decodeBaseline(hr, c, off);
     else if (ss === 0) decodeBlock = ah === 0 ? (c, off) => decodeDCFirst(hr, c, off, al) : (c, off) => decodeDCRefine(hr, c, off, al);
-    else decodeBlock = ah === 0 ? (c, off) => decodeACFirst(hr, st, c, off, ss, se, al) : (c, off) => decodeACRefine(hr, st, c, off, ss, se, al);
+    else
+      decodeBlock =
+        ah === 0 ? (c, off) => decodeACFirst(hr, st, c, off, ss, se, al) : (c, off) => decodeACRefine(hr, st, c, off, ss, se, al);
   }
 
   const single = ns === 1;
@@ -607,8 +671,16 @@ function decodeScan(data: Uint8Array, start: number, seg: Uint8Array, frame: Fra
  * Block decoding for an arithmetic-coded scan (jdarith.c's decode_mcu variants) and what a
  * restart re-initialises: the statistics areas, DC predictions and contexts, the decoder.
  */
-function arithBlockDecoder(ad: ArithDecoder, comps: Component[], progressive: boolean, ss: number, se: number, ah: number, al: number,
-  cond: ArithConditioning): { decode: (c: Component, off: number) => void; restart: () => void } {
+function arithBlockDecoder(
+  ad: ArithDecoder,
+  comps: Component[],
+  progressive: boolean,
+  ss: number,
+  se: number,
+  ah: number,
+  al: number,
+  cond: ArithConditioning,
+): { decode: (c: Component, off: number) => void; restart: () => void } {
   const stats = new ArithStats();
   const dcState = new Map<Component, ArithDcState>(comps.map((c) => [c, { pred: 0, context: 0 }]));
   const usesDc = !progressive || (ss === 0 && ah === 0);
@@ -617,7 +689,9 @@ function arithBlockDecoder(ad: ArithDecoder, comps: Component[], progressive: bo
     if (usesDc) stats.dcBins(c.dcSel);
     if (usesAc) stats.acBins(c.acSel);
   }
-  const fail = () => { ad.insufficient = true; };
+  const fail = () => {
+    ad.insufficient = true;
+  };
   let decode: (c: Component, off: number) => void;
   if (!progressive) {
     decode = (c, off) => {
@@ -635,7 +709,9 @@ function arithBlockDecoder(ad: ArithDecoder, comps: Component[], progressive: bo
       c.coefs[off] = s.pred << al;
     };
   } else if (ss === 0) {
-    decode = (c, off) => { if (ad.decode(stats.fixed, 0)) c.coefs[off] |= 1 << al; };
+    decode = (c, off) => {
+      if (ad.decode(stats.fixed, 0)) c.coefs[off] |= 1 << al;
+    };
   } else if (ah === 0) {
     decode = (c, off) => {
       if (ad.insufficient) return;
@@ -649,7 +725,10 @@ function arithBlockDecoder(ad: ArithDecoder, comps: Component[], progressive: bo
   }
   const restart = () => {
     stats.clear();
-    dcState.forEach((s) => { s.pred = 0; s.context = 0; });
+    dcState.forEach((s) => {
+      s.pred = 0;
+      s.context = 0;
+    });
     ad.reset();
     ad.insufficient = false;
   };
@@ -659,13 +738,20 @@ function arithBlockDecoder(ad: ArithDecoder, comps: Component[], progressive: bo
 /** Lossless prediction (T.81 Table H.1) from the left, upper and upper-left samples. */
 function predict(psv: number, ra: number, rb: number, rc: number): number {
   switch (psv) {
-    case 1: return ra;
-    case 2: return rb;
-    case 3: return rc;
-    case 4: return ra + rb - rc;
-    case 5: return ra + ((rb - rc) >> 1);
-    case 6: return rb + ((ra - rc) >> 1);
-    default: return (ra + rb) >> 1;
+    case 1:
+      return ra;
+    case 2:
+      return rb;
+    case 3:
+      return rc;
+    case 4:
+      return ra + rb - rc;
+    case 5:
+      return ra + ((rb - rc) >> 1);
+    case 6:
+      return rb + ((ra - rc) >> 1);
+    default:
+      return (ra + rb) >> 1;
   }
 }
 
@@ -688,7 +774,10 @@ function undifference(frame: Frame, comps: Component[], psv: number, al: number,
       if (y === 0 || (restartRows > 0 && y % restartRows === 0)) {
         let ra = (s[row] + initial) & 0xffff;
         s[row] = ra;
-        for (let x = 1; x < width; x++) { ra = (s[row + x] + ra) & 0xffff; s[row + x] = ra; }
+        for (let x = 1; x < width; x++) {
+          ra = (s[row + x] + ra) & 0xffff;
+          s[row + x] = ra;
+        }
         continue;
       }
       const prev = row - stride;
@@ -739,8 +828,14 @@ function processRestart(br: EntropySource, expected: number): number {
       else if (marker === 0xd0 + ((expected + 1) & 7) || marker === 0xd0 + ((expected + 2) & 7)) action = 3;
       else if (marker === 0xd0 + ((expected - 1) & 7) || marker === 0xd0 + ((expected - 2) & 7)) action = 2;
       else action = 1;
-      if (action === 1) { br.marker = 0; break; }
-      if (action === 3) { br.marker = marker; break; }
+      if (action === 1) {
+        br.marker = 0;
+        break;
+      }
+      if (action === 3) {
+        br.marker = marker;
+        break;
+      }
       const m = nextMarker(br.data, br.pos);
       marker = m.code;
       br.pos = m.pos;
@@ -786,7 +881,10 @@ function decodeDCRefine(br: BitReader, c: Component, off: number, al: number): v
 }
 
 function decodeACFirst(br: BitReader, st: ScanState, c: Component, off: number, ss: number, se: number, al: number): void {
-  if (st.eobrun > 0) { st.eobrun--; return; }
+  if (st.eobrun > 0) {
+    st.eobrun--;
+    return;
+  }
   const coefs = c.coefs;
   const ac = c.acTable as HuffTable;
   for (let k = ss; k <= se; k++) {

@@ -5,6 +5,8 @@ export const DEFAULT_MAX_PIXELS = 2 * 89478485;
 
 /** The pixel-limit message, shared by the PNG and JPEG decoders. */
 export function pixelLimitProblem(width: number, height: number, maxPixels: number): string {
-  return `image of ${width}x${height} = ${width * height} pixels exceeds the ${maxPixels}-pixel limit `
-    + '(decompression bomb?); raise it with --max-pixels or BLIP_ITM_MAX_PIXELS if the file is trusted';
+  return (
+    `image of ${width}x${height} = ${width * height} pixels exceeds the ${maxPixels}-pixel limit ` +
+    '(decompression bomb?); raise it with --max-pixels or BLIP_ITM_MAX_PIXELS if the file is trusted'
+  );
 }

@@ -20,14 +20,34 @@ export interface PngLayout {
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 /** Adam7 passes: x start, y start, x step, y step. */
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
 
-interface Pass { x0: number; y0: number; dx: number; dy: number; w: number; h: number }
+interface Pass {
+  x0: number;
+  y0: number;
+  dx: number;
+  dy: number;
+  w: number;
+  h: number;
+}
 
 function passes(l: PngLayout): Pass[] {
   if (!l.interlaced) return [{ x0: 0, y0: 0, dx: 1, dy: 1, w: l.width, h: l.height }];
   return ADAM7.map(([x0, y0, dx, dy]) => ({
-    x0, y0, dx, dy, w: Math.ceil((l.width - x0) / dx), h: Math.ceil((l.height - y0) / dy),
+    x0,
+    y0,
+    dx,
+    dy,
+    w: Math.ceil((l.width - x0) / dx),
+    h: Math.ceil((l.height - y0) / dy),
   })).filter((p) => p.w > 0 && p.h > 0);
 }
 
@@ -59,7 +79,10 @@ function unfilter(data: Uint8Array, start: number, rows: number, stride: number,
   for (let y = 0; y < rows; y++) {
     const f = data[start + y * (stride + 1)];
     const row = start + y * (stride + 1) + 1;
-    if (f === 0) { prev = row; continue; }
+    if (f === 0) {
+      prev = row;
+      continue;
+    }
     if (f > 4) throw new PngDataError(`unknown row filter type ${f} in row ${y}`);
     for (let i = 0; i < stride; i++) {
       const a = i >= bpp ? data[row + i - bpp] : 0;
@@ -97,25 +120,49 @@ export function pngToRgb(layout: PngLayout, data: Uint8Array, palette: Uint8Arra
       const oy = p.y0 + y * p.dy;
       for (let x = 0; x < p.w; x++) {
         const o = (oy * width + p.x0 + x * p.dx) * 3;
-        let r: number; let g: number; let b: number;
+        let r: number;
+        let g: number;
+        let b: number;
         if (depth < 8) {
           const bit = x * depth;
           const v = (data[row + (bit >> 3)] >> (8 - depth - (bit & 7))) & mask;
-          if (colorType === 3) { r = pal[v * 3]; g = pal[v * 3 + 1]; b = pal[v * 3 + 2]; } else { r = g = b = v * grayScale; }
+          if (colorType === 3) {
+            r = pal[v * 3];
+            g = pal[v * 3 + 1];
+            b = pal[v * 3 + 2];
+          } else {
+            r = g = b = v * grayScale;
+          }
         } else if (depth === 8) {
           const i = row + x * channels;
-          if (colorType === 0 || colorType === 4) { r = g = b = data[i]; } else if (colorType === 3) {
+          if (colorType === 0 || colorType === 4) {
+            r = g = b = data[i];
+          } else if (colorType === 3) {
             const v = data[i];
-            r = pal[v * 3]; g = pal[v * 3 + 1]; b = pal[v * 3 + 2];
-          } else { r = data[i]; g = data[i + 1]; b = data[i + 2]; }
+            r = pal[v * 3];
+            g = pal[v * 3 + 1];
+            b = pal[v * 3 + 2];
+          } else {
+            r = data[i];
+            g = data[i + 1];
+            b = data[i + 2];
+          }
         } else {
           const i = row + x * channels * 2;
           if (colorType === 0) {
             const v = (data[i] << 8) | data[i + 1];
             r = g = b = v > 255 ? 255 : v;
-          } else if (colorType === 4) { r = g = b = data[i]; } else { r = data[i]; g = data[i + 2]; b = data[i + 4]; }
+          } else if (colorType === 4) {
+            r = g = b = data[i];
+          } else {
+            r = data[i];
+            g = data[i + 2];
+            b = data[i + 4];
+          }
         }
-        out[o] = r; out[o + 1] = g; out[o + 2] = b;
+        out[o] = r;
+        out[o + 1] = g;
+        out[o + 2] = b;
       }
     }
     start += p.h * (stride + 1);

@@ -28,7 +28,10 @@ export class PngError extends Error {}
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-interface Chunk { type: string; data: Uint8Array }
+interface Chunk {
+  type: string;
+  data: Uint8Array;
+}
 
 const MAX_TEXT_CHUNK = 1024 * 1024;
 const MAX_TEXT_MEMORY = 64 * MAX_TEXT_CHUNK;
@@ -181,7 +184,7 @@ export function decodePng(buf: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): PngD
       const t = readText(c);
       if (!t) continue;
       textBytes += t.value.length;
-      if (textBytes > MAX_TEXT_MEMORY) throw new PngError('text chunks hold more than 64 MB (refused, as Pillow\'s MAX_TEXT_MEMORY)');
+      if (textBytes > MAX_TEXT_MEMORY) throw new PngError("text chunks hold more than 64 MB (refused, as Pillow's MAX_TEXT_MEMORY)");
       if (t.key === 'XML:com.adobe.xmp') xmp = c.type === 'iTXt' ? new TextDecoder().decode(t.value) : latin1(t.value);
       else if (t.key === 'Raw profile type exif') rawExif = rawProfileExif(t.value);
     }
@@ -200,7 +203,9 @@ export function decodePng(buf: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): PngD
   if (inflated.data.length === 0) throw new PngError('corrupt PNG: the image data (IDAT) is empty or holds no pixels');
   if (inflated.data.length < wanted) {
     const rows = Math.floor(inflated.data.length / Math.max(1, wanted / height));
-    throw new PngError(`truncated PNG image data: it ends after ${inflated.data.length} of ${wanted} bytes (about ${rows} of ${height} rows)`);
+    throw new PngError(
+      `truncated PNG image data: it ends after ${inflated.data.length} of ${wanted} bytes (about ${rows} of ${height} rows)`,
+    );
   }
   let image: RgbImage;
   try {

@@ -69,14 +69,18 @@ function triple(json: Record<string, unknown>, key: string, dflt: [number, numbe
 }
 
 function positiveInt(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${what} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new Error(`${what} must be a positive integer, got ${JSON.stringify(v)}`);
   return v;
 }
 
 function parseSize(v: unknown): { width: number; height: number } {
   if (v === undefined || v === null) return { width: DEFAULTS.width, height: DEFAULTS.height };
   // An int is a square size (get_size_dict with default_to_square=True).
-  if (typeof v === 'number') { const s = positiveInt(v, '"size"'); return { width: s, height: s }; }
+  if (typeof v === 'number') {
+    const s = positiveInt(v, '"size"');
+    return { width: s, height: s };
+  }
   if (typeof v === 'object' && !Array.isArray(v)) {
     const o = v as Record<string, unknown>;
     if ('height' in o || 'width' in o) {
@@ -126,7 +130,9 @@ export class ImageProcessor {
     const resample = num(j, 'resample', DEFAULTS.resample);
     if (!isSupportedResample(resample)) {
       const name = RESAMPLE_NAMES[resample] ?? String(resample);
-      throw new Error(`"resample": ${name} (${resample}) is not implemented; supported: 3 BICUBIC (BLIP's), 2 BILINEAR, 1 LANCZOS, 4 BOX, 5 HAMMING`);
+      throw new Error(
+        `"resample": ${name} (${resample}) is not implemented; supported: 3 BICUBIC (BLIP's), 2 BILINEAR, 1 LANCZOS, 4 BOX, 5 HAMMING`,
+      );
     }
     const config: ImageProcessorConfig = {
       width,
@@ -195,7 +201,10 @@ export class ImageProcessor {
     const pixelValues = new Float32Array(resized.length * per);
     resized.forEach((r, i) => {
       const pv = this.toPixelValues(r);
-      if (r.width === W && r.height === H) { pixelValues.set(pv, i * per); return; }
+      if (r.width === W && r.height === H) {
+        pixelValues.set(pv, i * per);
+        return;
+      }
       for (let c = 0; c < 3; c++) {
         for (let y = 0; y < r.height; y++) {
           pixelValues.set(pv.subarray((c * r.height + y) * r.width, (c * r.height + y + 1) * r.width), i * per + (c * H + y) * W);
@@ -210,7 +219,11 @@ function describe(img: ImageInput): string {
   return img instanceof Uint8Array ? 'buffer' : 'raw pixels';
 }
 
-export interface TensorOut { dtype: 'uint8' | 'float32'; shape: number[]; data: Uint8Array | Float32Array }
+export interface TensorOut {
+  dtype: 'uint8' | 'float32';
+  shape: number[];
+  data: Uint8Array | Float32Array;
+}
 
 /** For `blip-itm preprocess`: resized.{i} uint8 [H,W,3] and pixel_values.{i} float32 [3,H,W]. */
 export function preprocessToTensors(proc: ImageProcessor, inputs: ImageInput[]): Map<string, TensorOut> {

@@ -11,11 +11,20 @@ import { RgbImage } from './types';
 /** Pillow's resampling filter numbers (PIL.Image.Resampling). NEAREST (0) takes another code path. */
 export const RESAMPLE = { LANCZOS: 1, BILINEAR: 2, BICUBIC: 3, BOX: 4, HAMMING: 5 } as const;
 
-interface Filter { support: number; fn: (x: number) => number }
+interface Filter {
+  support: number;
+  fn: (x: number) => number;
+}
 
 const FILTERS: Record<number, Filter> = {
   [RESAMPLE.BOX]: { support: 0.5, fn: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
-  [RESAMPLE.BILINEAR]: { support: 1, fn: (x) => { const a = Math.abs(x); return a < 1 ? 1 - a : 0; } },
+  [RESAMPLE.BILINEAR]: {
+    support: 1,
+    fn: (x) => {
+      const a = Math.abs(x);
+      return a < 1 ? 1 - a : 0;
+    },
+  },
   [RESAMPLE.HAMMING]: {
     support: 1,
     fn: (x) => {
@@ -59,7 +68,11 @@ const ROUND_HALF = 1 << (PRECISION_BITS - 1);
 const FIXED_ONE = 1 << PRECISION_BITS;
 
 /** Per output pixel: first input index, tap count, and `ksize` fixed-point taps. */
-export interface Coeffs { ksize: number; bounds: Int32Array; kk: Int32Array }
+export interface Coeffs {
+  ksize: number;
+  bounds: Int32Array;
+  kk: Int32Array;
+}
 
 /** Pillow's precompute_coeffs + normalize_coeffs_8bpc for a full-image box (0..inSize). */
 export function precomputeCoeffs(inSize: number, outSize: number, resample: number): Coeffs {
@@ -110,8 +123,7 @@ function clip8(v: number): number {
 // integer arithmetic.
 
 /** Horizontal pass over rows [rowStart, rowStart + rows) of `src` (width inW, 3 channels). */
-function resampleHorizontal(src: Uint8Array, inW: number, rowStart: number, rows: number,
-  outW: number, c: Coeffs): Uint8Array {
+function resampleHorizontal(src: Uint8Array, inW: number, rowStart: number, rows: number, outW: number, c: Coeffs): Uint8Array {
   const out = new Uint8Array(outW * rows * 3);
   const { ksize, bounds, kk } = c;
   for (let y = 0; y < rows; y++) {
@@ -120,7 +132,9 @@ function resampleHorizontal(src: Uint8Array, inW: number, rowStart: number, rows
     for (let xx = 0; xx < outW; xx++) {
       const n = bounds[xx * 2 + 1];
       const kb = xx * ksize;
-      let s0 = ROUND_HALF, s1 = ROUND_HALF, s2 = ROUND_HALF;
+      let s0 = ROUND_HALF,
+        s1 = ROUND_HALF,
+        s2 = ROUND_HALF;
       let p = rowIn + bounds[xx * 2] * 3;
       for (let x = 0; x < n; x++, p += 3) {
         const k = kk[kb + x];
@@ -150,7 +164,10 @@ function resampleVertical(src: Uint8Array, width: number, outH: number, c: Coeff
     // Four samples at a time, accumulated in registers down the taps.
     let i = 0;
     for (; i + 3 < stride; i += 4) {
-      let s0 = ROUND_HALF, s1 = ROUND_HALF, s2 = ROUND_HALF, s3 = ROUND_HALF;
+      let s0 = ROUND_HALF,
+        s1 = ROUND_HALF,
+        s2 = ROUND_HALF,
+        s3 = ROUND_HALF;
       for (let y = 0, p = base + i; y < n; y++, p += stride) {
         const w = k[y];
         s0 = (s0 + Math.imul(src[p], w)) | 0;

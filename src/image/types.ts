@@ -19,7 +19,10 @@ export type ImageInput = string | Uint8Array | RawImage;
 
 /** Every decoding problem is reported as this error, its message naming the source. */
 export class ImageDecodeError extends Error {
-  constructor(readonly source: string, readonly problem: string) {
+  constructor(
+    readonly source: string,
+    readonly problem: string,
+  ) {
     super(`${source}: ${problem}`);
     this.name = 'ImageDecodeError';
   }

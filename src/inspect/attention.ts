@@ -69,9 +69,9 @@ export async function attentionMaps(model: BlipItm, image: ImageInput, text: str
     const p = out.get(names.itm.probs);
     if (!probs || !ids || !p) throw new Error(`internal: the forward pass did not return ${mapName}`);
     const picked = tf.tidy(() => {
-      const perHead = probs.squeeze([0]) as tf.Tensor3D;                                   // [H, Q, K]
+      const perHead = probs.squeeze([0]) as tf.Tensor3D; // [H, Q, K]
       const q = head === 'mean' ? perHead.mean(0) : perHead.gather([head], 0).squeeze([0]); // [Q, K]
-      return kind === 'text' ? q : q.slice([0, 1], [-1, -1]);                             // drop the image [CLS] key
+      return kind === 'text' ? q : q.slice([0, 1], [-1, -1]); // drop the image [CLS] key
     });
     const maps = (await picked.array()) as number[][];
     picked.dispose();
@@ -80,9 +80,10 @@ export async function attentionMaps(model: BlipItm, image: ImageInput, text: str
     const probability = (await p.data())[0];
     const t = kind === 'text' ? 0 : maps[0].length;
     const grid = Math.round(Math.sqrt(t));
-    const queries = kind === 'vision'
-      ? ['[CLS]', ...Array.from({ length: maps.length - 1 }, (_, i) => `patch ${Math.floor(i / grid)},${i % grid}`)]
-      : tokens;
+    const queries =
+      kind === 'vision'
+        ? ['[CLS]', ...Array.from({ length: maps.length - 1 }, (_, i) => `patch ${Math.floor(i / grid)},${i % grid}`)]
+        : tokens;
     return { kind, layer, head, probability, tokens, queries, grid, maps };
   } finally {
     out.forEach((x) => x.dispose());

@@ -18,9 +18,28 @@ const N = 256;
 
 /** matplotlib's _jet_data: (x, value) breakpoints per channel, linear in between. */
 const JET: Record<'r' | 'g' | 'b', [number, number][]> = {
-  r: [[0, 0], [0.35, 0], [0.66, 1], [0.89, 1], [1, 0.5]],
-  g: [[0, 0], [0.125, 0], [0.375, 1], [0.64, 1], [0.91, 0], [1, 0]],
-  b: [[0, 0.5], [0.11, 1], [0.34, 1], [0.65, 0], [1, 0]],
+  r: [
+    [0, 0],
+    [0.35, 0],
+    [0.66, 1],
+    [0.89, 1],
+    [1, 0.5],
+  ],
+  g: [
+    [0, 0],
+    [0.125, 0],
+    [0.375, 1],
+    [0.64, 1],
+    [0.91, 0],
+    [1, 0],
+  ],
+  b: [
+    [0, 0.5],
+    [0.11, 1],
+    [0.34, 1],
+    [0.65, 0],
+    [1, 0],
+  ],
 };
 
 /**
@@ -28,8 +47,10 @@ const JET: Record<'r' | 'g' | 'b', [number, number][]> = {
  * plus the last (33 colours, 8-bit hex); linear in between. Worst error vs the full table: 2/255.
  */
 const LISTED: Record<'viridis' | 'inferno', string> = {
-  viridis: '440154470d6048186a482374472d7b4537814240863e49893b528b375b8d33638d2f6b8e2c728e297a8e26828e23898e21918c1f988b1fa08822a78528ae8032b67a3fbc734ec36b5ec96270cf5784d44b98d83eaddc30c2df23d8e219ece51bfde725',
-  inferno: '0000040403120b0724150b37210c4a2f0a5b3d09654a0c6b57106e64156e71196e7d1e6d8a226a972766a32c61b0315bbc3754c73e4cd24644db503be45a31eb6628f1731df68013f98e09fb9d07fcac11fbbc21f9cb35f5db4cf2ea69f3f68afcffa4',
+  viridis:
+    '440154470d6048186a482374472d7b4537814240863e49893b528b375b8d33638d2f6b8e2c728e297a8e26828e23898e21918c1f988b1fa08822a78528ae8032b67a3fbc734ec36b5ec96270cf5784d44b98d83eaddc30c2df23d8e219ece51bfde725',
+  inferno:
+    '0000040403120b0724150b37210c4a2f0a5b3d09654a0c6b57106e64156e71196e7d1e6d8a226a972766a32c61b0315bbc3754c73e4cd24644db503be45a31eb6628f1731df68013f98e09fb9d07fcac11fbbc21f9cb35f5db4cf2ea69f3f68afcffa4',
 };
 const LISTED_INDEX = [...Array.from({ length: 32 }, (_, i) => i * 8), 255];
 
@@ -66,9 +87,12 @@ export function getColormap(name: ColormapName): Colormap {
   const lut = new Float32Array(N * 3);
   for (let i = 0; i < N; i++) {
     const x = i / (N - 1);
-    const rgb: Rgb = name === 'jet' ? [piecewise(JET.r, x), piecewise(JET.g, x), piecewise(JET.b, x)]
-      : name === 'gray' ? [x, x, x]
-        : listedColour(LISTED[name], i);
+    const rgb: Rgb =
+      name === 'jet'
+        ? [piecewise(JET.r, x), piecewise(JET.g, x), piecewise(JET.b, x)]
+        : name === 'gray'
+          ? [x, x, x]
+          : listedColour(LISTED[name], i);
     lut.set(rgb, i * 3);
   }
   cmap = { name, lut };

@@ -67,10 +67,19 @@ export async function explainImage(model: BlipItm, image: RgbImage, text: string
     return { ...m.base, zeroMaps: [], image: drawMatrix(m.maps, m.base.tokens, title, { cell, colormap: opts.colormap }) };
   }
   if (opts.grid) return gridPicture(image, text, m, opts);
-  const selection = kind === 'vision' ? { positions: [0], label: 'image [CLS] query' }
-    : opts.token === undefined ? defaultSelection(m.base.tokens) : selectToken(m.base.tokens, opts.token, model.tokenizer);
+  const selection =
+    kind === 'vision'
+      ? { positions: [0], label: 'image [CLS] query' }
+      : opts.token === undefined
+        ? defaultSelection(m.base.tokens)
+        : selectToken(m.base.tokens, opts.token, model.tokenizer);
   const map = toMap(meanRows(m.maps, selection.positions), m.grid);
-  return { ...m.base, selection, zeroMaps: zeroLabels([[selection.label, map.data]]), image: overlayMap(fitImage(image, opts.size), map, opts) };
+  return {
+    ...m.base,
+    selection,
+    zeroMaps: zeroLabels([[selection.label, map.data]]),
+    image: overlayMap(fitImage(image, opts.size), map, opts),
+  };
 }
 
 interface TokenMaps {
@@ -88,7 +97,12 @@ async function tokenMaps(model: BlipItm, image: RgbImage, text: string, opts: Ex
   const kind = opts.attention;
   if (kind === undefined) {
     const g = await model.gradcam(input, text, { ...textOpts, layer: opts.layer });
-    return { base: { method: 'gradcam', layer: g.layer, probability: g.probability, tokens: g.tokens }, maps: g.maps, grid: g.grid, matrix: false };
+    return {
+      base: { method: 'gradcam', layer: g.layer, probability: g.probability, tokens: g.tokens },
+      maps: g.maps,
+      grid: g.grid,
+      matrix: false,
+    };
   }
   const a = await attentionMaps(model, input, text, { ...textOpts, kind, layer: opts.layer, head: opts.head });
   const base = { method: 'attention' as const, kind, layer: a.layer, head: a.head, probability: a.probability, tokens: a.tokens };

@@ -38,7 +38,11 @@ export function gridLayout(count: number, tileWidth: number, tileHeight: number,
   const cellHeight = tileHeight + GLYPH_HEIGHT * scale + 2 * scale + 4;
   const titleHeight = title ? GLYPH_HEIGHT * 2 + PAD : 0;
   return {
-    columns, rows, cellWidth, cellHeight, titleHeight,
+    columns,
+    rows,
+    cellWidth,
+    cellHeight,
+    titleHeight,
     width: PAD + columns * (cellWidth + PAD),
     height: PAD + titleHeight + rows * (cellHeight + PAD),
   };

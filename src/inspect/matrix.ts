@@ -27,8 +27,12 @@ function blocks(img: RgbImage, factor: number): RgbImage {
  * written along the left and (turned) along the top, under a title. The colours span the
  * matrix's own min..max.
  */
-export function drawMatrix(rows: ArrayLike<number>[], labels: string[], title: string,
-  opts: { cell?: number; colormap?: ColormapName } = {}): RgbImage {
+export function drawMatrix(
+  rows: ArrayLike<number>[],
+  labels: string[],
+  title: string,
+  opts: { cell?: number; colormap?: ColormapName } = {},
+): RgbImage {
   const n = rows.length;
   const cell = Math.max(4, Math.round(opts.cell ?? Math.min(40, Math.max(16, Math.floor(480 / Math.max(1, n))))));
   const scale = cell >= 16 ? 2 : 1;

@@ -53,7 +53,9 @@ export function heatMap(map: FloatMap, width: number, height: number, opts: Over
   let m = upsampleMap({ ...map, data: normaliseMap(map.data) }, ww, wh, opts.upsample ?? 'bicubic');
   // Clip bicubic overshoot to the data's range: its negative lobes would otherwise become the
   // minimum after renormalising and tint areas where the map is exactly zero.
-  m.data.forEach((v, i) => { m.data[i] = Math.min(1, Math.max(0, v)); });
+  m.data.forEach((v, i) => {
+    m.data[i] = Math.min(1, Math.max(0, v));
+  });
   if (opts.blur !== false) m = gaussianBlur(m, 0.02 * Math.max(ww, wh));
   m = { ...m, data: normaliseMap(m.data) };
   if (ww !== width || wh !== height) m = upsampleMap(m, width, height, 'bilinear');

@@ -24,7 +24,14 @@ export function writePng(file: string, image: RgbImage): void {
     fs.writeFileSync(file, bytes);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such directory' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? 'no such directory'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (e as Error).message;
     throw new Error(`${file}: cannot write the PNG (${why})`, { cause: e });
   }
 }

@@ -92,7 +92,7 @@ export function gaussianBlur(map: FloatMap, sigma: number): FloatMap {
   const radius = Math.floor(4 * sigma + 0.5);
   const kernel = new Float64Array(2 * radius + 1);
   let sum = 0;
-  for (let i = -radius; i <= radius; i++) sum += (kernel[i + radius] = Math.exp(-0.5 * (i / sigma) ** 2));
+  for (let i = -radius; i <= radius; i++) sum += kernel[i + radius] = Math.exp(-0.5 * (i / sigma) ** 2);
   for (let i = 0; i < kernel.length; i++) kernel[i] /= sum;
   // Blur the rows, transpose, blur the rows again (the columns), transpose back.
   const rows = blurRows(map.data, map.width, map.height, kernel, radius);

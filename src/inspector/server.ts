@@ -41,7 +41,8 @@ const MAX_JSON_BYTES = 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 const SECURITY_HEADERS = {
-  'Content-Security-Policy': "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'Cache-Control': 'no-store',
@@ -60,7 +61,13 @@ export function serveInspector(session: InspectorSession, opts: ServeOptions = {
   });
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      reject(new Error(e.code === 'EADDRINUSE' ? `port ${opts.port} on ${host} is already in use (choose another with --port, or 0 for any)` : `cannot listen on ${host}:${opts.port}: ${e.message}`));
+      reject(
+        new Error(
+          e.code === 'EADDRINUSE'
+            ? `port ${opts.port} on ${host} is already in use (choose another with --port, or 0 for any)`
+            : `cannot listen on ${host}:${opts.port}: ${e.message}`,
+        ),
+      );
     });
     server.listen(opts.port ?? 0, host, () => {
       const port = (server.address() as AddressInfo).port;
@@ -105,7 +112,8 @@ function hostNames(host: string, port: number): Set<string> {
  */
 function checkOrigin(allowed: Set<string>, req: http.IncomingMessage): void {
   const host = (req.headers.host ?? '').toLowerCase();
-  if (!allowed.has(host)) throw new RequestError(421, `refused: Host "${req.headers.host ?? ''}" is not this server (DNS rebinding protection)`);
+  if (!allowed.has(host))
+    throw new RequestError(421, `refused: Host "${req.headers.host ?? ''}" is not this server (DNS rebinding protection)`);
   const origin = req.headers.origin;
   if (origin !== undefined && !allowed.has(origin.toLowerCase().replace(/^http:\/\//, ''))) {
     throw new RequestError(403, `refused: Origin "${origin}" is not this server`);
@@ -134,7 +142,10 @@ async function handle(session: InspectorSession, allowed: Set<string>, req: http
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared)) session.checkBytes(declared);
       const bytes = await readBody(req, session.limits.maxUploadBytes, (n) => session.checkBytes(n));
-      const name = String(req.headers['x-image-name'] ?? 'upload').replace(/[^\w.\- ]+/g, '_').slice(0, 100) || 'upload';
+      const name =
+        String(req.headers['x-image-name'] ?? 'upload')
+          .replace(/[^\w.\- ]+/g, '_')
+          .slice(0, 100) || 'upload';
       return sendJson(res, session.addUpload(bytes, name));
     }
     case 'POST /api/score': {
@@ -172,7 +183,11 @@ function readBody(req: http.IncomingMessage, max: number, tooBig: (n: number) =>
       if (length > max) {
         req.removeAllListeners('data');
         req.resume(); // drain, then answer: the client sees the message instead of a reset
-        try { tooBig(length); } catch (e) { reject(e); }
+        try {
+          tooBig(length);
+        } catch (e) {
+          reject(e);
+        }
         return;
       }
       chunks.push(chunk);
@@ -193,7 +208,8 @@ async function readJson(req: http.IncomingMessage): Promise<Record<string, unkno
   } catch {
     throw new RequestError(400, 'the request body is not valid JSON');
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError(400, 'the request body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new RequestError(400, 'the request body must be a JSON object');
   return body as Record<string, unknown>;
 }
 
@@ -215,7 +231,15 @@ function sendError(res: http.ServerResponse, e: unknown): void {
   const status = e instanceof RequestError ? e.status : 500;
   const message = (e as Error).message ?? String(e);
   const body = Buffer.from(JSON.stringify({ error: message }));
-  if (res.headersSent) { res.destroy(); return; }
-  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length, Connection: 'close' });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': body.length,
+    Connection: 'close',
+  });
   res.end(body);
 }

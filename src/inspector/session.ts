@@ -12,7 +12,10 @@ import { SerialQueue } from './queue';
 
 /** An error the client caused: sent as this HTTP status with the message. */
 export class RequestError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -42,7 +45,12 @@ export const DEFAULT_LIMITS: InspectorLimits = {
   maxTextLength: 2000,
 };
 
-export interface ImageInfo { id: number; name: string; width: number; height: number }
+export interface ImageInfo {
+  id: number;
+  name: string;
+  width: number;
+  height: number;
+}
 
 interface StoredImage extends ImageInfo {
   pixels: RawImage;
@@ -63,7 +71,11 @@ export interface ScoreResult {
   itc: number[];
 }
 
-export interface WordMap { text: string; positions: number[]; map: number[] }
+export interface WordMap {
+  text: string;
+  positions: number[];
+  map: number[];
+}
 
 export interface GradcamView {
   image: number;
@@ -166,8 +178,11 @@ export class InspectorSession {
   private checkPixels(width: number, height: number, name: string): void {
     const max = this.limits.maxPixels;
     if (width * height > max) {
-      throw new RequestError(413, `${name}: ${width}x${height} pixels (${(width * height / 1e6).toFixed(1)} MP) `
-        + `is over the inspector's limit of ${(max / 1e6).toFixed(1)} MP; downscale it first`);
+      throw new RequestError(
+        413,
+        `${name}: ${width}x${height} pixels (${((width * height) / 1e6).toFixed(1)} MP) ` +
+          `is over the inspector's limit of ${(max / 1e6).toFixed(1)} MP; downscale it first`,
+      );
     }
   }
 
@@ -190,14 +205,22 @@ export class InspectorSession {
   /** The display copy as PNG (longer side at most 768 px). */
   displayPng(id: number): Buffer {
     const image = this.image(id);
-    if (!image.png) image.png = encodePng(fitImage({ data: Uint8Array.from(image.pixels.data), width: image.width, height: image.height }, Math.min(DISPLAY_SIDE, Math.max(image.width, image.height))));
+    if (!image.png)
+      image.png = encodePng(
+        fitImage(
+          { data: Uint8Array.from(image.pixels.data), width: image.width, height: image.height },
+          Math.min(DISPLAY_SIDE, Math.max(image.width, image.height)),
+        ),
+      );
     return image.png;
   }
 
   checkTexts(texts: unknown): string[] {
-    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw new RequestError(400, 'texts must be an array of strings');
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string'))
+      throw new RequestError(400, 'texts must be an array of strings');
     if (texts.length === 0) throw new RequestError(400, 'no captions given');
-    if (texts.length > this.limits.maxTexts) throw new RequestError(413, `${texts.length} captions; at most ${this.limits.maxTexts} per request`);
+    if (texts.length > this.limits.maxTexts)
+      throw new RequestError(413, `${texts.length} captions; at most ${this.limits.maxTexts} per request`);
     const long = texts.find((t) => t.length > this.limits.maxTextLength);
     if (long !== undefined) throw new RequestError(413, `a caption of ${long.length} characters; at most ${this.limits.maxTextLength}`);
     return texts as string[];
@@ -230,7 +253,18 @@ export class InspectorSession {
       const selection = defaultSelection(r.tokens);
       const caption = { text, positions: selection.positions, map: Array.from(meanRows(r.maps, selection.positions), compact) };
       const words = groupWords(r.tokens).map((w) => ({ ...w, map: Array.from(meanRows(r.maps, w.positions), compact) }));
-      return { image: id, text, encToken, layer: r.layer, grid: r.grid, probability: r.probability, tokens: r.tokens, maps, words, caption };
+      return {
+        image: id,
+        text,
+        encToken,
+        layer: r.layer,
+        grid: r.grid,
+        probability: r.probability,
+        tokens: r.tokens,
+        maps,
+        words,
+        caption,
+      };
     });
   }
 

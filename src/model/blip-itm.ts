@@ -11,9 +11,7 @@ import { WeightStore } from '../weights/view';
 import { ImageLike, ModelCore, PixelBatch, loadModelWeights } from './core';
 import { checkGradcamLayer, gradcam } from './gradcam';
 import { EmbeddingOptions, ImageEmbedding, checkEmbeddingOptions } from './image-embedding';
-import {
-  TextOptions, checkImageList, checkTextOptions, checkTexts, displayTokens, encodingTensors, textChunks,
-} from './text-input';
+import { TextOptions, checkImageList, checkTextOptions, checkTexts, displayTokens, encodingTensors, textChunks } from './text-input';
 
 export type { LoadOptions } from '../load';
 export type { ForwardOptions } from './probe/forward';
@@ -78,9 +76,15 @@ export class BlipItm {
     readonly unusedWeights: string[],
   ) {}
 
-  get config(): BlipConfig { return this.core.config; }
-  get tokenizer(): BertTokenizer { return this.core.tokenizer; }
-  get processor(): ImageProcessor { return this.core.processor; }
+  get config(): BlipConfig {
+    return this.core.config;
+  }
+  get tokenizer(): BertTokenizer {
+    return this.core.tokenizer;
+  }
+  get processor(): ImageProcessor {
+    return this.core.processor;
+  }
 
   /** Node: loads from a local model directory or a hub id (fetched once into the Hugging Face cache). */
   static async load(source: string, opts: LoadOptions = {}): Promise<BlipItm> {
@@ -107,8 +111,10 @@ export class BlipItm {
     const origin = parts.origin ?? store.origin;
     try {
       if (processor.config.width !== config.vision.imageSize || processor.config.height !== config.vision.imageSize) {
-        throw new Error(`${origin}: preprocessor_config.json size ${processor.config.width}x${processor.config.height} `
-          + `does not match vision_config.image_size ${config.vision.imageSize}`);
+        throw new Error(
+          `${origin}: preprocessor_config.json size ${processor.config.width}x${processor.config.height} ` +
+            `does not match vision_config.image_size ${config.vision.imageSize}`,
+        );
       }
       const weights = loadModelWeights(store.root(), config);
       const unused = store.unusedKeys().filter((k) => !EXPECTED_UNUSED.has(k));
@@ -148,7 +154,9 @@ export class BlipItm {
     const v = this.config.vision;
     const tokens = imageTokens(v);
     if (states.length !== tokens * v.hiddenSize) {
-      throw new Error(`embeddingFromStates: ${states.length} values, expected ${tokens} tokens x ${v.hiddenSize} = ${tokens * v.hiddenSize}`);
+      throw new Error(
+        `embeddingFromStates: ${states.length} values, expected ${tokens} tokens x ${v.hiddenSize} = ${tokens * v.hiddenSize}`,
+      );
     }
     if (itc.length !== this.config.imageTextHiddenSize) {
       throw new Error(`embeddingFromStates: ITC embedding of ${itc.length} values, expected ${this.config.imageTextHiddenSize}`);
@@ -202,7 +210,9 @@ export class BlipItm {
   async similarity(images: ImageLike[], texts: string[], opts: TextOptions = {}): Promise<number[][]> {
     this.core.life.check('similarity');
     checkImageList(images, 'similarity');
-    images.forEach((im) => { if (im instanceof ImageEmbedding) im.checkUsableBy(this.core.life, 'similarity'); });
+    images.forEach((im) => {
+      if (im instanceof ImageEmbedding) im.checkUsableBy(this.core.life, 'similarity');
+    });
     const textEmbeds = await this.encodeTexts(texts, opts);
     const rows: number[][] = [];
     for (const image of images) {
@@ -248,7 +258,10 @@ export class BlipItm {
       maps.dispose();
       prob.dispose();
       return {
-        layer, grid, probability, tokens: displayTokens(this.tokenizer, enc.inputIds[0]),
+        layer,
+        grid,
+        probability,
+        tokens: displayTokens(this.tokenizer, enc.inputIds[0]),
         maps: Array.from({ length: l }, (_, i) => data.slice(i * grid * grid, (i + 1) * grid * grid)),
       };
     } finally {
@@ -268,7 +281,9 @@ export class BlipItm {
   }
 
   /** Bytes of weights held on the backend (float32). */
-  get weightBytes(): number { return this.store.bytes(); }
+  get weightBytes(): number {
+    return this.store.bytes();
+  }
 
   private async matchOne(embedding: ImageEmbedding, texts: string[], opts: TextOptions) {
     const probs: number[] = [];
@@ -285,7 +300,10 @@ export class BlipItm {
       });
       const rows = (await out.array()) as number[][];
       out.dispose();
-      for (const [l0, l1, p] of rows) { logits.push([l0, l1]); probs.push(p); }
+      for (const [l0, l1, p] of rows) {
+        logits.push([l0, l1]);
+        probs.push(p);
+      }
     }
     return { probs, logits };
   }

@@ -13,7 +13,10 @@ import { ModelLife } from './owner';
 import { TextOptions, itmEncoding, tokenizeTexts } from './text-input';
 
 /** Preprocessed pixels, e.g. transformers' `pixel_values`: [B, 3, S, S] row-major. */
-export interface PixelBatch { pixelValues: Float32Array; shape: [number, number, number, number] }
+export interface PixelBatch {
+  pixelValues: Float32Array;
+  shape: [number, number, number, number];
+}
 
 export type ImageLike = ImageInput | ImageEmbedding;
 
@@ -86,7 +89,10 @@ export class ModelCore {
       return { embedding: image, fresh: false };
     }
     const embedding = await this.embedPixels(this.pixels([image]));
-    if (this.life.disposed) { embedding.dispose(); this.life.checkStill(call); }
+    if (this.life.disposed) {
+      embedding.dispose();
+      this.life.checkStill(call);
+    }
     return { embedding, fresh: true };
   }
 }

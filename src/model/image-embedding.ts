@@ -19,7 +19,8 @@ export interface EmbeddingOptions {
 /** Throws unless the options are valid. */
 export function checkEmbeddingOptions(opts: EmbeddingOptions, call: string): void {
   const v = opts.crossAttention;
-  if (v !== undefined && v !== 'auto' && v !== 'projected') throw new Error(`${call}: crossAttention must be 'auto' or 'projected', got ${JSON.stringify(v)}`);
+  if (v !== undefined && v !== 'auto' && v !== 'projected')
+    throw new Error(`${call}: crossAttention must be 'auto' or 'projected', got ${JSON.stringify(v)}`);
 }
 
 /**
@@ -95,13 +96,18 @@ export class ImageEmbedding implements CrossAttentionSource {
     return this.raw;
   }
 
-  get isDisposed(): boolean { return this.disposed; }
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.states.dispose();
-    for (const kv of this.projected.values()) { kv.keysT.dispose(); kv.values.dispose(); }
+    for (const kv of this.projected.values()) {
+      kv.keysT.dispose();
+      kv.values.dispose();
+    }
     this.raw?.states.dispose();
     this.raw?.statesT.dispose();
     this.projected.clear();

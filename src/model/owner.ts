@@ -5,9 +5,13 @@
 export class ModelLife {
   private isDisposed = false;
 
-  get disposed(): boolean { return this.isDisposed; }
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
 
-  end(): void { this.isDisposed = true; }
+  end(): void {
+    this.isDisposed = true;
+  }
 
   /** Throws unless the model is alive. `call` names the public method, for the message. */
   check(call: string): void {

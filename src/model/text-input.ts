@@ -37,15 +37,19 @@ export function encodingTensors(enc: Encoding): [tf.Tensor2D, tf.Tensor2D] {
 
 /** Throws unless `texts` is a non-empty array of strings. */
 export function checkTexts(texts: unknown, call: string): string[] {
-  if (typeof texts === 'string') throw new Error(`${call}: texts must be an array of strings, got the string ${JSON.stringify(texts)} (wrap one text as [text])`);
+  if (typeof texts === 'string')
+    throw new Error(`${call}: texts must be an array of strings, got the string ${JSON.stringify(texts)} (wrap one text as [text])`);
   if (!Array.isArray(texts) || texts.length === 0) throw new Error(`${call}: no text given`);
-  texts.forEach((t, i) => { if (typeof t !== 'string') throw new Error(`${call}: text ${i} is not a string`); });
+  texts.forEach((t, i) => {
+    if (typeof t !== 'string') throw new Error(`${call}: text ${i} is not a string`);
+  });
   return texts as string[];
 }
 
 /** Throws unless `images` is an array (of image inputs or embeddings, checked where used). */
 export function checkImageList<T>(images: T[] | unknown, call: string): T[] {
-  if (typeof images === 'string') throw new Error(`${call}: images must be an array, got the string ${JSON.stringify(images)} (wrap one image as [image])`);
+  if (typeof images === 'string')
+    throw new Error(`${call}: images must be an array, got the string ${JSON.stringify(images)} (wrap one image as [image])`);
   if (!Array.isArray(images)) throw new Error(`${call}: images must be an array of image inputs or ImageEmbeddings`);
   return images as T[];
 }
@@ -54,7 +58,8 @@ export function checkImageList<T>(images: T[] | unknown, call: string): T[] {
 export function checkTextOptions(opts: TextOptions, call: string): void {
   for (const key of ['batchSize', 'maxLength'] as const) {
     const v = opts[key];
-    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0)) throw new Error(`${call}: ${key} must be a positive integer, got ${String(v)}`);
+    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0))
+      throw new Error(`${call}: ${key} must be a positive integer, got ${String(v)}`);
   }
 }
 

@@ -41,9 +41,12 @@ export interface AttentionOptions {
   variant?: AttentionVariant;
 }
 
-export interface AttentionResult { context: tf.Tensor4D; probs?: tf.Tensor4D }
+export interface AttentionResult {
+  context: tf.Tensor4D;
+  probs?: tf.Tensor4D;
+}
 
-const runs: Record<AttentionVariant, number> = { 'batched': 0, 'per-head': 0, 'raw-states': 0 };
+const runs: Record<AttentionVariant, number> = { batched: 0, 'per-head': 0, 'raw-states': 0 };
 
 /** How many times each variant has run in this process (tests assert the path they claim ran). */
 export function attentionRuns(): Readonly<Record<AttentionVariant, number>> {
@@ -70,18 +73,24 @@ export function attention(q: tf.Tensor4D, target: AttentionTarget, opts: Attenti
   const variant = opts.variant ?? chooseVariant(q, target, opts.mask);
   runs[variant]++;
   const want = !!opts.keepProbs || !!opts.probsHook;
-  const out = variant === 'raw-states' ? attendToStates(q, target, opts)
-    : variant === 'per-head' ? attendPerHead(q, target.keysValues(), opts)
-      : attendBatched(q, target.keysValues(), opts);
+  const out =
+    variant === 'raw-states'
+      ? attendToStates(q, target, opts)
+      : variant === 'per-head'
+        ? attendPerHead(q, target.keysValues(), opts)
+        : attendBatched(q, target.keysValues(), opts);
   return { context: out.context, probs: want ? out.probs : undefined };
 }
 
-interface KeysValues { keysT: tf.Tensor4D; values: tf.Tensor4D }
+interface KeysValues {
+  keysT: tf.Tensor4D;
+  values: tf.Tensor4D;
+}
 
 function attendBatched(q: tf.Tensor4D, { keysT, values }: KeysValues, opts: AttentionOptions): AttentionResult {
-  let scores = tf.mul(tf.matMul(q, keysT), opts.scale);       // [B, H, Tq, Tk]
+  let scores = tf.mul(tf.matMul(q, keysT), opts.scale); // [B, H, Tq, Tk]
   if (opts.mask) scores = tf.add(scores, opts.mask);
-  let probs = tf.softmax(scores, -1) as tf.Tensor4D;          // [B, H, Tq, Tk]
+  let probs = tf.softmax(scores, -1) as tf.Tensor4D; // [B, H, Tq, Tk]
   if (opts.probsHook) probs = opts.probsHook(probs);
   return { context: tf.matMul(probs, values) as tf.Tensor4D, probs }; // [B, H, Tq, d]
 }
@@ -95,13 +104,13 @@ function attendPerHead(q: tf.Tensor4D, { keysT, values }: KeysValues, opts: Atte
   const tk = keysT.shape[3];
   const grad = !!opts.probsHook; // Grad-CAM differentiates through the queries and the probabilities
   const qs = unstack0(tf.mul(q, opts.scale).reshape([h, tq, d]), grad) as tf.Tensor2D[]; // H x [Tq, d]
-  const ks = unstack0(keysT.reshape([h, d, tk])) as tf.Tensor2D[];                     // H x [d, Tk]
-  const vs = unstack0(values.reshape([h, tk, d])) as tf.Tensor2D[];                    // H x [Tk, d]
+  const ks = unstack0(keysT.reshape([h, d, tk])) as tf.Tensor2D[]; // H x [d, Tk]
+  const vs = unstack0(values.reshape([h, tk, d])) as tf.Tensor2D[]; // H x [Tk, d]
   if (!opts.keepProbs && !opts.probsHook) {
     const ctx = qs.map((qh, i) => tf.matMul(tf.softmax(tf.matMul(qh, ks[i]), -1) as tf.Tensor2D, vs[i]));
     return { context: tf.stack(ctx).reshape([1, h, tq, d]) as tf.Tensor4D };
   }
-  const scores = tf.stack(qs.map((qh, i) => tf.matMul(qh, ks[i])));                  // [H, Tq, Tk]
+  const scores = tf.stack(qs.map((qh, i) => tf.matMul(qh, ks[i]))); // [H, Tq, Tk]
   let probs = tf.softmax(scores, -1).reshape([1, h, tq, tk]) as tf.Tensor4D;
   if (opts.probsHook) probs = opts.probsHook(probs);
   const ps = unstack0(probs.reshape([h, tq, tk]), grad) as tf.Tensor2D[];
@@ -121,16 +130,16 @@ function attendToStates(q: tf.Tensor4D, target: AttentionTarget, opts: Attention
   const { states, statesT, key, value } = target.rawStates();
   const [, h, tq, d] = q.shape;
   const [t, e] = states.shape;
-  const wk = key.weight.reshape([h, d, e]);                                                   // [H, d, E]
-  const qk = tf.matMul(tf.mul(q.reshape([h, tq, d]), opts.scale), wk).reshape([h * tq, e]);   // [H*Tq, E]
+  const wk = key.weight.reshape([h, d, e]); // [H, d, E]
+  const qk = tf.matMul(tf.mul(q.reshape([h, tq, d]), opts.scale), wk).reshape([h * tq, e]); // [H*Tq, E]
   let probs = tf.softmax(tf.matMul(qk as tf.Tensor2D, statesT), -1).reshape([1, h, tq, t]) as tf.Tensor4D; // [1, H, Tq, T]
   if (opts.probsHook) probs = opts.probsHook(probs);
-  const flat = probs.reshape([h * tq, t]) as tf.Tensor2D;                                    // [H*Tq, T]
-  const mixed = tf.matMul(flat, states).reshape([h, tq, e]);                                  // [H, Tq, E]
-  const wv = value.weight.reshape([h, d, e]);                                                 // [H, d, E]
+  const flat = probs.reshape([h * tq, t]) as tf.Tensor2D; // [H*Tq, T]
+  const mixed = tf.matMul(flat, states).reshape([h, tq, e]); // [H, Tq, E]
+  const wv = value.weight.reshape([h, d, e]); // [H, d, E]
   // The bias enters as (row sum of P) x b_v, which is b_v in value but keeps the gradient with
   // respect to P what it is with projected values.
-  const rowSums = tf.sum(flat, -1, true).reshape([h, tq, 1]);                                 // [H, Tq, 1]
+  const rowSums = tf.sum(flat, -1, true).reshape([h, tq, 1]); // [H, Tq, 1]
   const context = tf.add(tf.matMul(mixed, wv, false, true), tf.mul(rowSums, value.bias.reshape([h, 1, d]))); // [H, Tq, d]
   return { context: context.reshape([1, h, tq, d]) as tf.Tensor4D, probs };
 }

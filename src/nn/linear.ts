@@ -30,16 +30,16 @@ export function linear(x: tf.Tensor, w: Linear): tf.Tensor {
 
 /** Several projections of one input (query, key, value): on wasm the input is transposed once. */
 export function linears(x: tf.Tensor, ws: readonly Linear[]): tf.Tensor[] {
-  const { flat, unflatten } = flatten(x, ws[0].weight.shape[1]);            // [N, in]
+  const { flat, unflatten } = flatten(x, ws[0].weight.shape[1]); // [N, in]
   if (!onWasm()) return ws.map((w) => unflatten(tf.fused.matMul({ a: flat, b: w.weight, transposeB: true, bias: w.bias })));
-  const xT = tf.transpose(flat);                                             // [in, N]
-  return ws.map((w) => unflatten(tf.transpose(linearT(xT, w))));             // [out, N] → [N, out]
+  const xT = tf.transpose(flat); // [in, N]
+  return ws.map((w) => unflatten(tf.transpose(linearT(xT, w)))); // [out, N] → [N, out]
 }
 
 /** Two linears with an activation between, fc2(act(fc1(x))): on wasm the hidden layer stays feature-major. */
 export function mlp(x: tf.Tensor, fc1: Linear, act: (h: tf.Tensor) => tf.Tensor, fc2: Linear): tf.Tensor {
   if (!onWasm()) return linear(act(linear(x, fc1)), fc2);
   const { flat, unflatten } = flatten(x, fc1.weight.shape[1]);
-  const hT = act(linearT(tf.transpose(flat), fc1)) as tf.Tensor2D;           // [F, N]
-  return unflatten(tf.transpose(linearT(hT, fc2)));                          // [D, N] → [N, D]
+  const hT = act(linearT(tf.transpose(flat), fc1)) as tf.Tensor2D; // [F, N]
+  return unflatten(tf.transpose(linearT(hT, fc2))); // [D, N] → [N, D]
 }

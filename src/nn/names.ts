@@ -35,15 +35,22 @@ export const names = {
 
 /** Every name pattern, for help texts: `{i}` a layer index, `{L}` the Grad-CAM layer. */
 export const NAME_PATTERNS: readonly string[] = [
-  names.pixelValues, names.inputIds, names.attentionMask,
-  names.vision.hiddenStates('{i}'), names.vision.attentions('{i}'),
+  names.pixelValues,
+  names.inputIds,
+  names.attentionMask,
+  names.vision.hiddenStates('{i}'),
+  names.vision.attentions('{i}'),
   names.vision.lastHiddenState,
   ...(['itm.text', 'itc.text'] as const).flatMap((p) => {
     const t = names.text(p);
     const i = '{i}';
     return p === 'itm.text' ? [t.hiddenStates(i), t.attentions(i), t.crossAttentions(i)] : [t.hiddenStates(i), t.attentions(i)];
   }),
-  names.itm.logits, names.itm.probs, names.itc.imageEmbeds, names.itc.textEmbeds, names.itc.cosine,
+  names.itm.logits,
+  names.itm.probs,
+  names.itc.imageEmbeds,
+  names.itc.textEmbeds,
+  names.itc.cosine,
   names.gradcam('{L}'),
 ];
 

@@ -69,8 +69,16 @@ export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
     for (const block of blocks) {
       const start = block * F16_EXACT_INTS;
       const part = table.slice([start, 0], [Math.min(F16_EXACT_INTS, rows - start), width]);
-      const offsets = tf.tensor(Array.from(values, (id) => (Math.floor(id / F16_EXACT_INTS) === block ? id - start : 0)), ids.shape, 'int32');
-      const inBlock = tf.tensor(Array.from(values, (id) => (Math.floor(id / F16_EXACT_INTS) === block ? 1 : 0)), [...ids.shape, 1], 'float32');
+      const offsets = tf.tensor(
+        Array.from(values, (id) => (Math.floor(id / F16_EXACT_INTS) === block ? id - start : 0)),
+        ids.shape,
+        'int32',
+      );
+      const inBlock = tf.tensor(
+        Array.from(values, (id) => (Math.floor(id / F16_EXACT_INTS) === block ? 1 : 0)),
+        [...ids.shape, 1],
+        'float32',
+      );
       const picked = tf.mul(tf.gather(part, offsets), inBlock);
       sum = sum === null ? picked : tf.add(sum, picked);
     }

@@ -22,15 +22,17 @@ export interface CompareOptions {
  * Compares every tensor of `reference` with the same name in `actual`, llm.c style: one row a
  * tensor with its max absolute and scale-relative difference. Integer tensors must be equal.
  */
-export function compareTensors(reference: Map<string, RawTensor>, actual: Map<string, RawTensor>,
-  opts: CompareOptions = {}): TensorDiff[] {
+export function compareTensors(reference: Map<string, RawTensor>, actual: Map<string, RawTensor>, opts: CompareOptions = {}): TensorDiff[] {
   const tol = opts.tol ?? 1e-4;
   const rows: TensorDiff[] = [];
   for (const [name, ref] of reference) {
     if (opts.only && !opts.only.some((p) => name.startsWith(p))) continue;
     const act = actual.get(name);
     const shape = shapeString(ref.shape);
-    if (!act) { rows.push({ name, shape, maxAbs: NaN, maxRel: NaN, ok: false, problem: 'missing' }); continue; }
+    if (!act) {
+      rows.push({ name, shape, maxAbs: NaN, maxRel: NaN, ok: false, problem: 'missing' });
+      continue;
+    }
     if (shapeString(act.shape) !== shape) {
       rows.push({ name, shape, maxAbs: NaN, maxRel: NaN, ok: false, problem: `shape ${shapeString(act.shape)}` });
       continue;
@@ -61,7 +63,9 @@ export function formatDiffs(rows: TensorDiff[]): string {
   for (const r of rows) {
     const abs = Number.isNaN(r.maxAbs) ? '-' : r.maxAbs.toExponential(2);
     const rel = Number.isNaN(r.maxRel) ? '-' : r.maxRel.toExponential(2);
-    lines.push(`${r.name.padEnd(width)}  ${r.shape.padEnd(18)}  ${abs.padStart(10)}  ${rel.padStart(10)}  ${r.ok ? 'yes' : `NO${r.problem ? ` (${r.problem})` : ''}`}`);
+    lines.push(
+      `${r.name.padEnd(width)}  ${r.shape.padEnd(18)}  ${abs.padStart(10)}  ${rel.padStart(10)}  ${r.ok ? 'yes' : `NO${r.problem ? ` (${r.problem})` : ''}`}`,
+    );
   }
   return lines.join('\n');
 }

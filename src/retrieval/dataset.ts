@@ -28,12 +28,21 @@ export function isLocal(uri: string): boolean {
 function schemaFor(meta: IndexMeta): arrow.Schema {
   const utf8 = (name: string) => new arrow.Field(name, new arrow.Utf8(), false);
   const f64 = (name: string) => new arrow.Field(name, new arrow.Float64(), false);
-  return new arrow.Schema([
-    utf8('path'), f64('size'), f64('mtime_ms'), utf8('sha256'),
-    new arrow.Field('vector', new arrow.FixedSizeList(meta.dims.embed, new arrow.Field('item', new arrow.Float32(), true)), false),
-    new arrow.Field('states', new arrow.Binary(), false),
-    utf8('vector_sum'), utf8('states_sum'), utf8('model'), utf8('run'),
-  ], new Map([[META_KEY, JSON.stringify(meta)]]));
+  return new arrow.Schema(
+    [
+      utf8('path'),
+      f64('size'),
+      f64('mtime_ms'),
+      utf8('sha256'),
+      new arrow.Field('vector', new arrow.FixedSizeList(meta.dims.embed, new arrow.Field('item', new arrow.Float32(), true)), false),
+      new arrow.Field('states', new arrow.Binary(), false),
+      utf8('vector_sum'),
+      utf8('states_sum'),
+      utf8('model'),
+      utf8('run'),
+    ],
+    new Map([[META_KEY, JSON.stringify(meta)]]),
+  );
 }
 
 /** A row's checksum: sha256 over the source file's hash and the stored bytes. */
@@ -75,12 +84,19 @@ function sqlString(s: string): string {
 
 /** The first line of a LanceDB error, which may run to a Rust backtrace. */
 function lanceMessage(e: unknown): string {
-  return String((e as Error).message ?? e).split('\n')[0].slice(0, 300);
+  return String((e as Error).message ?? e)
+    .split('\n')[0]
+    .slice(0, 300);
 }
 
 /** An opened image index table. */
 export class Dataset {
-  private constructor(readonly uri: string, readonly meta: IndexMeta, private readonly table: lancedb.Table, private readonly db: lancedb.Connection) {}
+  private constructor(
+    readonly uri: string,
+    readonly meta: IndexMeta,
+    private readonly table: lancedb.Table,
+    private readonly db: lancedb.Connection,
+  ) {}
 
   /** Opens the index at `uri`; null when there is none. */
   static async open(uri: string): Promise<Dataset | null> {
@@ -91,7 +107,10 @@ export class Dataset {
     const db = await lancedb.connect(uri);
     let table: lancedb.Table;
     try {
-      if (!(await db.tableNames()).includes(TABLE)) { db.close(); return null; }
+      if (!(await db.tableNames()).includes(TABLE)) {
+        db.close();
+        return null;
+      }
       table = await db.openTable(TABLE);
     } catch (e) {
       db.close();
@@ -126,7 +145,9 @@ export class Dataset {
     }
   }
 
-  get dims(): Dims { return this.meta.dims; }
+  get dims(): Dims {
+    return this.meta.dims;
+  }
 
   close(): void {
     this.table.close();
@@ -150,23 +171,43 @@ export class Dataset {
 
   /** Every row's entry and verified ITC vector (no states), duplicates included. */
   async scanVectors(): Promise<{ entries: IndexEntry[]; vectors: Float32Array[] }> {
-    const t = await this.guard(() => this.table.query().select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum']).toArrow());
+    const t = await this.guard(() =>
+      this.table.query().select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum']).toArrow(),
+    );
     return this.vectorsOf(t);
   }
 
   /** The ANN shortlist: the `limit` nearest rows by dot product through the vector index (exact when the table has none). */
-  async nearest(query: Float32Array, limit: number, nprobes: number, refineFactor: number): Promise<{ entries: IndexEntry[]; vectors: Float32Array[] }> {
-    const t = await this.guard(() => this.table.vectorSearch(Array.from(query)).column('vector').distanceType('dot')
-      .limit(limit).nprobes(nprobes).refineFactor(refineFactor)
-      .select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum', '_distance']).toArrow());
+  async nearest(
+    query: Float32Array,
+    limit: number,
+    nprobes: number,
+    refineFactor: number,
+  ): Promise<{ entries: IndexEntry[]; vectors: Float32Array[] }> {
+    const t = await this.guard(() =>
+      this.table
+        .vectorSearch(Array.from(query))
+        .column('vector')
+        .distanceType('dot')
+        .limit(limit)
+        .nprobes(nprobes)
+        .refineFactor(refineFactor)
+        .select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum', '_distance'])
+        .toArrow(),
+    );
     return this.vectorsOf(t);
   }
 
   /** Rows with their vectors and states, verified; looked up by (path, run). */
   async fetch(keys: readonly Pick<IndexEntry, 'path' | 'run'>[]): Promise<FullRow[]> {
     if (!keys.length) return [];
-    const t = await this.guard(() => this.table.query().where(rowPredicate(keys))
-      .select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum', 'states', 'states_sum', 'model']).toArrow());
+    const t = await this.guard(() =>
+      this.table
+        .query()
+        .where(rowPredicate(keys))
+        .select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum', 'states', 'states_sum', 'model'])
+        .toArrow(),
+    );
     const { entries, vectors } = this.vectorsOf(t);
     const states = t.getChild('states') as arrow.Vector;
     const sums = t.getChild('states_sum') as arrow.Vector;
@@ -178,9 +219,8 @@ export class Dataset {
       if (bytes.length !== want) throw this.corrupt(e.path, `states of ${bytes.length} bytes, expected ${want}`);
       if (checksum('states', e.sha256, bytes) !== sums.get(i)) throw this.corrupt(e.path, 'checksum mismatch in its image states');
       const copy = new Uint8Array(bytes); // aligned, owned
-      const decoded = this.meta.states === 'float16'
-        ? fromFloat16Bytes(copy, want / 2, this.uri)
-        : new Float32Array(copy.buffer, 0, want / 4);
+      const decoded =
+        this.meta.states === 'float16' ? fromFloat16Bytes(copy, want / 2, this.uri) : new Float32Array(copy.buffer, 0, want / 4);
       return { ...e, vector: vectors[i], states: decoded };
     });
   }
@@ -190,10 +230,16 @@ export class Dataset {
     if (!rows.length) return;
     const fp = this.meta.model.fingerprint;
     const records = rows.map((r) => ({
-      path: r.path, size: r.size, mtime_ms: r.mtimeMs, sha256: r.sha256,
-      vector: Array.from(r.vector), states: Buffer.from(r.states.buffer, r.states.byteOffset, r.states.byteLength),
-      vector_sum: checksum('vector', r.sha256, bytesOf(r.vector)), states_sum: checksum('states', r.sha256, r.states),
-      model: fp, run: r.run,
+      path: r.path,
+      size: r.size,
+      mtime_ms: r.mtimeMs,
+      sha256: r.sha256,
+      vector: Array.from(r.vector),
+      states: Buffer.from(r.states.buffer, r.states.byteOffset, r.states.byteLength),
+      vector_sum: checksum('vector', r.sha256, bytesOf(r.vector)),
+      states_sum: checksum('states', r.sha256, r.states),
+      model: fp,
+      run: r.run,
     }));
     await this.guard(() => this.table.add(lancedb.makeArrowTable(records, { schema: schemaFor(this.meta) })));
   }
@@ -222,10 +268,12 @@ export class Dataset {
   async createVectorIndex(rows: number): Promise<void> {
     const numPartitions = Math.max(1, Math.round(Math.sqrt(rows)));
     const numSubVectors = this.dims.embed % 16 === 0 ? this.dims.embed / 16 : this.dims.embed % 8 === 0 ? this.dims.embed / 8 : 1;
-    await this.guard(() => this.table.createIndex('vector', {
-      config: lancedb.Index.ivfPq({ distanceType: 'dot', numPartitions, numSubVectors }),
-      replace: false,
-    }));
+    await this.guard(() =>
+      this.table.createIndex('vector', {
+        config: lancedb.Index.ivfPq({ distanceType: 'dot', numPartitions, numSubVectors }),
+        replace: false,
+      }),
+    );
   }
 
   /** Compacts small fragments and brings the vector index up to date with new rows. */
@@ -240,7 +288,13 @@ export class Dataset {
     const entries: IndexEntry[] = [];
     const vectors = fixedSizeRows(vec, this.dims.embed);
     for (let i = 0; i < t.numRows; i++) {
-      const e: IndexEntry = { path: cols[0].get(i), size: cols[1].get(i), mtimeMs: cols[2].get(i), sha256: cols[3].get(i), run: cols[4].get(i) };
+      const e: IndexEntry = {
+        path: cols[0].get(i),
+        size: cols[1].get(i),
+        mtimeMs: cols[2].get(i),
+        sha256: cols[3].get(i),
+        run: cols[4].get(i),
+      };
       const v = vectors[i];
       if (v.length !== this.dims.embed) throw this.corrupt(e.path, `a vector of ${v.length} values, expected ${this.dims.embed}`);
       if (checksum('vector', e.sha256, bytesOf(v)) !== sums.get(i)) throw this.corrupt(e.path, 'checksum mismatch in its ITC vector');
@@ -258,7 +312,9 @@ export class Dataset {
     try {
       return await op();
     } catch (e) {
-      throw new Error(`${this.uri}: cannot read or write the image index, it may be truncated or corrupted (${lanceMessage(e)})`, { cause: e });
+      throw new Error(`${this.uri}: cannot read or write the image index, it may be truncated or corrupted (${lanceMessage(e)})`, {
+        cause: e,
+      });
     }
   }
 }

@@ -57,7 +57,9 @@ export function modelRecord(model: BlipItm, known: readonly WeightFileRecord[] =
 export function checkSameModel(model: BlipItm, indexed: ModelRecord, where: string): void {
   const current = modelRecord(model, indexed.files);
   if (current.fingerprint === indexed.fingerprint) return;
-  throw new Error(`${where}: this index was made by another model (${indexed.dir}, fingerprint ${indexed.fingerprint.slice(0, 12)}), `
-    + `not by ${current.dir} (fingerprint ${current.fingerprint.slice(0, 12)}); `
-    + 'search it with that model, or rebuild it with `blip-itm index --rebuild`');
+  throw new Error(
+    `${where}: this index was made by another model (${indexed.dir}, fingerprint ${indexed.fingerprint.slice(0, 12)}), ` +
+      `not by ${current.dir} (fingerprint ${current.fingerprint.slice(0, 12)}); ` +
+      'search it with that model, or rebuild it with `blip-itm index --rebuild`',
+  );
 }

@@ -44,7 +44,9 @@ function dot64(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
-function byPath(a: IndexEntry, b: IndexEntry): number { return a.path < b.path ? -1 : a.path > b.path ? 1 : 0; }
+function byPath(a: IndexEntry, b: IndexEntry): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
 
 /**
  * An image index (a LanceDB table, see FORMAT.md) opened for searching. Small tables (no vector
@@ -71,16 +73,29 @@ export class ImageIndex {
   }
 
   /** Creates or updates the index at `where` from the images under `paths` (see buildIndex), then opens it. */
-  static async build(model: BlipItm, where: string, paths: string[], opts: BuildOptions = {}): Promise<{ index: ImageIndex; report: BuildReport }> {
+  static async build(
+    model: BlipItm,
+    where: string,
+    paths: string[],
+    opts: BuildOptions = {},
+  ): Promise<{ index: ImageIndex; report: BuildReport }> {
     const report = await buildIndex(model, where, paths, opts);
     return { index: await ImageIndex.open(where), report };
   }
 
-  get uri(): string { return this.dataset.uri; }
-  get states(): StatesStorage { return this.dataset.meta.states; }
-  get dims(): Dims { return { ...this.dataset.meta.dims }; }
+  get uri(): string {
+    return this.dataset.uri;
+  }
+  get states(): StatesStorage {
+    return this.dataset.meta.states;
+  }
+  get dims(): Dims {
+    return { ...this.dataset.meta.dims };
+  }
   /** The model fingerprint the index is bound to. */
-  get fingerprint(): string { return this.dataset.meta.model.fingerprint; }
+  get fingerprint(): string {
+    return this.dataset.meta.model.fingerprint;
+  }
 
   /** The indexed images, one per path (the newest row where two writers added one), sorted by path. */
   async entries(): Promise<IndexEntry[]> {
@@ -88,7 +103,9 @@ export class ImageIndex {
     return [...latestByPath(await this.dataset.scanEntries()).latest.values()].sort(byPath);
   }
 
-  async size(): Promise<number> { return (await this.entries()).length; }
+  async size(): Promise<number> {
+    return (await this.entries()).length;
+  }
 
   /** Whether searches go through the ANN vector index. */
   async approximate(): Promise<boolean> {
@@ -116,7 +133,8 @@ export class ImageIndex {
       // extra in case two writers left one path twice; all re-scored exactly below.
       const found = await this.dataset.nearest(query, Math.max(n + 4, ANN_POOL), opts.nprobes ?? DEFAULT_NPROBES, refine);
       const { latest } = latestByPath(found.entries);
-      const cands = found.entries.map((entry, i) => ({ entry, vector: found.vectors[i], itc: dot64(found.vectors[i], query) }))
+      const cands = found.entries
+        .map((entry, i) => ({ entry, vector: found.vectors[i], itc: dot64(found.vectors[i], query) }))
         .filter((c) => latest.get(c.entry.path) === c.entry);
       cands.sort((a, b) => b.itc - a.itc || byPath(a.entry, b.entry));
       return cands.slice(0, n);
@@ -183,7 +201,9 @@ export class ImageIndex {
     if (!this.exact) {
       const all = await this.dataset.scanVectors();
       const { latest } = latestByPath(all.entries);
-      const order = all.entries.map((_, i) => i).filter((i) => latest.get(all.entries[i].path) === all.entries[i])
+      const order = all.entries
+        .map((_, i) => i)
+        .filter((i) => latest.get(all.entries[i].path) === all.entries[i])
         .sort((a, b) => byPath(all.entries[a], all.entries[b]));
       this.exact = { entries: order.map((i) => all.entries[i]), vectors: order.map((i) => all.vectors[i]) };
     }

@@ -91,7 +91,10 @@ export function latestByPath(rows: readonly IndexEntry[]): { latest: Map<string,
   for (const r of rows) {
     const cur = latest.get(r.path);
     if (!cur) latest.set(r.path, r);
-    else if (r.run > cur.run) { older.push(cur); latest.set(r.path, r); } else older.push(r);
+    else if (r.run > cur.run) {
+      older.push(cur);
+      latest.set(r.path, r);
+    } else older.push(r);
   }
   return { latest, older };
 }
@@ -128,9 +131,13 @@ export async function buildIndex(model: BlipItm, out: string, paths: string[], o
     }
   }
   const meta: IndexMeta = existing?.meta ?? {
-    format: FORMAT_NAME, version: FORMAT_VERSION, model: modelRecord(model), dims: modelDims(model), states: opts.states ?? 'float32',
+    format: FORMAT_NAME,
+    version: FORMAT_VERSION,
+    model: modelRecord(model),
+    dims: modelDims(model),
+    states: opts.states ?? 'float32',
   };
-  const dataset = existing ?? await Dataset.openOrCreate(uri, meta);
+  const dataset = existing ?? (await Dataset.openOrCreate(uri, meta));
   try {
     if (dataset.meta.model.fingerprint !== meta.model.fingerprint) checkSameModel(model, dataset.meta.model, uri);
     return await new Build(model, dataset, shard, opts, started).go(files);
@@ -141,7 +148,16 @@ export async function buildIndex(model: BlipItm, out: string, paths: string[], o
 
 class Build {
   private readonly run = newRunId();
-  private readonly report: BuildReport = { files: 0, encoded: 0, unchanged: 0, reused: 0, removed: 0, skipped: [], compacted: false, seconds: 0 };
+  private readonly report: BuildReport = {
+    files: 0,
+    encoded: 0,
+    unchanged: 0,
+    reused: 0,
+    removed: 0,
+    skipped: [],
+    compacted: false,
+    seconds: 0,
+  };
   private pending: NewRow[] = [];
   /** Rows the pending ones replace (changed files), deleted once those are committed. */
   private superseded: IndexEntry[] = [];
@@ -175,7 +191,8 @@ class Build {
     const gone = mine.filter((r) => !present.has(r.path));
     this.report.removed = new Set(gone.map((r) => r.path)).size;
 
-    const progress = (done: number, file: string) => this.opts.onProgress?.({ done, total: todo.length, file, encoded: this.report.encoded });
+    const progress = (done: number, file: string) =>
+      this.opts.onProgress?.({ done, total: todo.length, file, encoded: this.report.encoded });
     progress(0, '');
     for (let i = 0; i < todo.length; i++) {
       if (this.opts.signal?.aborted) {
@@ -198,7 +215,10 @@ class Build {
       await new Promise((resolve) => setImmediate(resolve)); // let signal handlers and output run
     }
     await this.commit();
-    if (gone.length) { await this.dataset.remove(gone); this.committed = true; }
+    if (gone.length) {
+      await this.dataset.remove(gone);
+      this.committed = true;
+    }
     await this.settle();
     this.report.files = kept + this.report.encoded + this.report.reused;
     return this.finish();

@@ -32,7 +32,11 @@ export async function rankTexts(model: BlipItm, image: ImageLike, texts: string[
     } else {
       const shortlist = topIndices(cosine, rerank);
       // One image, many texts: match() batches the texts against the image's cached keys/values.
-      const m = await model.match([embedding], shortlist.map((i) => texts[i]), opts);
+      const m = await model.match(
+        [embedding],
+        shortlist.map((i) => texts[i]),
+        opts,
+      );
       const scored = shortlist.map((index, j) => ({ index, itc: cosine[index], itm: m.probs[0][j], itmLogit: m.logits[0][j][1] }));
       ranked = orderReranked(scored, order).slice(0, topK);
     }

@@ -82,14 +82,20 @@ export function topIndices(scores: ArrayLike<number>, k: number): number[] {
     }
   };
   for (let i = 0; i < n; i++) {
-    if (heap.length < k) { heap.push(i); up(heap.length - 1); } else if (better(scores[i], i, scores[heap[0]], heap[0])) { heap[0] = i; down(0); }
+    if (heap.length < k) {
+      heap.push(i);
+      up(heap.length - 1);
+    } else if (better(scores[i], i, scores[heap[0]], heap[0])) {
+      heap[0] = i;
+      down(0);
+    }
   }
   return heap.sort((a, b) => (better(scores[a], a, scores[b], b) ? -1 : 1));
 }
 
 /** Re-scored candidates, best first by `order`; ties by ITC, then index. */
 export function orderReranked(items: Scored[], order: RerankOrder): Scored[] {
-  const key = (s: Scored) => (order === 'blip' ? (s.itmLogit ?? -Infinity) + s.itc : s.itm ?? -Infinity);
+  const key = (s: Scored) => (order === 'blip' ? (s.itmLogit ?? -Infinity) + s.itc : (s.itm ?? -Infinity));
   return [...items].sort((a, b) => {
     const ka = key(a);
     const kb = key(b);

@@ -37,7 +37,6 @@ export interface TokenizerFiles {
   specialTokens?: object;
 }
 
-
 export class BertTokenizer {
   readonly vocabSize: number;
   readonly clsId: number;
@@ -65,7 +64,8 @@ export class BertTokenizer {
     const idOf = (name: keyof SpecialTokens): number => {
       const token = settings.special[name];
       const id = vocab.tokenToId.get(token);
-      if (id === undefined) throw new Error(`${vocabSource}: special token ${JSON.stringify(token)} (${name}_token) is not in the vocabulary`);
+      if (id === undefined)
+        throw new Error(`${vocabSource}: special token ${JSON.stringify(token)} (${name}_token) is not in the vocabulary`);
       return id;
     };
     this.clsId = idOf('cls');
@@ -96,7 +96,10 @@ export class BertTokenizer {
       vocabText = fs.readFileSync(vocabFile, 'utf8');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`${vocabFile}: ${code === 'ENOENT' ? 'missing (a model directory needs the vocab.txt of its tokenizer)' : `cannot be read (${(e as Error).message})`}`, { cause: e });
+      throw new Error(
+        `${vocabFile}: ${code === 'ENOENT' ? 'missing (a model directory needs the vocab.txt of its tokenizer)' : `cannot be read (${(e as Error).message})`}`,
+        { cause: e },
+      );
     }
     const configFile = path.join(dir, 'tokenizer_config.json');
     const mapFile = path.join(dir, 'special_tokens_map.json');

@@ -74,8 +74,7 @@ export function resolveSettings(
   const lowercase = optionalBool(cfg, 'do_lower_case', configSource) ?? BERT_DEFAULTS.lowercase;
   // strip_accents null/absent: follow do_lower_case, as the original BERT does.
   const stripAccents = optionalBool(cfg, 'strip_accents', configSource) ?? lowercase;
-  const tokenizeChineseChars =
-    optionalBool(cfg, 'tokenize_chinese_chars', configSource) ?? BERT_DEFAULTS.tokenizeChineseChars;
+  const tokenizeChineseChars = optionalBool(cfg, 'tokenize_chinese_chars', configSource) ?? BERT_DEFAULTS.tokenizeChineseChars;
   let modelMaxLength = BERT_DEFAULTS.modelMaxLength;
   const mml = cfg.model_max_length;
   if (mml !== undefined && mml !== null) {

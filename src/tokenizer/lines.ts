@@ -14,7 +14,8 @@ export function tokenizeLines(tok: BertTokenizer, lines: string[], maxLength?: n
     } catch (e) {
       throw new Error(`line ${i + 1}: not valid JSON (${(e as Error).message})`, { cause: e });
     }
-    if (typeof value !== 'string') throw new Error(`line ${i + 1}: expected a JSON string, got ${line.length > 60 ? line.slice(0, 60) + '...' : line}`);
+    if (typeof value !== 'string')
+      throw new Error(`line ${i + 1}: expected a JSON string, got ${line.length > 60 ? line.slice(0, 60) + '...' : line}`);
     return JSON.stringify(tok.encode(value, { maxLength }));
   });
 }

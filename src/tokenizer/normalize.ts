@@ -41,7 +41,7 @@ function scan(text: string): Scan {
 function cleanAndPad(text: string, mask: number): string {
   let out = '';
   let run = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const cp = codePointAt(text, i);
     const width = cp > 0xffff ? 2 : 1;
     const flags = charFlags(cp) & mask;
@@ -65,7 +65,7 @@ function referenceNfd(text: string, hasBarrier: boolean): string {
   if (!hasBarrier) return text.normalize('NFD');
   let out = '';
   let run = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const cp = codePointAt(text, i);
     const width = cp > 0xffff ? 2 : 1;
     if (charFlags(cp) & NFD_BARRIER) {

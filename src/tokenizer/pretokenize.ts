@@ -5,7 +5,7 @@ import { charFlags, codePointAt, PUNCTUATION_CHAR, WHITESPACE_CHAR } from './cha
 export function splitWords(normalized: string): string[] {
   const words: string[] = [];
   let start = -1;
-  for (let i = 0; i < normalized.length; ) {
+  for (let i = 0; i < normalized.length;) {
     const cp = codePointAt(normalized, i);
     const width = cp > 0xffff ? 2 : 1;
     // ' ' is not in the table: clean_text has already turned every other whitespace into it.

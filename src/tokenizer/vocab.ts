@@ -23,7 +23,9 @@ export function parseVocab(text: string, source = 'vocab.txt'): Vocabulary {
  */
 export function checkVocabSize(tokens: number, vocabSize: number, vocabFile: string): void {
   if (tokens > vocabSize) {
-    throw new Error(`${vocabFile}: ${tokens} tokens, more than config.json's text_config.vocab_size ${vocabSize}; `
-      + 'the tokenizer and the model do not belong together');
+    throw new Error(
+      `${vocabFile}: ${tokens} tokens, more than config.json's text_config.vocab_size ${vocabSize}; ` +
+        'the tokenizer and the model do not belong together',
+    );
   }
 }

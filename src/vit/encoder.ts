@@ -16,10 +16,10 @@ function embeddings(pixels: tf.Tensor4D, w: VisionWeights['embeddings'], c: Visi
   const d = w.patch_embedding.weight.shape[0];
   // A stride-p conv with a p×p kernel is a matmul over non-overlapping patches.
   const patches = pixels
-    .reshape([3, g, p, g, p])            // [C, gy, py, gx, px]
-    .transpose([1, 3, 0, 2, 4])          // [gy, gx, C, py, px]
-    .reshape([g * g, 3 * p * p]);        // [N, C*p*p]
-  const embedded = linear(patches, w.patch_embedding);                   // [N, D]
+    .reshape([3, g, p, g, p]) // [C, gy, py, gx, px]
+    .transpose([1, 3, 0, 2, 4]) // [gy, gx, C, py, px]
+    .reshape([g * g, 3 * p * p]); // [N, C*p*p]
+  const embedded = linear(patches, w.patch_embedding); // [N, D]
   const withClass = tf.concat([w.class_embedding.reshape([1, d]), embedded], 0); // [T, D]
   return tf.add(withClass, w.position_embedding.reshape([-1, d])).reshape([1, g * g + 1, d]) as tf.Tensor3D; // [1, T, D]
 }
@@ -30,13 +30,13 @@ function visionLayer(x: tf.Tensor3D, w: VisionLayerWeights, c: VisionConfig, ind
   const heads = c.numAttentionHeads;
   const hd = d / heads;
   const h = layerNorm(x, w.layer_norm1);
-  const qkv = linear(h, w.self_attn.qkv)                   // [1, T, 3D]
-    .reshape([1, t, 3, heads, hd])                         // [1, T, 3, H, d]
-    .transpose([2, 0, 3, 1, 4]);                           // [3, 1, H, T, d]
-  const [q, k, v] = unstack0(qkv) as tf.Tensor4D[];        // each [1, H, T, d]
+  const qkv = linear(h, w.self_attn.qkv) // [1, T, 3D]
+    .reshape([1, t, 3, heads, hd]) // [1, T, 3, H, d]
+    .transpose([2, 0, 3, 1, 4]); // [3, 1, H, T, d]
+  const [q, k, v] = unstack0(qkv) as tf.Tensor4D[]; // each [1, H, T, d]
   const name = visionNames.attentions(index);
   const { context, probs } = attention(q, projectedTarget(k, v), { scale: hd ** -0.5, keepProbs: !!rec?.wants(name) });
-  if (probs) rec?.record(name, probs);                     // [1, H, T, T]
+  if (probs) rec?.record(name, probs); // [1, H, T, T]
   const attended = tf.add(x, linear(mergeHeads(context), w.self_attn.projection)); // [1, T, D]
   const ff = mlp(layerNorm(attended, w.layer_norm2), w.mlp.fc1, gelu, w.mlp.fc2); // [1, T, D] → [1, T, F] → [1, T, D]
   return tf.add(attended, ff) as tf.Tensor3D;

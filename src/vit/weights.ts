@@ -11,7 +11,7 @@ import { LayerNormWeights, Linear, WeightView } from '../weights/view';
 export interface VisionLayerWeights {
   layer_norm1: LayerNormWeights;
   self_attn: {
-    qkv: Linear;        // [3D, D]: q, k, v stacked on the output axis
+    qkv: Linear; // [3D, D]: q, k, v stacked on the output axis
     projection: Linear; // [D, D]
   };
   layer_norm2: LayerNormWeights;
@@ -20,8 +20,8 @@ export interface VisionLayerWeights {
 
 export interface VisionWeights {
   embeddings: {
-    class_embedding: tf.Tensor;    // [1, 1, D]
-    patch_embedding: Linear;       // the stride-p conv as a matrix [D, 3*p*p] (c, y, x order)
+    class_embedding: tf.Tensor; // [1, 1, D]
+    patch_embedding: Linear; // the stride-p conv as a matrix [D, 3*p*p] (c, y, x order)
     position_embedding: tf.Tensor; // [1, T, D]
   };
   encoder: { layers: VisionLayerWeights[] };

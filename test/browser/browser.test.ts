@@ -21,37 +21,65 @@ const TEXTS = ['a cat lying on a rug', 'A rocket launching into the sky, with sm
 const F16_PROB_BOUND = 5e-3;
 const F16_COSINE_BOUND = 2e-3;
 
-interface PlainTensor { shape: number[]; dtype: string; data: number[] }
-interface Forward { result: Record<string, PlainTensor>; ms: number; leaked: number }
-interface Loaded { backend: { name: string; dtype: string; threads?: number }; ms: number; unused: string[];
-  progress: { file: string; loaded: number; total: number; fromCache: boolean }[]; f16Textures: boolean; renderFloat32: boolean | null }
+interface PlainTensor {
+  shape: number[];
+  dtype: string;
+  data: number[];
+}
+interface Forward {
+  result: Record<string, PlainTensor>;
+  ms: number;
+  leaked: number;
+}
+interface Loaded {
+  backend: { name: string; dtype: string; threads?: number };
+  ms: number;
+  unused: string[];
+  progress: { file: string; loaded: number; total: number; fromCache: boolean }[];
+  f16Textures: boolean;
+  renderFloat32: boolean | null;
+}
 interface Calls {
-  match: { probs: number[][]; logits: number[][][] }; similarity: number[][]; fromBlob: { probs: number[][] };
+  match: { probs: number[][]; logits: number[][][] };
+  similarity: number[][];
+  fromBlob: { probs: number[][] };
   gradcam: { layer: number; grid: number; probability: number; tokens: string[]; maps: number[][] };
-  leaks: Record<string, number>; timed: Record<string, number>;
+  leaks: Record<string, number>;
+  timed: Record<string, number>;
 }
 
 function toRawMap(result: Record<string, PlainTensor>): Map<string, RawTensor> {
   const out = new Map<string, RawTensor>();
   for (const [k, t] of Object.entries(result)) {
-    out.set(k, t.dtype === 'int32'
-      ? { dtype: 'int32', shape: t.shape, data: Int32Array.from(t.data) }
-      : { dtype: 'float32', shape: t.shape, data: Float32Array.from(t.data) });
+    out.set(
+      k,
+      t.dtype === 'int32'
+        ? { dtype: 'int32', shape: t.shape, data: Int32Array.from(t.data) }
+        : { dtype: 'float32', shape: t.shape, data: Float32Array.from(t.data) },
+    );
   }
   return out;
 }
 
 function call<T>(page: Page, fn: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate((name, list) => {
-    const h = (window as unknown as { harness: Record<string, (...a: unknown[]) => Promise<unknown>> }).harness;
-    return h[name](...list);
-  }, fn, args) as Promise<T>;
+  return page.evaluate(
+    (name, list) => {
+      const h = (window as unknown as { harness: Record<string, (...a: unknown[]) => Promise<unknown>> }).harness;
+      return h[name](...list);
+    },
+    fn,
+    args,
+  ) as Promise<T>;
 }
 
 /** Largest |ours - reference| over image-major pairs for images `rows` (indices into the reference's 3 images). */
 function maxScoreDiff(ours: number[][], ref: RawTensor, rows: number[]): number {
   let max = 0;
-  rows.forEach((img, r) => ours[r].forEach((v, j) => { max = Math.max(max, Math.abs(v - ref.data[img * 3 + j])); }));
+  rows.forEach((img, r) =>
+    ours[r].forEach((v, j) => {
+      max = Math.max(max, Math.abs(v - ref.data[img * 3 + j]));
+    }),
+  );
   return max;
 }
 
@@ -75,10 +103,15 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
   after(async () => {
     await browser?.close();
     await server?.close();
-    if (timings.length) console.log(`      browser timings (SwiftShader = CPU emulation of a GPU, 2 shared cores):\n        ${timings.join('\n        ')}`);
+    if (timings.length)
+      console.log(`      browser timings (SwiftShader = CPU emulation of a GPU, 2 shared cores):\n        ${timings.join('\n        ')}`);
   });
 
-  const backends: [string, number][] = [['wasm', 1e-4], ['webgl', 1e-3], ['webgpu', 1e-3]];
+  const backends: [string, number][] = [
+    ['wasm', 1e-4],
+    ['webgl', 1e-3],
+    ['webgpu', 1e-3],
+  ];
   for (const [backend, tol] of backends) {
     describe(`on ${backend}`, () => {
       let page: Page;
@@ -102,10 +135,21 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
       it(`matches every activation of transformers within ${tol} (reference pixels and ids)`, async () => {
         // SwiftShader compiles every shader on the CPU: Grad-CAM's backward pass is checked on wasm only.
         const gradcam = backend === 'wasm';
-        const out = await call<Forward>(page, 'forwardOnReference', '/fixtures/reference/tiny-activations.safetensors', gradcam ? { gradcamLayer: 1 } : {});
+        const out = await call<Forward>(
+          page,
+          'forwardOnReference',
+          '/fixtures/reference/tiny-activations.safetensors',
+          gradcam ? { gradcamLayer: 1 } : {},
+        );
         const ref = reference('tiny-activations.safetensors');
-        const diffs = compareTensors(ref, toRawMap(out.result), { tol, only: [...ref.keys()].filter((k) => gradcam || !k.startsWith('gradcam')) });
-        expect(diffs.filter((d) => !d.ok), `\n${formatDiffs(diffs)}`).to.have.length(0);
+        const diffs = compareTensors(ref, toRawMap(out.result), {
+          tol,
+          only: [...ref.keys()].filter((k) => gradcam || !k.startsWith('gradcam')),
+        });
+        expect(
+          diffs.filter((d) => !d.ok),
+          `\n${formatDiffs(diffs)}`,
+        ).to.have.length(0);
         expect(diffs).to.have.length(ref.size - (gradcam ? 0 : 1));
         expect(out.leaked, 'tensors left by forward (after disposing its outputs)').to.equal(0);
         timings.push(`${backend}: forward with activations ${out.ms.toFixed(0)} ms`);
@@ -126,7 +170,11 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
           expect(Math.abs(calls.gradcam.probability - ref.get('itm.probs')!.data[0])).to.be.at.most(tol);
         }
         for (const [name, n] of Object.entries(calls.leaks)) expect(n, `tensors left by ${name}`).to.equal(name === 'encodeImages' ? 1 : 0);
-        timings.push(`${backend}: load ${loaded.ms.toFixed(0)} ms; ${Object.entries(calls.timed).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`);
+        timings.push(
+          `${backend}: load ${loaded.ms.toFixed(0)} ms; ${Object.entries(calls.timed)
+            .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+            .join(', ')}`,
+        );
       });
 
       it('frees every tensor on dispose()', async () => {
@@ -151,11 +199,18 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
     });
 
     it(`stays within ${F16_PROB_BOUND} (ITM probability) and ${F16_COSINE_BOUND} (ITC cosine) of float32 transformers`, async () => {
-      const out = await call<Forward>(page, 'forwardOnReference', '/fixtures/reference/tiny-activations.safetensors', { activations: false });
+      const out = await call<Forward>(page, 'forwardOnReference', '/fixtures/reference/tiny-activations.safetensors', {
+        activations: false,
+      });
       const raw = toRawMap(out.result);
       const ref = reference('tiny-activations.safetensors');
-      const diffs = compareTensors(ref, raw, { tol: 1, only: ['itm.probs', 'itc.cosine', 'itm.logits', 'itc.image_embeds', 'itc.text_embeds'] });
-      console.log(`      float16 textures vs float32 transformers (max |diff|): ${diffs.map((d) => `${d.name} ${d.maxAbs.toExponential(2)}`).join(', ')}`);
+      const diffs = compareTensors(ref, raw, {
+        tol: 1,
+        only: ['itm.probs', 'itc.cosine', 'itm.logits', 'itc.image_embeds', 'itc.text_embeds'],
+      });
+      console.log(
+        `      float16 textures vs float32 transformers (max |diff|): ${diffs.map((d) => `${d.name} ${d.maxAbs.toExponential(2)}`).join(', ')}`,
+      );
       const byName = new Map(diffs.map((d) => [d.name, d]));
       expect(byName.get('itm.probs')!.maxAbs).to.be.at.most(F16_PROB_BOUND);
       expect(byName.get('itc.cosine')!.maxAbs).to.be.at.most(F16_COSINE_BOUND);
@@ -177,7 +232,10 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
       isolated = await startServer({ isolate: true });
       page = await openHarness(browser, isolated.url);
     });
-    after(async () => { await page?.close(); await isolated?.close(); });
+    after(async () => {
+      await page?.close();
+      await isolated?.close();
+    });
 
     it('runs wasm (its threaded build when isolated), with the same scores', async () => {
       const loaded = await call<Loaded>(page, 'load', TINY_URL, { backend: 'wasm', cache: false });
@@ -191,7 +249,9 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
 
   describe('loading and inputs (wasm)', () => {
     let page: Page;
-    before(async () => { page = await openHarness(browser, server.url); });
+    before(async () => {
+      page = await openHarness(browser, server.url);
+    });
     after(() => page?.close());
 
     it('asking float16 on wasm, webgpu or cpu is an error naming webgl', async () => {
@@ -201,9 +261,14 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
       }
     });
 
-    it('the image pipeline gives Pillow\'s pixels bit for bit (384 px, 4 fixture images)', async () => {
-      const rows = await call<{ file: string; maxResized: number; maxPixels: number | null }[]>(page, 'imagePipeline',
-        '/fixtures/reference/images-384.safetensors', '/fixtures/images/', `${TINY_URL}preprocessor_config.json`);
+    it("the image pipeline gives Pillow's pixels bit for bit (384 px, 4 fixture images)", async () => {
+      const rows = await call<{ file: string; maxResized: number; maxPixels: number | null }[]>(
+        page,
+        'imagePipeline',
+        '/fixtures/reference/images-384.safetensors',
+        '/fixtures/images/',
+        `${TINY_URL}preprocessor_config.json`,
+      );
       expect(rows).to.have.length(4);
       for (const r of rows) {
         expect(r.maxResized, r.file).to.equal(0);
@@ -212,7 +277,11 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
     });
 
     it('loads a hub id (pytorch_model.bin, as the real main branch) from <endpoint>/<id>/resolve/main/', async () => {
-      const loaded = await call<Loaded>(page, 'load', 'Salesforce/blip-itm-tiny-bin', { backend: 'wasm', endpoint: `${server.url}/hub`, cache: false });
+      const loaded = await call<Loaded>(page, 'load', 'Salesforce/blip-itm-tiny-bin', {
+        backend: 'wasm',
+        endpoint: `${server.url}/hub`,
+        cache: false,
+      });
       expect(loaded.progress[loaded.progress.length - 1].file).to.equal('pytorch_model.bin');
       const calls = await call<Calls>(page, 'publicCalls', [IMAGES[0]], TEXTS);
       expect(maxScoreDiff(calls.match.probs, reference('tiny-activations.safetensors').get('itm.probs')!, [0])).to.be.at.most(1e-4);
@@ -220,19 +289,40 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
 
     it('loads F16 safetensors weights (half the download)', async () => {
       await call<Loaded>(page, 'load', '/fixtures/blip-itm-tiny-f16/', { backend: 'wasm', cache: false });
-      const out = await call<Forward>(page, 'forwardOnReference', '/fixtures/reference/tiny-f16-scores.safetensors', { activations: false });
+      const out = await call<Forward>(page, 'forwardOnReference', '/fixtures/reference/tiny-f16-scores.safetensors', {
+        activations: false,
+      });
       const diffs = compareTensors(reference('tiny-f16-scores.safetensors'), toRawMap(out.result), { only: ['itm.', 'itc.'] });
-      expect(diffs.filter((d) => !d.ok), `\n${formatDiffs(diffs)}`).to.have.length(0);
+      expect(
+        diffs.filter((d) => !d.ok),
+        `\n${formatDiffs(diffs)}`,
+      ).to.have.length(0);
     });
 
-    it('loads the user\'s Files (Blob.slice) and scores as from the URL', async () => {
-      const probs = await page.evaluate(async (dir, image, text) => {
-        const names = ['config.json', 'vocab.txt', 'preprocessor_config.json', 'tokenizer_config.json', 'special_tokens_map.json', 'model.safetensors'];
-        const files = await Promise.all(names.map(async (n) => new File([await (await fetch(dir + n)).blob()], n)));
-        const h = (window as unknown as { harness: { load(s: unknown, o: unknown): Promise<unknown>; publicCalls(i: string[], t: string[]): Promise<Calls> } }).harness;
-        await h.load(files, { backend: 'wasm' });
-        return (await h.publicCalls([image], [text])).match.probs;
-      }, TINY_URL, IMAGES[0], TEXTS[0]);
+    it("loads the user's Files (Blob.slice) and scores as from the URL", async () => {
+      const probs = await page.evaluate(
+        async (dir, image, text) => {
+          const names = [
+            'config.json',
+            'vocab.txt',
+            'preprocessor_config.json',
+            'tokenizer_config.json',
+            'special_tokens_map.json',
+            'model.safetensors',
+          ];
+          const files = await Promise.all(names.map(async (n) => new File([await (await fetch(dir + n)).blob()], n)));
+          const h = (
+            window as unknown as {
+              harness: { load(s: unknown, o: unknown): Promise<unknown>; publicCalls(i: string[], t: string[]): Promise<Calls> };
+            }
+          ).harness;
+          await h.load(files, { backend: 'wasm' });
+          return (await h.publicCalls([image], [text])).match.probs;
+        },
+        TINY_URL,
+        IMAGES[0],
+        TEXTS[0],
+      );
       expect(Math.abs(probs[0][0] - reference('tiny-activations.safetensors').get('itm.probs')!.data[0])).to.be.at.most(1e-4);
     });
 

@@ -4,7 +4,13 @@ import puppeteer from 'puppeteer-core';
 
 /** Headless Chromium with WebGL2 and WebGPU on SwiftShader (a CPU emulation of a GPU). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader'];
+const FLAGS = [
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-angle=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+];
 
 /** Why the browser tests cannot run here, or null. In CI (CI=true) a missing browser is a failure, never a skip. */
 export function missingBrowser(bundle: string): string | null {

@@ -17,9 +17,17 @@ const MOUNTS: [string, string][] = [
   ['/demo/', 'examples/browser'],
 ];
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
-  '.json': 'application/json', '.wasm': 'application/wasm', '.txt': 'text/plain; charset=utf-8', '.map': 'application/json',
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.txt': 'text/plain; charset=utf-8',
+  '.map': 'application/json',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
 };
 
 export interface StaticServer {
@@ -53,7 +61,11 @@ export function startServer(opts: { port?: number; isolate?: boolean; mounts?: [
     }
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length');
-    if (urlPath === '/') { res.writeHead(302, { Location: '/demo/index.html' }); res.end(); return; }
+    if (urlPath === '/') {
+      res.writeHead(302, { Location: '/demo/index.html' });
+      res.end();
+      return;
+    }
     const file = resolveFile(urlPath, opts.mounts ?? []);
     let size: number;
     try {
@@ -95,7 +107,11 @@ export function startServer(opts: { port?: number; isolate?: boolean; mounts?: [
       resolve({
         url: `http://127.0.0.1:${port}`,
         requests,
-        close: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
       });
     });
   });
@@ -104,8 +120,14 @@ export function startServer(opts: { port?: number; isolate?: boolean; mounts?: [
 if (require.main === module) {
   const port = Number(process.argv[2] ?? 8080);
   const isolate = process.argv.includes('--isolate');
-  startServer({ port, isolate }).then((s) => {
-    console.log(`blip-itm demo: ${s.url}/demo/index.html${isolate ? ' (cross-origin isolated: threaded wasm)' : ''}`);
-    console.log(`test fixtures are served under ${s.url}/fixtures/ (e.g. model URL ${s.url}/fixtures/blip-itm-tiny/)`);
-  }, (e: Error) => { console.error(`cannot start the server: ${e.message}`); process.exit(1); });
+  startServer({ port, isolate }).then(
+    (s) => {
+      console.log(`blip-itm demo: ${s.url}/demo/index.html${isolate ? ' (cross-origin isolated: threaded wasm)' : ''}`);
+      console.log(`test fixtures are served under ${s.url}/fixtures/ (e.g. model URL ${s.url}/fixtures/blip-itm-tiny/)`);
+    },
+    (e: Error) => {
+      console.error(`cannot start the server: ${e.message}`);
+      process.exit(1);
+    },
+  );
 }

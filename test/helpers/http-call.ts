@@ -1,16 +1,29 @@
 import * as http from 'http';
 
-export interface HttpReply { status: number; headers: http.IncomingHttpHeaders; body: Buffer; json: () => Record<string, unknown> }
+export interface HttpReply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  json: () => Record<string, unknown>;
+}
 
 /** One HTTP request with full control of the headers (fetch forbids setting Host). */
-export function httpCall(url: string, opts: { method?: string; headers?: Record<string, string>; body?: Uint8Array | string } = {}): Promise<HttpReply> {
+export function httpCall(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: Uint8Array | string } = {},
+): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body.toString('utf8')) as Record<string, unknown> });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          json: () => JSON.parse(body.toString('utf8')) as Record<string, unknown>,
+        });
       });
       res.on('error', reject);
     });

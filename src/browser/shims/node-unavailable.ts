@@ -5,7 +5,9 @@
  */
 function unavailable(name: string): () => never {
   return () => {
-    throw new Error(`${name} is not available in the browser: load models with BlipItm.load(url, hub id or Files) and pass images as bytes, Blobs or DOM images`);
+    throw new Error(
+      `${name} is not available in the browser: load models with BlipItm.load(url, hub id or Files) and pass images as bytes, Blobs or DOM images`,
+    );
   };
 }
 

@@ -28,6 +28,7 @@ export function inflateSync(data: Uint8Array): Buffer {
 
 export function inflateRawSync(data: Uint8Array, opts: { maxOutputLength?: number } = {}): Buffer {
   const out = inflateRaw(data);
-  if (opts.maxOutputLength !== undefined && out.length > opts.maxOutputLength) throw new Error('Cannot create a Buffer larger than maxOutputLength');
+  if (opts.maxOutputLength !== undefined && out.length > opts.maxOutputLength)
+    throw new Error('Cannot create a Buffer larger than maxOutputLength');
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }

@@ -17,7 +17,7 @@ export const bench: Command = {
     'Keys (seconds, medians): load_s (directory to ready model), image_s (encode one image),',
     'itm1_s (one image file and one text, encoding included), itm16_s (one encoded image against',
     '16 built-in captions), text16_s (ITC embeddings of those captions); rss_mb (peak RSS, MiB);',
-    'backend, threads (wasm\'s pool; 0 where the backend runs its own) and device (cpu, or the GPU adapter).',
+    "backend, threads (wasm's pool; 0 where the backend runs its own) and device (cpu, or the GPU adapter).",
     'scripts/bench_pytorch.py measures the same quantities with transformers.',
   ].join('\n'),
   async run(args) {
@@ -32,10 +32,14 @@ export const bench: Command = {
       runs,
       backend: (args.string('backend') ?? 'auto') as BackendName,
       threads: threadsFrom(args),
-      onRun: quiet ? undefined : (i, t, warm) => {
-        const parts = Object.entries(t).map(([k, v]) => `${k} ${v.toFixed(2)}`).join('  ');
-        process.stderr.write(`${warm ? 'warm-up' : `run ${i}`}: ${parts}\n`);
-      },
+      onRun: quiet
+        ? undefined
+        : (i, t, warm) => {
+            const parts = Object.entries(t)
+              .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+              .join('  ');
+            process.stderr.write(`${warm ? 'warm-up' : `run ${i}`}: ${parts}\n`);
+          },
     });
     process.stdout.write(JSON.stringify(result) + '\n');
   },

@@ -3,8 +3,9 @@ import { Command, UsageError } from '../command';
 
 export const download: Command = {
   name: 'download',
-  summary: 'Fetches a model from the Hugging Face hub into the standard cache (HF_HOME / HF_HUB_CACHE) and prints '
-    + 'its local directory. Interrupted downloads resume; every file is checked against its hash.',
+  summary:
+    'Fetches a model from the Hugging Face hub into the standard cache (HF_HOME / HF_HUB_CACHE) and prints ' +
+    'its local directory. Interrupted downloads resume; every file is checked against its hash.',
   usage: 'download HUB_ID [--revision REV]',
   positionals: 'HUB_ID: e.g. Salesforce/blip-itm-base-coco',
   options: {

@@ -9,20 +9,35 @@ import { loadModel, textsFrom } from '../load';
 
 export const dump: Command = {
   name: 'dump',
-  summary: 'Runs every image with every text (image-major pairs) and writes every activation, named as '
-    + 'transformers\' reference dump names them, to a safetensors file.',
+  summary:
+    'Runs every image with every text (image-major pairs) and writes every activation, named as ' +
+    "transformers' reference dump names them, to a safetensors file.",
   usage: 'dump --model DIR|HUB_ID --image IMG... --text TXT... --out FILE.safetensors [--enc-token] [--gradcam-layer L]',
   options: {
     ...MODEL_OPTIONS,
-    image: { type: 'string', multiple: true, arg: 'IMG', help: 'image files, several after one flag or the flag repeated; - reads one from standard input' },
+    image: {
+      type: 'string',
+      multiple: true,
+      arg: 'IMG',
+      help: 'image files, several after one flag or the flag repeated; - reads one from standard input',
+    },
     text: { type: 'string', multiple: true, arg: 'TXT', help: 'text; repeat for several' },
     'texts-file': { type: 'string', arg: 'FILE', help: 'more texts, one per line' },
     out: { type: 'string', arg: 'FILE', help: 'safetensors file to write' },
     'enc-token': { type: 'boolean', help: 'put [ENC] (id 30523) at position 0 of the ITM input' },
     'max-length': { type: 'string', arg: 'N', help: 'truncate texts to N tokens' },
     'no-activations': { type: 'boolean', help: 'write inputs and final scores only' },
-    only: { type: 'string', multiple: true, arg: 'NAME', help: 'write only this activation (computing only what it needs); repeat for several' },
-    'gradcam-layer': { type: 'string', arg: 'L', help: 'also write gradcam.{L}: Grad-CAM of the ITM match logit over text layer L\'s cross-attention' },
+    only: {
+      type: 'string',
+      multiple: true,
+      arg: 'NAME',
+      help: 'write only this activation (computing only what it needs); repeat for several',
+    },
+    'gradcam-layer': {
+      type: 'string',
+      arg: 'L',
+      help: "also write gradcam.{L}: Grad-CAM of the ITM match logit over text layer L's cross-attention",
+    },
   },
   details: `Names: ${NAME_PATTERNS.join(', ')}.`,
   async run(args) {

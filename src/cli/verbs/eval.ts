@@ -11,7 +11,11 @@ const KEYS: (keyof Recalls)[] = ['txt_r1', 'txt_r5', 'txt_r10', 'txt_r_mean', 'i
 
 /** Where the image features go by default: one index per (annotations, images) pair, in the temp folder. */
 function defaultIndex(annotations: string, images: string): string {
-  const key = crypto.createHash('sha256').update(`${path.resolve(annotations)}\0${path.resolve(images)}`).digest('hex').slice(0, 16);
+  const key = crypto
+    .createHash('sha256')
+    .update(`${path.resolve(annotations)}\0${path.resolve(images)}`)
+    .digest('hex')
+    .slice(0, 16);
   return path.join(os.tmpdir(), 'blip-itm-eval', key);
 }
 
@@ -28,18 +32,30 @@ export function recallsTable(r: Recalls): string {
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'Evaluates retrieval with BLIP\'s protocol on a Karpathy-format test set: TR@1/5/10, IR@1/5/10.',
+  summary: "Evaluates retrieval with BLIP's protocol on a Karpathy-format test set: TR@1/5/10, IR@1/5/10.",
   usage: 'eval --model DIR|HUB_ID --annotations ANN.json --images DIR [--k-test K] [--index PATH|URI] [--json]',
   options: {
     ...MODEL_OPTIONS,
-    annotations: { type: 'string', arg: 'ANN.json', help: 'test set in BLIP\'s Karpathy format: [{"image": "relative/path.jpg", "caption": ["…", …]}, …]' },
+    annotations: {
+      type: 'string',
+      arg: 'ANN.json',
+      help: 'test set in BLIP\'s Karpathy format: [{"image": "relative/path.jpg", "caption": ["…", …]}, …]',
+    },
     images: { type: 'string', arg: 'DIR', help: 'folder the annotation image paths are relative to' },
-    'k-test': { type: 'string', arg: 'K', help: 'shortlist size each way re-scored by ITM (default 256 as BLIP on COCO; 128 on Flickr30k)' },
-    index: { type: 'string', arg: 'PATH|URI', help: 'image index holding the encoded images (default: a folder under the temp folder); a rerun resumes it' },
+    'k-test': {
+      type: 'string',
+      arg: 'K',
+      help: 'shortlist size each way re-scored by ITM (default 256 as BLIP on COCO; 128 on Flickr30k)',
+    },
+    index: {
+      type: 'string',
+      arg: 'PATH|URI',
+      help: 'image index holding the encoded images (default: a folder under the temp folder); a rerun resumes it',
+    },
     json: { type: 'boolean', help: 'print {"txt_r1", …, "r_mean"} (percentages) as BLIP\'s itm_eval' },
   },
   details: [
-    'Captions go through BLIP\'s pre_caption (30 words) and are tokenised to 35 tokens; the ITC similarity',
+    "Captions go through BLIP's pre_caption (30 words) and are tokenised to 35 tokens; the ITC similarity",
     'shortlists k_test texts per image and k_test images per text, re-scored as ITM match logit + ITC with',
     '[ENC] at position 0; everything else scores -100. Ties rank by position in the annotations.',
   ].join('\n'),
@@ -54,22 +70,37 @@ export const evalCommand: Command = {
     const bar = new IndexProgressBar(process.stderr);
     let stage = '';
     try {
-      const result = await withInterrupts((signal) => {
-        bar.break();
-        process.stderr.write(`blip-itm: ${signal}; saving the images encoded so far (run again to resume)\n`);
-      }, (signal) => evaluate(model, set, {
-        kTest, index, signal,
-        onProgress: (s, p) => {
-          if (s !== stage) { bar.break(); stage = s; if (process.stderr.isTTY) process.stderr.write(s === 'images' ? 'encoding images\n' : 'ITM re-scoring\n'); }
-          bar.update(p);
+      const result = await withInterrupts(
+        (signal) => {
+          bar.break();
+          process.stderr.write(`blip-itm: ${signal}; saving the images encoded so far (run again to resume)\n`);
         },
-        onWarning: (m) => { bar.break(); process.stderr.write(`blip-itm: ${m}\n`); },
-      }));
+        (signal) =>
+          evaluate(model, set, {
+            kTest,
+            index,
+            signal,
+            onProgress: (s, p) => {
+              if (s !== stage) {
+                bar.break();
+                stage = s;
+                if (process.stderr.isTTY) process.stderr.write(s === 'images' ? 'encoding images\n' : 'ITM re-scoring\n');
+              }
+              bar.update(p);
+            },
+            onWarning: (m) => {
+              bar.break();
+              process.stderr.write(`blip-itm: ${m}\n`);
+            },
+          }),
+      );
       bar.break();
       if (args.flag('json')) {
         process.stdout.write(JSON.stringify(Object.fromEntries(KEYS.map((k) => [k, result.recalls[k]]))) + '\n');
       } else {
-        process.stdout.write(`${set.images.length} images, ${set.texts.length} texts, k_test ${result.kTest}\n${recallsTable(result.recalls)}`);
+        process.stdout.write(
+          `${set.images.length} images, ${set.texts.length} texts, k_test ${result.kTest}\n${recallsTable(result.recalls)}`,
+        );
       }
     } finally {
       bar.break();

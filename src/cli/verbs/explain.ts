@@ -10,29 +10,42 @@ import { loadModel } from '../load';
 export const explain: Command = {
   name: 'explain',
   summary: 'Draws where in the image the text matches: Grad-CAM of the ITM score (or raw attention) over the image, as a PNG.',
-  usage: 'explain --model DIR|HUB_ID --image IMG --text TXT --out FILE.png [--layer L] [--token WORD | --grid] '
-    + '[--attention cross|vision|text [--head H]] [--alpha A] [--colormap NAME] [--size PX] [--json]',
+  usage:
+    'explain --model DIR|HUB_ID --image IMG --text TXT --out FILE.png [--layer L] [--token WORD | --grid] ' +
+    '[--attention cross|vision|text [--head H]] [--alpha A] [--colormap NAME] [--size PX] [--json]',
   options: {
     ...MODEL_OPTIONS,
     image: { type: 'string', arg: 'IMG', help: 'image file (JPEG or PNG); - reads it from standard input' },
     text: { type: 'string', arg: 'TXT', help: 'the text to explain (optional with --attention vision)' },
     out: { type: 'string', arg: 'FILE', help: 'PNG file to write' },
-    layer: { type: 'string', arg: 'L', help: 'text layer (ViT layer for --attention vision); default: 2/3 of the depth (8 of 12, as BLIP\'s demo), last ViT layer' },
+    layer: {
+      type: 'string',
+      arg: 'L',
+      help: "text layer (ViT layer for --attention vision); default: 2/3 of the depth (8 of 12, as BLIP's demo), last ViT layer",
+    },
     token: { type: 'string', arg: 'WORD', help: 'show the map of this word (its word pieces averaged) instead of the mean over all words' },
     grid: { type: 'boolean', help: 'one tile per token ([CLS] and [SEP] included), after the image and the all-words mean' },
-    attention: { type: 'string', arg: 'KIND', help: 'raw attention instead of Grad-CAM: cross (text over image), vision (ViT [CLS] over patches) or text (token matrix)' },
+    attention: {
+      type: 'string',
+      arg: 'KIND',
+      help: 'raw attention instead of Grad-CAM: cross (text over image), vision (ViT [CLS] over patches) or text (token matrix)',
+    },
     head: { type: 'string', arg: 'H', help: 'with --attention: one head (0-based) or mean (default)' },
     alpha: { type: 'string', arg: 'A', help: 'opacity of the colour where the map peaks, 0..1 (default 0.5; 1 = LAVIS getAttMap)' },
     colormap: { type: 'string', arg: 'NAME', help: `${COLORMAPS.join(', ')} (default jet)` },
-    size: { type: 'string', arg: 'PX', help: 'longer side of the output in pixels (default: the image\'s); with --grid, of each tile (default 192)' },
+    size: {
+      type: 'string',
+      arg: 'PX',
+      help: "longer side of the output in pixels (default: the image's); with --grid, of each tile (default 192)",
+    },
     'max-length': { type: 'string', arg: 'N', help: 'truncate the text to N tokens' },
-    'enc-token': { type: 'boolean', help: 'put [ENC] at position 0 of the ITM input, as BLIP\'s retrieval evaluation does' },
+    'enc-token': { type: 'boolean', help: "put [ENC] at position 0 of the ITM input, as BLIP's retrieval evaluation does" },
     json: { type: 'boolean', help: 'print the probability, layer, tokens and chosen map as JSON' },
   },
   details: [
     'The default picture is Grad-CAM over the cross-attention of one text layer (the positive part of the',
     'gradient of the ITM match logit times the attention, heads averaged; LAVIS compute_gradcam), averaged',
-    'over the text\'s word tokens without [CLS] and [SEP]: the whole-caption map BLIP\'s demo shows',
+    "over the text's word tokens without [CLS] and [SEP]: the whole-caption map BLIP's demo shows",
     '(LAVIS gradcam[1]). Each map is min-max normalised on its own, upsampled bicubically with patch values at',
     'patch centres, blurred (sigma 2% of the longer side) and blended over the image with opacity',
     'alpha * m^0.7, as LAVIS getAttMap. Colours are therefore relative within one map, not across maps.',
@@ -77,7 +90,8 @@ function explainOptions(args: ParsedArgs): ExplainOptions {
   const size = args.integer('size');
   if (size !== undefined && (size < 16 || size > 8192)) throw new UsageError(`explain: --size must be 16..8192 pixels, got ${size}`);
   args.bounded('layer', -1024, 1024);
-  if (args.flag('grid') && args.string('token') !== undefined) throw new UsageError('explain: --grid shows every token; use it or --token, not both');
+  if (args.flag('grid') && args.string('token') !== undefined)
+    throw new UsageError('explain: --grid shows every token; use it or --token, not both');
   return {
     attention: attention as AttentionKind | undefined,
     layer: args.integer('layer'),
@@ -94,9 +108,10 @@ function explainOptions(args: ParsedArgs): ExplainOptions {
 
 function zeroNote(r: Explanation): string {
   const which = r.zeroMaps.map((l) => JSON.stringify(l)).join(', ');
-  const hint = r.method === 'gradcam'
-    ? ' (Grad-CAM keeps only positive gradients; in the last text layer only [CLS] reaches the ITM head, so try an earlier --layer)'
-    : '';
+  const hint =
+    r.method === 'gradcam'
+      ? ' (Grad-CAM keeps only positive gradients; in the last text layer only [CLS] reaches the ITM head, so try an earlier --layer)'
+      : '';
   return `blip-itm: note: the map of ${which} is zero everywhere and shows the plain image${hint}\n`;
 }
 

@@ -37,9 +37,21 @@ export const indexCommand: Command = {
   positionals: 'PATH...: image files and folders (searched recursively for .jpg, .jpeg and .png; hidden entries skipped).',
   options: {
     ...MODEL_OPTIONS,
-    out: { type: 'string', arg: 'PATH|URI', help: 'the index: a local folder, or an object store URI LanceDB supports (s3://bucket/path, gs://, az://)' },
-    states: { type: 'string', arg: 'HOW', help: 'store image states for re-ranking as float32 (default; exact) or float16 (half the size); fixed when the index is created' },
-    shard: { type: 'string', arg: 'i/N', help: 'encode only part i of N of the images (by a hash of the path): N writers, on one machine or several, fill one index at once' },
+    out: {
+      type: 'string',
+      arg: 'PATH|URI',
+      help: 'the index: a local folder, or an object store URI LanceDB supports (s3://bucket/path, gs://, az://)',
+    },
+    states: {
+      type: 'string',
+      arg: 'HOW',
+      help: 'store image states for re-ranking as float32 (default; exact) or float16 (half the size); fixed when the index is created',
+    },
+    shard: {
+      type: 'string',
+      arg: 'i/N',
+      help: 'encode only part i of N of the images (by a hash of the path): N writers, on one machine or several, fill one index at once',
+    },
     'checkpoint-every': { type: 'string', arg: 'N', help: 'commit after every N encoded images (default 64; also every 30 s)' },
     hash: { type: 'boolean', help: 'also compare file contents (sha256) of files whose size and mtime did not change' },
     rebuild: { type: 'boolean', help: 'start afresh, e.g. when the index was made with another model' },
@@ -62,36 +74,46 @@ export const indexCommand: Command = {
     let shard: Shard | undefined;
     const shardText = args.string('shard');
     if (shardText !== undefined) {
-      try { shard = parseShard(shardText); } catch (e) { throw new UsageError(`index: --${(e as Error).message}`); }
+      try {
+        shard = parseShard(shardText);
+      } catch (e) {
+        throw new UsageError(`index: --${(e as Error).message}`);
+      }
     }
     const every = args.integer('checkpoint-every');
     if (every !== undefined && every < 1) throw new UsageError(`index: --checkpoint-every must be 1 or more, got ${every}`);
     const model = await loadModel(args);
     const bar = new IndexProgressBar(process.stderr);
     try {
-      await withInterrupts((signal) => {
-        bar.break();
-        process.stderr.write(`blip-itm: ${signal}; saving the images indexed so far (send it again to quit at once)\n`);
-      }, async (signal) => {
-        try {
-          const report = await buildIndex(model, out, paths, {
-            states: states as StatesStorage | undefined,
-            hash: args.flag('hash'),
-            rebuild: args.flag('rebuild'),
-            shard,
-            checkpointEvery: every,
-            signal,
-            onProgress: bar.update,
-            onWarning: (message) => { bar.break(); process.stderr.write(`blip-itm: ${message}\n`); },
-          });
+      await withInterrupts(
+        (signal) => {
           bar.break();
-          process.stderr.write(`${summaryLine(out, report)}\n`);
-        } catch (e) {
-          bar.break();
-          if (!(e instanceof IndexInterrupted)) throw e;
-          process.stderr.write(`blip-itm: ${out}: ${e.message}\n`);
-        }
-      });
+          process.stderr.write(`blip-itm: ${signal}; saving the images indexed so far (send it again to quit at once)\n`);
+        },
+        async (signal) => {
+          try {
+            const report = await buildIndex(model, out, paths, {
+              states: states as StatesStorage | undefined,
+              hash: args.flag('hash'),
+              rebuild: args.flag('rebuild'),
+              shard,
+              checkpointEvery: every,
+              signal,
+              onProgress: bar.update,
+              onWarning: (message) => {
+                bar.break();
+                process.stderr.write(`blip-itm: ${message}\n`);
+              },
+            });
+            bar.break();
+            process.stderr.write(`${summaryLine(out, report)}\n`);
+          } catch (e) {
+            bar.break();
+            if (!(e instanceof IndexInterrupted)) throw e;
+            process.stderr.write(`blip-itm: ${out}: ${e.message}\n`);
+          }
+        },
+      );
     } finally {
       model.dispose();
     }

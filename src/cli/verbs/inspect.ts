@@ -10,14 +10,19 @@ export const inspect: Command = {
   usage: 'inspect --model DIR|HUB_ID [--image IMG]... [--text TXT]... [--port N] [--host 127.0.0.1]',
   options: {
     ...MODEL_OPTIONS,
-    image: { type: 'string', multiple: true, arg: 'IMG', help: 'image to preload (JPEG or PNG); repeat for several. The page can upload more' },
+    image: {
+      type: 'string',
+      multiple: true,
+      arg: 'IMG',
+      help: 'image to preload (JPEG or PNG); repeat for several. The page can upload more',
+    },
     text: { type: 'string', multiple: true, arg: 'TXT', help: 'caption to preload; repeat for several' },
     'texts-file': { type: 'string', arg: 'FILE', help: 'more captions, one per line' },
     port: { type: 'string', arg: 'N', help: 'port to listen on (default 7384; 0 = any free port)' },
     host: { type: 'string', arg: 'ADDR', help: 'address to bind (default 127.0.0.1; anything else exposes the model to your network)' },
   },
   details: [
-    'The first line of output is the page\'s URL; the server runs until interrupted (Ctrl-C).',
+    "The first line of output is the page's URL; the server runs until interrupted (Ctrl-C).",
     'It answers only requests addressed to its own host name (DNS rebinding protection), reads no',
     'file but the --image files named here, and limits uploads to 32 MB and 50 megapixels.',
   ].join('\n'),

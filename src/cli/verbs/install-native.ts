@@ -17,7 +17,7 @@ function nodeRoot(): string {
 
 export const installNative: Command = {
   name: 'install-native',
-  summary: 'Builds the native TensorFlow backend (tfjs-node) offline from TensorFlow\'s CPU wheel; see docs/native-backend.md.',
+  summary: "Builds the native TensorFlow backend (tfjs-node) offline from TensorFlow's CPU wheel; see docs/native-backend.md.",
   usage: 'install-native [--force | --uninstall]',
   options: {
     force: { type: 'boolean', help: 'rebuild from scratch' },
@@ -26,7 +26,7 @@ export const installNative: Command = {
   details: [
     'Runs scripts/install-tfjs-node-offline.sh: pip-downloads tensorflow-cpu (about 270 MB, cached),',
     'npm-installs @tensorflow/tfjs-node without its download script, and builds its addon against the',
-    'wheel\'s libtensorflow (Linux x86_64; needs python3 with pip, g++, make and Node\'s headers).',
+    "wheel's libtensorflow (Linux x86_64; needs python3 with pip, g++, make and Node's headers).",
     'Afterwards --backend auto picks it (after a hardware GPU through WebGPU).',
   ].join('\n'),
   async run(args) {

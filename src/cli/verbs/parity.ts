@@ -6,8 +6,9 @@ import { fsProblem } from '../io';
 
 export const parity: Command = {
   name: 'parity',
-  summary: 'Compares two activation dumps tensor by tensor (max absolute and scale-relative difference); '
-    + 'exits 1 when any tensor is off by more than the tolerance or missing.',
+  summary:
+    'Compares two activation dumps tensor by tensor (max absolute and scale-relative difference); ' +
+    'exits 1 when any tensor is off by more than the tolerance or missing.',
   usage: 'parity REFERENCE.safetensors ACTUAL.safetensors [--tol 1e-4] [--only PREFIX...] [--json]',
   positionals: 'REFERENCE: e.g. a dump made by transformers; ACTUAL: e.g. `blip-itm dump` of the same inputs.',
   options: {
@@ -20,13 +21,19 @@ export const parity: Command = {
     const [refFile, actFile] = args.positionals;
     for (const file of [refFile, actFile]) {
       let st: fs.Stats;
-      try { st = fs.statSync(file); } catch (e) { throw fsProblem(file, e); }
+      try {
+        st = fs.statSync(file);
+      } catch (e) {
+        throw fsProblem(file, e);
+      }
       if (st.isDirectory()) throw new Error(`${file}: is a directory; give a .safetensors file`);
     }
     const tol = args.number('tol', 1e-4);
     const only = args.strings('only');
-    const rows = compareTensors(readAllSafetensors(refFile).tensors, readAllSafetensors(actFile).tensors,
-      { tol, only: only.length ? only : undefined });
+    const rows = compareTensors(readAllSafetensors(refFile).tensors, readAllSafetensors(actFile).tensors, {
+      tol,
+      only: only.length ? only : undefined,
+    });
     if (!rows.length) throw new Error(`${refFile}: no tensors to compare`);
     process.stdout.write(args.flag('json') ? JSON.stringify(rows) + '\n' : formatDiffs(rows) + '\n');
     const failed = rows.filter((r) => !r.ok);

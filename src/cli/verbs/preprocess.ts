@@ -7,8 +7,9 @@ import { modelSource } from '../load';
 
 export const preprocess: Command = {
   name: 'preprocess',
-  summary: 'Runs the image processor (decode, EXIF, RGB, Pillow-exact bicubic resize, normalise) and writes, '
-    + 'for image i, resized.{i} (uint8 [H,W,3]) and pixel_values.{i} (float32 [3,H,W]).',
+  summary:
+    'Runs the image processor (decode, EXIF, RGB, Pillow-exact bicubic resize, normalise) and writes, ' +
+    'for image i, resized.{i} (uint8 [H,W,3]) and pixel_values.{i} (float32 [3,H,W]).',
   usage: 'preprocess --model DIR|HUB_ID [--size N] IMG... --out FILE.safetensors',
   positionals: 'IMG...: JPEG or PNG files.',
   options: {
@@ -16,7 +17,10 @@ export const preprocess: Command = {
     size: { type: 'string', arg: 'N', help: 'resize to NxN instead of the configured size (1..4096)' },
     'max-pixels': MODEL_OPTIONS['max-pixels'],
     out: { type: 'string', arg: 'FILE', help: 'safetensors file to write' },
-    'no-exif': { type: 'boolean', help: 'ignore EXIF orientation (as PIL Image.open without exif_transpose); default: applied, as transformers\' load_image' },
+    'no-exif': {
+      type: 'boolean',
+      help: "ignore EXIF orientation (as PIL Image.open without exif_transpose); default: applied, as transformers' load_image",
+    },
   },
   async run(args) {
     if (!args.positionals.length) throw new UsageError('preprocess: no image given');

@@ -9,12 +9,17 @@ export const score: Command = {
   usage: 'score --model DIR|HUB_ID --image IMG... --text TXT... [--mode itm|itc|both] [--json]',
   options: {
     ...MODEL_OPTIONS,
-    image: { type: 'string', multiple: true, arg: 'IMG', help: 'image files (JPEG or PNG), several after one flag or the flag repeated; - reads one from standard input' },
+    image: {
+      type: 'string',
+      multiple: true,
+      arg: 'IMG',
+      help: 'image files (JPEG or PNG), several after one flag or the flag repeated; - reads one from standard input',
+    },
     text: { type: 'string', multiple: true, arg: 'TXT', help: 'text to match; repeat for several (an empty string is a valid text)' },
     'texts-file': { type: 'string', arg: 'FILE', help: 'more texts, one per line' },
     mode: { type: 'string', arg: 'MODE', help: 'itm (match probability), itc (cosine) or both (default)' },
     'max-length': { type: 'string', arg: 'N', help: 'truncate texts to N tokens (BLIP retrieval uses 35; default: no truncation)' },
-    'enc-token': { type: 'boolean', help: 'put [ENC] at position 0 of the ITM input, as BLIP\'s retrieval evaluation does' },
+    'enc-token': { type: 'boolean', help: "put [ENC] at position 0 of the ITM input, as BLIP's retrieval evaluation does" },
     json: { type: 'boolean', help: 'print {"itm": [[...]], "itc": [[...]]} (rows = images, columns = texts)' },
   },
   async run(args) {

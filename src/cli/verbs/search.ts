@@ -4,11 +4,19 @@ import { DEFAULT_RERANK, DEFAULT_TOP_K, ImageIndex, RERANK_ORDERS, RerankOrder, 
 
 /** Options search and rank share. */
 export const RETRIEVAL_OPTIONS: Command['options'] = {
-  rerank: { type: 'string', arg: 'K', help: `re-score the best K by ITC with the ITM head (default ${DEFAULT_RERANK}; BLIP's COCO evaluation uses 256; 0: ITC only)` },
+  rerank: {
+    type: 'string',
+    arg: 'K',
+    help: `re-score the best K by ITC with the ITM head (default ${DEFAULT_RERANK}; BLIP's COCO evaluation uses 256; 0: ITC only)`,
+  },
   'top-k': { type: 'string', arg: 'N', help: `print the best N (default ${DEFAULT_TOP_K}; at most K when re-ranking)` },
-  order: { type: 'string', arg: 'HOW', help: 'itm: by ITM match probability (default); blip: ITM match logit + ITC cosine, as BLIP\'s evaluation ranks' },
+  order: {
+    type: 'string',
+    arg: 'HOW',
+    help: "itm: by ITM match probability (default); blip: ITM match logit + ITC cosine, as BLIP's evaluation ranks",
+  },
   'max-length': { type: 'string', arg: 'N', help: 'truncate texts to N tokens (BLIP retrieval uses 35; default: no truncation)' },
-  'enc-token': { type: 'boolean', help: 'put [ENC] at position 0 of the ITM input, as BLIP\'s retrieval evaluation does' },
+  'enc-token': { type: 'boolean', help: "put [ENC] at position 0 of the ITM input, as BLIP's retrieval evaluation does" },
   json: { type: 'boolean', help: 'print a JSON array, best first' },
 };
 
@@ -18,7 +26,8 @@ export function retrievalOptions(args: ParsedArgs, verb: string): RetrievalOptio
   const order = args.string('order') ?? 'itm';
   if (rerank < 0) throw new UsageError(`${verb}: --rerank must be 0 or more, got ${rerank}`);
   if (topK < 1) throw new UsageError(`${verb}: --top-k must be 1 or more, got ${topK}`);
-  if (!RERANK_ORDERS.includes(order as RerankOrder)) throw new UsageError(`${verb}: --order must be ${RERANK_ORDERS.join(' or ')}, got "${order}"`);
+  if (!RERANK_ORDERS.includes(order as RerankOrder))
+    throw new UsageError(`${verb}: --order must be ${RERANK_ORDERS.join(' or ')}, got "${order}"`);
   return { rerank, topK, order: order as RerankOrder, maxLength: args.integer('max-length'), encToken: args.flag('enc-token') };
 }
 
@@ -26,12 +35,14 @@ export function retrievalOptions(args: ParsedArgs, verb: string): RetrievalOptio
 export function resultTable(rows: { itc: number; itm?: number; label: string }[]): string {
   const withItm = rows.some((r) => r.itm !== undefined);
   const head = [' #', ...(withItm ? ['itm   '] : []), 'itc    ', ''].join('  ');
-  const lines = rows.map((r, i) => [
-    String(i + 1).padStart(2),
-    ...(withItm ? [r.itm === undefined ? '  -   ' : r.itm.toFixed(4)] : []),
-    (r.itc < 0 ? '' : ' ') + r.itc.toFixed(4),
-    r.label,
-  ].join('  '));
+  const lines = rows.map((r, i) =>
+    [
+      String(i + 1).padStart(2),
+      ...(withItm ? [r.itm === undefined ? '  -   ' : r.itm.toFixed(4)] : []),
+      (r.itc < 0 ? '' : ' ') + r.itc.toFixed(4),
+      r.label,
+    ].join('  '),
+  );
   return [head.trimEnd(), ...lines].join('\n') + '\n';
 }
 
@@ -41,7 +52,11 @@ export const search: Command = {
   usage: 'search --model DIR|HUB_ID --index PATH|URI --text QUERY [--rerank K] [--top-k N] [--json]',
   options: {
     ...MODEL_OPTIONS,
-    index: { type: 'string', arg: 'INDEX', help: 'an index made by blip-itm index (folder or URI such as s3://bucket/x; with the same model)' },
+    index: {
+      type: 'string',
+      arg: 'INDEX',
+      help: 'an index made by blip-itm index (folder or URI such as s3://bucket/x; with the same model)',
+    },
     text: { type: 'string', arg: 'QUERY', help: 'what to look for' },
     ...RETRIEVAL_OPTIONS,
   },

@@ -30,11 +30,19 @@ async function request(path, body) {
   notify(null);
   if (!poll) poll = setInterval(pollStatus, 250);
   try {
-    const res = await fetch(path, body === undefined ? {} : {
-      method: 'POST',
-      headers: { 'Content-Type': body instanceof Blob ? 'application/octet-stream' : 'application/json', ...(body instanceof File ? { 'X-Image-Name': body.name.replace(/[^\w.\- ]+/g, '_') } : {}) },
-      body: body instanceof Blob ? body : JSON.stringify(body),
-    });
+    const res = await fetch(
+      path,
+      body === undefined
+        ? {}
+        : {
+            method: 'POST',
+            headers: {
+              'Content-Type': body instanceof Blob ? 'application/octet-stream' : 'application/json',
+              ...(body instanceof File ? { 'X-Image-Name': body.name.replace(/[^\w.\- ]+/g, '_') } : {}),
+            },
+            body: body instanceof Blob ? body : JSON.stringify(body),
+          },
+    );
     const data = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
     if (!res.ok) throw new Error(data.error ?? `${res.status} ${res.statusText}`);
     return data;

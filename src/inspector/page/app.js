@@ -39,7 +39,14 @@ const state = {
   attentions: new Map(),
 };
 // For tests and the curious: how many times the main picture was drawn.
-window.inspector = { get redraws() { return state.redraws; }, get shown() { return state.shown; } };
+window.inspector = {
+  get redraws() {
+    return state.redraws;
+  },
+  get shown() {
+    return state.shown;
+  },
+};
 
 api.onProgress((busy, status) => {
   $('progress').hidden = !busy;
@@ -55,7 +62,9 @@ function showError(e) {
   $('error').textContent = e.message ?? String(e);
   $('error').hidden = false;
   clearTimeout(errorTimer);
-  errorTimer = setTimeout(() => { $('error').hidden = true; }, 10000);
+  errorTimer = setTimeout(() => {
+    $('error').hidden = true;
+  }, 10000);
 }
 
 function loadImage(src) {
@@ -71,17 +80,19 @@ function loadImage(src) {
 
 function renderImageList() {
   const list = $('image-list');
-  list.replaceChildren(...state.images.map((info) => {
-    const b = document.createElement('button');
-    b.title = `${info.name} (${info.width}x${info.height})`;
-    b.classList.toggle('active', info.id === state.image);
-    const img = document.createElement('img');
-    img.src = api.imageUrl(info.id);
-    img.alt = info.name;
-    b.append(img);
-    b.addEventListener('click', () => selectImage(info.id).catch(showError));
-    return b;
-  }));
+  list.replaceChildren(
+    ...state.images.map((info) => {
+      const b = document.createElement('button');
+      b.title = `${info.name} (${info.width}x${info.height})`;
+      b.classList.toggle('active', info.id === state.image);
+      const img = document.createElement('img');
+      img.src = api.imageUrl(info.id);
+      img.alt = info.name;
+      b.append(img);
+      b.addEventListener('click', () => selectImage(info.id).catch(showError));
+      return b;
+    }),
+  );
 }
 
 async function selectImage(id) {
@@ -106,9 +117,14 @@ async function uploadFiles(files) {
 function setUpDrop() {
   const zone = $('dropzone');
   for (const type of ['dragenter', 'dragover']) {
-    document.addEventListener(type, (e) => { e.preventDefault(); zone.classList.add('over'); });
+    document.addEventListener(type, (e) => {
+      e.preventDefault();
+      zone.classList.add('over');
+    });
   }
-  document.addEventListener('dragleave', (e) => { if (e.target === document.documentElement || e.target === zone) zone.classList.remove('over'); });
+  document.addEventListener('dragleave', (e) => {
+    if (e.target === document.documentElement || e.target === zone) zone.classList.remove('over');
+  });
   document.addEventListener('drop', (e) => {
     e.preventDefault();
     zone.classList.remove('over');
@@ -130,7 +146,12 @@ async function rescore() {
 function rows() {
   const s = state.scores;
   const out = s.texts.map((text, index) => ({
-    index, text, prob: s.probs[index], logitNo: s.logits[index][0], logitYes: s.logits[index][1], itc: s.itc[index],
+    index,
+    text,
+    prob: s.probs[index],
+    logitNo: s.logits[index][0],
+    logitYes: s.logits[index][1],
+    itc: s.itc[index],
   }));
   const { key, dir } = state.sort;
   return out.sort((a, b) => (a[key] < b[key] ? -dir : a[key] > b[key] ? dir : 0));
@@ -145,25 +166,33 @@ function cell(text, className) {
 
 function renderScores() {
   const body = $('scores').tBodies[0];
-  body.replaceChildren(...rows().map((r) => {
-    const tr = document.createElement('tr');
-    tr.dataset.index = r.index;
-    tr.classList.toggle('selected', r.index === state.caption);
-    const prob = cell(r.prob.toFixed(4), 'num prob');
-    const bar = document.createElement('div');
-    bar.className = 'pbar';
-    bar.style.width = `${(r.prob * 100).toFixed(1)}%`;
-    prob.append(bar);
-    tr.append(cell(String(r.index + 1), 'num muted'), cell(r.text || '(empty)'), prob,
-      cell(r.logitNo.toFixed(3), 'num'), cell(r.logitYes.toFixed(3), 'num'), cell(r.itc.toFixed(4), 'num'));
-    tr.addEventListener('click', () => {
-      state.caption = r.index;
-      state.token = null;
-      renderScores();
-      render().catch(showError);
-    });
-    return tr;
-  }));
+  body.replaceChildren(
+    ...rows().map((r) => {
+      const tr = document.createElement('tr');
+      tr.dataset.index = r.index;
+      tr.classList.toggle('selected', r.index === state.caption);
+      const prob = cell(r.prob.toFixed(4), 'num prob');
+      const bar = document.createElement('div');
+      bar.className = 'pbar';
+      bar.style.width = `${(r.prob * 100).toFixed(1)}%`;
+      prob.append(bar);
+      tr.append(
+        cell(String(r.index + 1), 'num muted'),
+        cell(r.text || '(empty)'),
+        prob,
+        cell(r.logitNo.toFixed(3), 'num'),
+        cell(r.logitYes.toFixed(3), 'num'),
+        cell(r.itc.toFixed(4), 'num'),
+      );
+      tr.addEventListener('click', () => {
+        state.caption = r.index;
+        state.token = null;
+        renderScores();
+        render().catch(showError);
+      });
+      return tr;
+    }),
+  );
   for (const th of $('scores').tHead.rows[0].cells) {
     th.classList.toggle('sorted-asc', th.dataset.key === state.sort.key && state.sort.dir > 0);
     th.classList.toggle('sorted-desc', th.dataset.key === state.sort.key && state.sort.dir < 0);
@@ -213,17 +242,30 @@ let chips = { key: '', list: [] };
 function renderChips(tokens) {
   const key = JSON.stringify(tokens);
   if (chips.key !== key) {
-    chips = { key, list: wordSelections(tokens).map((o) => {
-      const chip = document.createElement('button');
-      chip.className = 'chip';
-      chip.textContent = o.label;
-      chip.classList.toggle('special', Boolean(o.special || o.caption));
-      chip.title = `token position${o.positions.length > 1 ? 's' : ''} ${o.positions.join(', ')}`;
-      chip.addEventListener('mouseenter', () => { state.hover = o; render().catch(showError); });
-      chip.addEventListener('mouseleave', () => { state.hover = null; render().catch(showError); });
-      chip.addEventListener('click', () => { state.token = o.caption ? null : o; state.hover = null; render().catch(showError); });
-      return { o, chip };
-    }) };
+    chips = {
+      key,
+      list: wordSelections(tokens).map((o) => {
+        const chip = document.createElement('button');
+        chip.className = 'chip';
+        chip.textContent = o.label;
+        chip.classList.toggle('special', Boolean(o.special || o.caption));
+        chip.title = `token position${o.positions.length > 1 ? 's' : ''} ${o.positions.join(', ')}`;
+        chip.addEventListener('mouseenter', () => {
+          state.hover = o;
+          render().catch(showError);
+        });
+        chip.addEventListener('mouseleave', () => {
+          state.hover = null;
+          render().catch(showError);
+        });
+        chip.addEventListener('click', () => {
+          state.token = o.caption ? null : o;
+          state.hover = null;
+          render().catch(showError);
+        });
+        return { o, chip };
+      }),
+    };
     $('tokens').replaceChildren(...chips.list.map((c) => c.chip));
   }
   const current = selection(tokens);
@@ -256,9 +298,18 @@ function thumbnailGrid(view, data, sel) {
       const canvas = document.createElement('canvas');
       drawPicture(canvas, picture(view, data, 0, 'mean', o), data, THUMB_SIDE, false);
       canvas.classList.toggle('active', o.positions.join() === sel.positions.join());
-      canvas.addEventListener('mouseenter', () => { state.hover = o; render().catch(showError); });
-      canvas.addEventListener('mouseleave', () => { state.hover = null; render().catch(showError); });
-      canvas.addEventListener('click', () => { state.token = o.caption ? null : o; render().catch(showError); });
+      canvas.addEventListener('mouseenter', () => {
+        state.hover = o;
+        render().catch(showError);
+      });
+      canvas.addEventListener('mouseleave', () => {
+        state.hover = null;
+        render().catch(showError);
+      });
+      canvas.addEventListener('click', () => {
+        state.token = o.caption ? null : o;
+        render().catch(showError);
+      });
       const label = document.createElement('figcaption');
       label.textContent = o.label;
       fig.append(canvas, label);
@@ -321,14 +372,25 @@ async function render() {
   state.redraws++;
   $('canvas').dataset.redraws = String(state.redraws);
   const zero = pic.map && pic.map.every((v) => v === 0);
-  const zeroNote = view === 'gradcam'
-    ? ' This map is zero everywhere: Grad-CAM keeps only positive gradients, and in the last text layer only [CLS] reaches the ITM head; pick an earlier layer.'
-    : ' This map is zero everywhere.';
+  const zeroNote =
+    view === 'gradcam'
+      ? ' This map is zero everywhere: Grad-CAM keeps only positive gradients, and in the last text layer only [CLS] reaches the ITM head; pick an earlier layer.'
+      : ' This map is zero everywhere.';
   $('describe').textContent = pic.describe + (pic.matrix ? '.' : '. Each map is min-max normalised on its own.') + (zero ? zeroNote : '');
   $('stage').classList.toggle('stacked', view !== 'gradcam');
   const prob = state.scores ? state.scores.probs[state.caption] : data.probability;
-  $('caption-line').replaceChildren(document.createTextNode(`“${caption()}” · ITM p `), Object.assign(document.createElement('b'), { textContent: prob.toFixed(4) }));
-  state.shown = { view, layer, head: VIEWS[view].heads ? head : 'mean', selection: showTokens ? sel : null, ...(pic.matrix ? { matrix: pic.matrix } : { grid: data.grid, map: pic.map }), tokens: data.tokens };
+  $('caption-line').replaceChildren(
+    document.createTextNode(`“${caption()}” · ITM p `),
+    Object.assign(document.createElement('b'), { textContent: prob.toFixed(4) }),
+  );
+  state.shown = {
+    view,
+    layer,
+    head: VIEWS[view].heads ? head : 'mean',
+    selection: showTokens ? sel : null,
+    ...(pic.matrix ? { matrix: pic.matrix } : { grid: data.grid, map: pic.map }),
+    tokens: data.tokens,
+  };
   // While hovering, the thumbnails stay (rebuilding them under the mouse would flicker).
   if (!state.hover || thumbsFor !== data) thumbnailGrid(view, data, sel);
   thumbsFor = data;
@@ -337,7 +399,9 @@ async function render() {
 // ---- controls ------------------------------------------------------------------------------
 
 function options(select, values, labels) {
-  select.replaceChildren(...values.map((v, i) => Object.assign(document.createElement('option'), { value: String(v), textContent: labels[i] })));
+  select.replaceChildren(
+    ...values.map((v, i) => Object.assign(document.createElement('option'), { value: String(v), textContent: labels[i] })),
+  );
 }
 
 function syncControls() {
@@ -346,14 +410,22 @@ function syncControls() {
   const layers = spec.layers === 'vision' ? state.info.visionLayers : state.info.textLayers;
   const layerValues = Array.from({ length: layers }, (_, i) => i);
   const demo = state.info.defaultGradcamLayer;
-  options($('layer'), layerValues, layerValues.map((l) => (spec.layers === 'text' && l === demo ? `${l} (BLIP demo)` : String(l))));
+  options(
+    $('layer'),
+    layerValues,
+    layerValues.map((l) => (spec.layers === 'text' && l === demo ? `${l} (BLIP demo)` : String(l))),
+  );
   $('layer').value = String(view === 'gradcam' ? state.layer.gradcam : state.layer[view]);
   $('head-control').hidden = !spec.heads;
   $('alpha-control').hidden = view === 'text';
   if (spec.heads) {
     const heads = view === 'vision' ? state.info.visionHeads : state.info.textHeads;
     const values = ['mean', ...Array.from({ length: heads }, (_, h) => h), ...(view === 'vision' ? ['rollout'] : [])];
-    options($('head'), values, values.map((v) => (v === 'mean' ? 'mean of heads' : v === 'rollout' ? 'rollout from [CLS]' : String(v))));
+    options(
+      $('head'),
+      values,
+      values.map((v) => (v === 'mean' ? 'mean of heads' : v === 'rollout' ? 'rollout from [CLS]' : String(v))),
+    );
     $('head').value = String(state.head[view]);
   }
   for (const b of $('tabs').children) b.classList.toggle('active', b.dataset.view === view);
@@ -374,24 +446,41 @@ function exportName(ext) {
 }
 
 function setUpControls() {
-  $('layer').addEventListener('change', () => { state.layer[state.view] = Number($('layer').value); render().catch(showError); });
+  $('layer').addEventListener('change', () => {
+    state.layer[state.view] = Number($('layer').value);
+    render().catch(showError);
+  });
   $('head').addEventListener('change', () => {
     const v = $('head').value;
     state.head[state.view] = v === 'mean' || v === 'rollout' ? v : Number(v);
     render().catch(showError);
   });
-  $('alpha').addEventListener('input', () => { state.alpha = Number($('alpha').value); render().catch(showError); });
+  $('alpha').addEventListener('input', () => {
+    state.alpha = Number($('alpha').value);
+    render().catch(showError);
+  });
   $('colormap').addEventListener('change', async () => {
     state.lut = (await api.colormap($('colormap').value)).lut;
     drawColourbar($('colourbar'), state.lut);
     render().catch(showError);
   });
   for (const b of $('tabs').children) {
-    b.addEventListener('click', () => { state.view = b.dataset.view; state.hover = null; syncControls(); render().catch(showError); });
+    b.addEventListener('click', () => {
+      state.view = b.dataset.view;
+      state.hover = null;
+      syncControls();
+      render().catch(showError);
+    });
   }
-  $('enc-token').addEventListener('change', () => { state.encToken = $('enc-token').checked; rescore().catch(showError); });
+  $('enc-token').addEventListener('change', () => {
+    state.encToken = $('enc-token').checked;
+    rescore().catch(showError);
+  });
   $('score-button').addEventListener('click', () => {
-    state.texts = $('captions').value.split(/\r?\n/).map((t) => t.trim()).filter((t) => t.length);
+    state.texts = $('captions')
+      .value.split(/\r?\n/)
+      .map((t) => t.trim())
+      .filter((t) => t.length);
     state.caption = 0;
     state.token = null;
     rescore().catch(showError);
@@ -399,7 +488,14 @@ function setUpControls() {
   $('export-png').addEventListener('click', () => $('canvas').toBlob((blob) => download(blob, exportName('png')), 'image/png'));
   $('export-json').addEventListener('click', () => {
     const image = state.images.find((i) => i.id === state.image);
-    const json = { model: state.info, image, encToken: state.encToken, caption: caption(), scores: state.scores && rows(), shown: state.shown };
+    const json = {
+      model: state.info,
+      image,
+      encToken: state.encToken,
+      caption: caption(),
+      scores: state.scores && rows(),
+      shown: state.shown,
+    };
     download(new Blob([JSON.stringify(json, null, 1)], { type: 'application/json' }), exportName('json'));
   });
 }
@@ -412,8 +508,14 @@ async function start() {
   state.info = s.model;
   state.images = s.images;
   state.texts = s.texts;
-  state.layer = { gradcam: s.model.defaultGradcamLayer, cross: s.model.defaultGradcamLayer, vision: s.model.visionLayers - 1, text: s.model.defaultGradcamLayer };
-  $('model-info').textContent = `${s.model.source} · ${s.model.backend} · ViT ${s.model.visionLayers}x${s.model.visionHeads} heads, text ${s.model.textLayers}x${s.model.textHeads} heads, ${s.model.imageSize} px`;
+  state.layer = {
+    gradcam: s.model.defaultGradcamLayer,
+    cross: s.model.defaultGradcamLayer,
+    vision: s.model.visionLayers - 1,
+    text: s.model.defaultGradcamLayer,
+  };
+  $('model-info').textContent =
+    `${s.model.source} · ${s.model.backend} · ViT ${s.model.visionLayers}x${s.model.visionHeads} heads, text ${s.model.textLayers}x${s.model.textHeads} heads, ${s.model.imageSize} px`;
   $('captions').value = s.texts.join('\n');
   state.lut = (await api.colormap('jet')).lut;
   drawColourbar($('colourbar'), state.lut);

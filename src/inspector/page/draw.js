@@ -81,11 +81,13 @@ export function drawMatrix(canvas, matrix, tokens, lut, { side, labels }) {
   ctx.fillRect(0, 0, cssSide, cssSide);
   let hi = 0;
   for (const row of matrix) for (const v of row) hi = Math.max(hi, v);
-  matrix.forEach((row, q) => row.forEach((v, k) => {
-    const [r, g, b] = colour(lut, hi > 0 ? v / hi : 0);
-    ctx.fillStyle = `rgb(${r},${g},${b})`;
-    ctx.fillRect(margin + k * cell, margin + q * cell, cell, cell);
-  }));
+  matrix.forEach((row, q) =>
+    row.forEach((v, k) => {
+      const [r, g, b] = colour(lut, hi > 0 ? v / hi : 0);
+      ctx.fillStyle = `rgb(${r},${g},${b})`;
+      ctx.fillRect(margin + k * cell, margin + q * cell, cell, cell);
+    }),
+  );
   if (!labels) return;
   ctx.font = `${font}px system-ui, sans-serif`;
   ctx.fillStyle = '#222';

@@ -26,17 +26,33 @@ function headMap(perHead, head) {
 /** The numbers behind one picture: {map | matrix, describe}. */
 export function picture(view, data, layer, head, sel) {
   if (view === 'gradcam') {
-    return { map: mean(sel.positions.map((p) => data.maps[p])), describe: `Grad-CAM of the ITM match logit over text layer ${data.layer}'s cross-attention (heads averaged), ${sel.label}` };
+    return {
+      map: mean(sel.positions.map((p) => data.maps[p])),
+      describe: `Grad-CAM of the ITM match logit over text layer ${data.layer}'s cross-attention (heads averaged), ${sel.label}`,
+    };
   }
   if (view === 'cross') {
     const perHead = data.cross[layer].map((tokens) => mean(sel.positions.map((p) => tokens[p])));
-    return { map: headMap(perHead, head), describe: `cross-attention of text layer ${layer}, ${head === 'mean' ? 'mean of heads' : `head ${head}`}: ${sel.label} over the image patches` };
+    return {
+      map: headMap(perHead, head),
+      describe: `cross-attention of text layer ${layer}, ${head === 'mean' ? 'mean of heads' : `head ${head}`}: ${sel.label} over the image patches`,
+    };
   }
   if (view === 'vision') {
-    if (head === 'rollout') return { map: data.rollout[layer], describe: `attention rollout from the image [CLS] through ViT layers 0..${layer} (heads averaged, identity added)` };
-    return { map: headMap(data.vision[layer], head), describe: `ViT layer ${layer} self-attention of the [CLS] query, ${head === 'mean' ? 'mean of heads' : `head ${head}`}` };
+    if (head === 'rollout')
+      return {
+        map: data.rollout[layer],
+        describe: `attention rollout from the image [CLS] through ViT layers 0..${layer} (heads averaged, identity added)`,
+      };
+    return {
+      map: headMap(data.vision[layer], head),
+      describe: `ViT layer ${layer} self-attention of the [CLS] query, ${head === 'mean' ? 'mean of heads' : `head ${head}`}`,
+    };
   }
-  const matrix = head === 'mean' ? data.textSelf[layer][0].map((_, q) => mean(data.textSelf[layer].map((h) => h[q]))) : data.textSelf[layer][head];
-  return { matrix, describe: `text self-attention of the ITM encoder, layer ${layer}, ${head === 'mean' ? 'mean of heads' : `head ${head}`} (rows: tokens attending, columns: attended)` };
+  const matrix =
+    head === 'mean' ? data.textSelf[layer][0].map((_, q) => mean(data.textSelf[layer].map((h) => h[q]))) : data.textSelf[layer][head];
+  return {
+    matrix,
+    describe: `text self-attention of the ITM encoder, layer ${layer}, ${head === 'mean' ? 'mean of heads' : `head ${head}`} (rows: tokens attending, columns: attended)`,
+  };
 }
-

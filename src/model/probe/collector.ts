@@ -11,7 +11,9 @@ export class Collector implements Recorder {
 
   constructor(private readonly wanted: (name: string) => boolean = () => true) {}
 
-  wants(name: string): boolean { return this.wanted(name); }
+  wants(name: string): boolean {
+    return this.wanted(name);
+  }
 
   record(name: string, t: tf.Tensor): void {
     if (!this.wanted(name)) return;

@@ -21,8 +21,12 @@ function isPixelBatch(x: unknown): x is PixelBatch {
  * transformers' reference dump names (probe/names). With `only`, just those names, running
  * only what they need. The returned tensors are the caller's to dispose.
  */
-export async function probeForward(core: ModelCore, images: ImageInput[] | PixelBatch, texts: string[] | Encoding,
-  opts: ForwardOptions = {}): Promise<Map<string, tf.Tensor>> {
+export async function probeForward(
+  core: ModelCore,
+  images: ImageInput[] | PixelBatch,
+  texts: string[] | Encoding,
+  opts: ForwardOptions = {},
+): Promise<Map<string, tf.Tensor>> {
   core.life.check('forward');
   checkTextOptions(opts, 'forward');
   const plan = planProbe(core.config, opts);
@@ -51,12 +55,13 @@ export async function probeForward(core: ModelCore, images: ImageInput[] | Pixel
           if (plan.itmLayers !== undefined) {
             const states = textForward(ids, mask, text, c.text, { image: embedding, rec: col, layers: plan.itmLayers });
             if (plan.itmHeads) {
-              const logits = itmLogits(states, heads);                       // [N, 2]
-              col.record(names.itm.logits, logits.expandDims(0));          // [1, N, 2] per image
+              const logits = itmLogits(states, heads); // [N, 2]
+              col.record(names.itm.logits, logits.expandDims(0)); // [1, N, 2] per image
               col.record(names.itm.probs, matchProbability(logits).expandDims(0));
             }
           }
-          if (plan.gradcam !== undefined) col.record(names.gradcam(plan.gradcam), gradcam(embedding, ids, mask, text, c.text, heads, plan.gradcam));
+          if (plan.gradcam !== undefined)
+            col.record(names.gradcam(plan.gradcam), gradcam(embedding, ids, mask, text, c.text, heads, plan.gradcam));
         });
       } finally {
         embedding.dispose();
@@ -71,7 +76,11 @@ export async function probeForward(core: ModelCore, images: ImageInput[] | Pixel
     }
     const out = col.finish();
     addItc(out, core, plan.returns);
-    for (const [name, t] of out) if (!plan.returns(name)) { t.dispose(); out.delete(name); }
+    for (const [name, t] of out)
+      if (!plan.returns(name)) {
+        t.dispose();
+        out.delete(name);
+      }
     return out;
   } catch (e) {
     col.dispose();

@@ -30,8 +30,14 @@ export interface ProbePlan {
 }
 
 /** Every name a full forward returns without per-layer activations. */
-const FINAL = new Set<string>([names.pixelValues, names.inputIds, names.attentionMask, names.vision.lastHiddenState,
-  ...Object.values(names.itm), ...Object.values(names.itc)]);
+const FINAL = new Set<string>([
+  names.pixelValues,
+  names.inputIds,
+  names.attentionMask,
+  names.vision.lastHiddenState,
+  ...Object.values(names.itm),
+  ...Object.values(names.itc),
+]);
 
 export function planProbe(c: BlipConfig, opts: ProbeOptions): ProbePlan {
   if (opts.gradcamLayer !== undefined) checkGradcamLayer(opts.gradcamLayer, c.text);
@@ -40,11 +46,26 @@ export function planProbe(c: BlipConfig, opts: ProbeOptions): ProbePlan {
     const all = opts.activations !== false;
     const returns = (n: string) => all || FINAL.has(n) || n === gradcamName;
     const layers = c.text.numHiddenLayers;
-    return { records: returns, returns, vision: true, itmLayers: layers, itmHeads: true, itcLayers: layers, itcEmbeds: true, gradcam: opts.gradcamLayer };
+    return {
+      records: returns,
+      returns,
+      vision: true,
+      itmLayers: layers,
+      itmHeads: true,
+      itcLayers: layers,
+      itcEmbeds: true,
+      gradcam: opts.gradcamLayer,
+    };
   }
   const requested = new Set([...opts.only, ...(gradcamName ? [gradcamName] : [])]);
   const needed = new Set(requested);
-  const plan: ProbePlan = { records: (n) => needed.has(n), returns: (n) => requested.has(n), vision: false, itmHeads: false, itcEmbeds: false };
+  const plan: ProbePlan = {
+    records: (n) => needed.has(n),
+    returns: (n) => requested.has(n),
+    vision: false,
+    itmHeads: false,
+    itcEmbeds: false,
+  };
   const runText = (current: number | undefined, layer: number) => Math.max(current ?? 0, layer + 1);
   for (const name of requested) {
     const p = parseName(name);
@@ -54,9 +75,15 @@ export function planProbe(c: BlipConfig, opts: ProbeOptions): ProbePlan {
       else if (p.layer >= layers) throw new Error(`activation "${name}" is out of range: the encoder has ${layers} layers`);
     }
     if (p.part === 'vision') plan.vision = true;
-    if (p.part === 'gradcam') { plan.vision = true; plan.gradcam = p.layer; }
+    if (p.part === 'gradcam') {
+      plan.vision = true;
+      plan.gradcam = p.layer;
+    }
     if (p.part === 'itm' || (p.part === 'text' && p.pass === 'itm.text')) plan.vision = true;
-    if (p.part === 'itm') { plan.itmLayers = c.text.numHiddenLayers; plan.itmHeads = true; }
+    if (p.part === 'itm') {
+      plan.itmLayers = c.text.numHiddenLayers;
+      plan.itmHeads = true;
+    }
     if (p.part === 'text') {
       if (p.pass === 'itm.text') plan.itmLayers = runText(plan.itmLayers, p.layer);
       else plan.itcLayers = runText(plan.itcLayers, p.layer);
@@ -64,8 +91,15 @@ export function planProbe(c: BlipConfig, opts: ProbeOptions): ProbePlan {
     if (p.part === 'itc') {
       const image = name !== names.itc.textEmbeds;
       const text = name !== names.itc.imageEmbeds;
-      if (image) { plan.vision = true; needed.add(names.vision.lastHiddenState); }
-      if (text) { plan.itcLayers = c.text.numHiddenLayers; plan.itcEmbeds = true; needed.add(names.itc.textEmbeds); }
+      if (image) {
+        plan.vision = true;
+        needed.add(names.vision.lastHiddenState);
+      }
+      if (text) {
+        plan.itcLayers = c.text.numHiddenLayers;
+        plan.itcEmbeds = true;
+        needed.add(names.itc.textEmbeds);
+      }
     }
   }
   return plan;

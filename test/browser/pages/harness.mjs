@@ -28,7 +28,9 @@ async function plain(t) {
 }
 
 /** Tensors alive (0 before any backend has started: tf.memory() would start one). */
-export function numTensors() { return tf.engine().backendName ? tf.memory().numTensors : 0; }
+export function numTensors() {
+  return tf.engine().backendName ? tf.memory().numTensors : 0;
+}
 
 export async function load(source, opts = {}) {
   model?.dispose();
@@ -62,11 +64,17 @@ export async function forwardOnReference(refUrl, opts) {
   const rows = (t) => Array.from({ length: t.shape[0] }, (_, i) => Array.from(t.data.subarray(i * t.shape[1], (i + 1) * t.shape[1])));
   const before = numTensors();
   const t0 = performance.now();
-  const out = await model.forward({ pixelValues: pix.data, shape: pix.shape },
-    { inputIds: rows(ref.get('input_ids')), attentionMask: rows(ref.get('attention_mask')) }, opts);
+  const out = await model.forward(
+    { pixelValues: pix.data, shape: pix.shape },
+    { inputIds: rows(ref.get('input_ids')), attentionMask: rows(ref.get('attention_mask')) },
+    opts,
+  );
   const ms = performance.now() - t0;
   const result = {};
-  for (const [k, t] of out) { result[k] = await plain(t); t.dispose(); }
+  for (const [k, t] of out) {
+    result[k] = await plain(t);
+    t.dispose();
+  }
   return { result, ms, leaked: numTensors() - before };
 }
 
@@ -94,9 +102,12 @@ export async function publicCalls(imageUrls, texts, opts = {}) {
   emb.forEach((e) => e.dispose());
   leaks['encodeImages+dispose'] = numTensors() - before + leaks.encodeImages;
   return {
-    match, similarity, fromBlob,
+    match,
+    similarity,
+    fromBlob,
     gradcam: summary(gradcam),
-    leaks, timed,
+    leaks,
+    timed,
   };
 }
 
@@ -150,4 +161,6 @@ function summary(g) {
 }
 
 /** The loaded model (for measurement scripts). */
-export function current() { return model; }
+export function current() {
+  return model;
+}
