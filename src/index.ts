@@ -5,7 +5,7 @@ export type { ModelParts, EmbeddingOptions } from './model/blip-itm';
 export { names as activationNames, NAME_PATTERNS } from './nn/names';
 export { prepareModelSource } from './load';
 export { ImageEmbedding } from './model/image-embedding';
-export { useBackend, BACKENDS } from './backend';
+export { useBackend, backendInfo, BACKENDS } from './backend';
 export type { BackendName } from './backend';
 export { parseConfig, readConfig } from './config';
 export type { BlipConfig, VisionConfig, TextConfig } from './config';
