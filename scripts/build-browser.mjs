@@ -83,3 +83,19 @@ const size = fs.statSync(path.join(out, 'blip-itm.js')).size;
 console.log(
   `dist/browser/blip-itm.js: ${(size / 1e6).toFixed(2)} MB (+ ${fs.readdirSync(out).filter((n) => n.endsWith('.wasm')).length} wasm files)`,
 );
+
+// The inspector page, served as it is beside the bundle: with no inspector server behind it,
+// its api.js runs the model in the page (serverless mode; see src/inspector/page/api-local.js).
+const pageSrc = path.join(root, 'src', 'inspector', 'page');
+const pageOut = path.join(out, 'inspector');
+fs.rmSync(pageOut, { recursive: true, force: true });
+fs.mkdirSync(pageOut, { recursive: true });
+for (const f of fs.readdirSync(pageSrc)) fs.copyFileSync(path.join(pageSrc, f), path.join(pageOut, f));
+// The static copy says so, and api.js then takes the in-page model without probing for a server.
+const html = path.join(pageOut, 'index.html');
+const marked = fs
+  .readFileSync(html, 'utf8')
+  .replace('<meta charset="utf-8" />', '<meta charset="utf-8" />\n    <meta name="blip-itm-inspector" content="serverless" />');
+if (!marked.includes('content="serverless"')) throw new Error(`${html}: no <meta charset> to mark the page serverless after`);
+fs.writeFileSync(html, marked);
+console.log(`dist/browser/inspector/: the serverless inspector page (${fs.readdirSync(pageOut).length} files)`);

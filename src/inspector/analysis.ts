@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { RawImage } from '../image';
-import { BlipItm } from '../model/blip-itm';
+// Type-only imports: the browser bundle (src/browser/index.ts) carries this file, so nothing here may reach Node.
+import type { RawImage } from '../image';
+import type { BlipItm } from '../model/blip-itm';
 import { ACTIVATION } from './names';
 
 /**

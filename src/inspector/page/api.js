@@ -3,12 +3,26 @@
 
 /** @typedef {{running: string|null, elapsedMs: number, waiting: number}} QueueStatus */
 
+/**
+ * Serverless when the page says so (?model=<url or hub id>, or ?serverless) or when it is the
+ * static copy that `npm run build` writes to dist/browser/inspector/ (marked by a meta tag there,
+ * so no request probes for a server): then api-local.js runs the model in this page and answers
+ * every call below with the same shapes.
+ */
+function serverless() {
+  const params = new URLSearchParams(location.search);
+  if (params.has('model') || params.has('serverless')) return true;
+  return document.querySelector('meta[name="blip-itm-inspector"]')?.getAttribute('content') === 'serverless';
+}
+const local = serverless() ? await import('./api-local.js') : null;
+
 const listeners = new Set();
 let pending = 0;
 let poll = null;
 
 /** Calls `fn(busy, status)` whenever work starts, progresses or ends. */
 export function onProgress(fn) {
+  if (local) return local.onProgress(fn);
   listeners.add(fn);
 }
 
@@ -58,35 +72,42 @@ async function request(path, body) {
 
 /** { model, images: [{id, name, width, height}], texts, limits } */
 export function session() {
+  if (local) return local.session();
   return request('/api/session');
 }
 
 /** { name, lut: 768 numbers 0..255 } */
 export function colormap(name) {
+  if (local) return local.colormap(name);
   return request(`/api/colormap?name=${encodeURIComponent(name)}`);
 }
 
 /** A URL the page can put in an <img>: the image as the model sees it (upright RGB). */
 export function imageUrl(id) {
+  if (local) return local.imageUrl(id);
   return `/api/images/${id}.png`;
 }
 
 /** Uploads a File; resolves to {id, name, width, height}. */
 export function upload(file) {
+  if (local) return local.upload(file);
   return request('/api/images', file);
 }
 
 /** { probs, logits, itc } per text. */
 export function score(image, texts, encToken) {
+  if (local) return local.score(image, texts, encToken);
   return request('/api/score', { image, texts, encToken });
 }
 
 /** { layer, grid, probability, tokens, maps, words, caption } */
 export function gradcam(image, text, layer, encToken) {
+  if (local) return local.gradcam(image, text, layer, encToken);
   return request('/api/gradcam', { image, text, layer, encToken });
 }
 
 /** { tokens, probability, grid, cross, textSelf, vision, rollout } */
 export function attention(image, text, encToken) {
+  if (local) return local.attention(image, text, encToken);
   return request('/api/attention', { image, text, encToken });
 }

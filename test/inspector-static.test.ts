@@ -1,0 +1,127 @@
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import puppeteer, { Browser, Page } from 'puppeteer-core';
+import { attentionSet } from '../src/inspector/analysis';
+import { decodeImage } from '../src/image';
+import { BlipItm } from '../src/model/blip-itm';
+import { CHROMIUM, missingBrowser } from './browser/chromium';
+import { StaticServer, startServer } from './browser/static-server';
+import { TINY, fixture } from './helpers/fixtures';
+
+const BUNDLE = path.resolve(__dirname, '../../dist/browser/blip-itm.js');
+const PAGE = path.resolve(__dirname, '../../dist/browser/inspector/index.html');
+const IMAGE = fixture('images', 'chelsea.png');
+const CAPTIONS = ['a cat lying on a rug', 'a rocket launching into the sky', 'a tabby cat with green eyes'];
+
+// Page-side code is passed as strings: the tests compile without the DOM library.
+async function inPage<T>(page: Page, expression: string): Promise<T> {
+  return (await page.evaluate(expression)) as T;
+}
+
+async function redrawsAfter(page: Page, action: () => Promise<unknown>): Promise<void> {
+  const before = await inPage<number>(page, 'window.inspector.redraws');
+  await action();
+  await page.waitForFunction(`window.inspector.redraws > ${before}`, { timeout: 30_000 });
+}
+
+function canvasPixels(page: Page): Promise<string> {
+  return inPage(page, `document.getElementById('canvas').toDataURL('image/png')`);
+}
+
+describe('inspector without a server (static page, model in the browser)', function () {
+  this.timeout(60_000);
+  let browser: Browser | undefined;
+  let server: StaticServer | undefined;
+
+  before(function () {
+    const missing = missingBrowser(BUNDLE) ?? (fs.existsSync(PAGE) ? null : `${PAGE} is missing (npm run build writes it)`);
+    if (!missing) return;
+    if (process.env.CI === 'true') throw new Error(missing);
+    console.log(`    (skipped: ${missing})`);
+    this.skip();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('loads the tiny model from the picker, scores an uploaded image as match(), redraws on layer, no console error', async () => {
+    const model = BlipItm.fromDir(TINY);
+    const image = { ...decodeImage(IMAGE), channels: 3 as const };
+    const expected = (await model.match([image], CAPTIONS)).probs[0].map((p) => p.toFixed(4));
+    const nodeMaps = await attentionSet(model, image, CAPTIONS[0], false);
+    model.dispose();
+
+    server = await startServer();
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1400, height: 900 });
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`${r.status()}: ${r.url()}`);
+    });
+
+    // No inspector server behind the page: it finds none and asks for a model.
+    await page.goto(`${server.url}/dist/browser/inspector/index.html`);
+    await page.waitForSelector('#picker-form:not([hidden])', { timeout: 20_000 });
+    await page.type('#picker-source', '/fixtures/blip-itm-tiny/');
+    await page.select('#picker-backend', 'wasm');
+    await page.click('#picker-load');
+    await page.waitForFunction(`document.getElementById('model-info').textContent.includes('wasm')`, { timeout: 30_000 });
+    expect(await inPage(page, `document.getElementById('model-picker').hidden`)).to.equal(true);
+    expect(await inPage<string>(page, `document.getElementById('picker-bytes').textContent`)).to.match(/ MB$/);
+
+    // An image from the file picker (our decoders), then captions typed one per line.
+    const picker = await page.$('input#file');
+    await picker!.uploadFile(IMAGE);
+    // With no captions yet the page shows the plain image (no map to redraw).
+    await page.waitForFunction(`document.getElementById('preview').naturalWidth === 451`, { timeout: 10_000 });
+    await page.$eval(
+      '#captions',
+      (t, value) => {
+        (t as unknown as { value: string }).value = value;
+      },
+      CAPTIONS.join('\n'),
+    );
+    await redrawsAfter(page, () => page.click('#score-button'));
+    const rows = await inPage<{ text: string; prob: string }[]>(
+      page,
+      `[...document.querySelectorAll('#scores tbody tr')]
+      .map((tr) => ({ text: tr.children[1].textContent, prob: tr.querySelector('td.prob').firstChild.textContent }))`,
+    );
+    expect(rows.map((r) => r.text)).to.deep.equal(CAPTIONS);
+    expect(rows.map((r) => r.prob)).to.deep.equal(expected);
+
+    // Grad-CAM and cross-attention: another layer redraws with other pixels.
+    let pixels = await canvasPixels(page);
+    await redrawsAfter(page, () => page.select('#layer', '1'));
+    expect(await canvasPixels(page)).not.to.equal(pixels);
+    await redrawsAfter(page, () => page.click('button[data-view=cross]'));
+    pixels = await canvasPixels(page);
+    await redrawsAfter(page, () => page.select('#layer', '1'));
+    expect(await canvasPixels(page)).not.to.equal(pixels);
+
+    // The maps are the server's analysis run in the page: same numbers as in Node (wasm vs Node's cpu backend).
+    const browserMaps = await inPage<{ tokens: string[]; cross: number[][][][]; rollout: number[][] }>(
+      page,
+      `import('./api.js').then((api) => api.attention(0, ${JSON.stringify(CAPTIONS[0])}, false))`,
+    );
+    expect(browserMaps.tokens).to.deep.equal(nodeMaps.tokens);
+    const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
+    const [got, want] = [flat([browserMaps.cross, browserMaps.rollout]), flat([nodeMaps.cross, nodeMaps.rollout])];
+    expect(got.length).to.equal(want.length);
+    const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+    expect(worst).to.be.lessThan(1e-4);
+    expect(problems, problems.join('\n')).to.deep.equal([]);
+  });
+});
