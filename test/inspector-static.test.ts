@@ -124,4 +124,46 @@ describe('inspector without a server (static page, model in the browser)', funct
     expect(worst).to.be.lessThan(1e-4);
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
+
+  it('opens straight on ?model=&backend=&image=&text= with the probabilities of match()', async () => {
+    const model = BlipItm.fromDir(TINY);
+    const expected = (await model.match([{ ...decodeImage(IMAGE), channels: 3 }], CAPTIONS.slice(0, 2))).probs[0].map((p) => p.toFixed(4));
+    model.dispose();
+    const page = await browser!.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
+    const query = new URLSearchParams([
+      ['model', '/fixtures/blip-itm-tiny/'],
+      ['backend', 'wasm'],
+      ['image', '/fixtures/images/chelsea.png'],
+      ...CAPTIONS.slice(0, 2).map((t) => ['text', t]),
+    ]);
+    await page.goto(`${server!.url}/dist/browser/inspector/index.html?${query}`);
+    await page.waitForFunction('window.inspector && window.inspector.redraws > 0', { timeout: 30_000 });
+    const probs = await inPage<string[]>(
+      page,
+      `[...document.querySelectorAll('#scores tbody tr')].map((tr) => tr.querySelector('td.prob').firstChild.textContent)`,
+    );
+    expect(probs).to.deep.equal(expected);
+    expect(problems, problems.join('\n')).to.deep.equal([]);
+    await page.close();
+  });
+
+  it('says why a model did not load and asks again', async () => {
+    const page = await browser!.newPage();
+    await page.goto(`${server!.url}/dist/browser/inspector/index.html`);
+    await page.waitForSelector('#picker-form:not([hidden])', { timeout: 20_000 });
+    await page.type('#picker-source', '/fixtures/no-such-model/');
+    await page.select('#picker-backend', 'wasm');
+    await page.click('#picker-load');
+    await page.waitForSelector('#picker-error:not([hidden])', { timeout: 20_000 });
+    expect(await inPage<string>(page, `document.getElementById('picker-error').textContent`)).to.match(
+      /^Could not load the model: .*config\.json/,
+    );
+    expect(await inPage(page, `document.getElementById('picker-form').hidden`)).to.equal(false);
+    await page.close();
+  });
 });

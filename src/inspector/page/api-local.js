@@ -122,15 +122,16 @@ function imageList() {
 export async function session() {
   let source = params.get('model');
   let backend = params.get('backend');
+  let failure = '';
   for (;;) {
-    if (!source) ({ source, backend } = await pickModel(params.get('backend') ?? 'auto'));
+    if (!source) ({ source, backend } = await pickModel(params.get('backend') ?? 'auto', failure));
     try {
       await loadModel(source, backend);
       break;
     } catch (e) {
       // A wrong URL or file set: say why and ask again rather than leave a dead page.
       source = null;
-      window.alert(`Could not load the model: ${e.message ?? e}`);
+      failure = `Could not load the model: ${e.message ?? e}`;
     }
   }
   for (const url of params.getAll('image')) {

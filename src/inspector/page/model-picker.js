@@ -3,11 +3,13 @@
 
 const $ = (id) => document.getElementById(id);
 
-/** Shows the picker; resolves with { source: string | File[], backend } when the user presses Load. */
-export function pickModel(defaultBackend) {
+/** Shows the picker (with why the last try failed, if it did); resolves with { source: string | File[], backend } on Load. */
+export function pickModel(defaultBackend, failure = '') {
   const picker = $('model-picker');
   picker.hidden = false;
   $('picker-form').hidden = false;
+  $('picker-error').textContent = failure;
+  $('picker-error').hidden = !failure;
   $('picker-backend').value = defaultBackend;
   return new Promise((resolve) => {
     const submit = (e) => {
