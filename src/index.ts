@@ -14,7 +14,7 @@ export { ImageProcessor, decodeImage, resizeBicubic } from './image';
 export type { ImageInput, RawImage, RgbImage } from './image';
 export { compareTensors, formatDiffs } from './parity/compare';
 export type { TensorDiff } from './parity/compare';
-export { SafetensorsFile, readAllSafetensors, writeSafetensors } from './weights/safetensors';
+export { NodeSafetensorsFile as SafetensorsFile, readAllSafetensors, writeSafetensors } from './node/safetensors';
 export { downloadModel, resolveModel } from './hub';
 export { explainImage } from './inspect/explain';
 export type { ExplainOptions } from './inspect/explain';

@@ -10,7 +10,7 @@
  */
 import { BackendName, backendInfo, useBackend } from '../src/backend';
 import { BlipItm } from '../src/model/blip-itm';
-import { readAllSafetensors } from '../src/weights/safetensors';
+import { readAllSafetensors } from '../src/node/safetensors';
 
 const OUTPUTS = ['itm.logits', 'itm.probs', 'itc.image_embeds', 'itc.text_embeds', 'itc.cosine'];
 

@@ -14,7 +14,7 @@ import {
   xmpOrientation,
 } from '../src/image';
 import { RawTensor } from '../src/weights/raw-tensor';
-import { readAllSafetensors, writeSafetensors } from '../src/weights/safetensors';
+import { readAllSafetensors, writeSafetensors } from '../src/node/safetensors';
 import { tempDir } from './helpers/tmp';
 
 const FIX = path.resolve(__dirname, '../../test/fixtures');

@@ -6,7 +6,7 @@ import { BlipItm } from '../src/model/blip-itm';
 import { ImageEmbedding } from '../src/model/image-embedding';
 import { attentionRuns } from '../src/nn/attention';
 import { BertTokenizer } from '../src/tokenizer';
-import { openCheckpoint } from '../src/weights/checkpoint';
+import { openCheckpoint } from '../src/node/checkpoint';
 import { WeightStore } from '../src/weights/view';
 import { IMAGES, TEXTS, TINY } from './helpers/fixtures';
 import { expectReject } from './helpers/expect';

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { readConfig } from '../src/config';
 import { BlipItm, MatchResult } from '../src/model/blip-itm';
 import { AttentionTarget, AttentionVariant, attention, attentionRuns, projectedTarget } from '../src/nn/attention';
-import { readAllSafetensors } from '../src/weights/safetensors';
+import { readAllSafetensors } from '../src/node/safetensors';
 import { TEXTS, TINY, IMAGES, reference, rows } from './helpers/fixtures';
 import { referenceForward, stateDict } from './reference-forward';
 import { expectReject } from './helpers/expect';

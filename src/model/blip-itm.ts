@@ -6,7 +6,7 @@ import { ImageInput, ImageProcessor } from '../image';
 import { LoadOptions, prepareModelSource } from '../load';
 import { ForwardOptions, probeForward } from './probe/forward';
 import { BertTokenizer, Encoding } from '../tokenizer';
-import { openCheckpoint } from '../weights/checkpoint';
+import { openCheckpoint } from '../node/checkpoint';
 import { WeightStore } from '../weights/view';
 import { ImageLike, ModelCore, PixelBatch, loadModelWeights } from './core';
 import { checkGradcamLayer, gradcam } from './gradcam';

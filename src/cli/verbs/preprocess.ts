@@ -1,6 +1,6 @@
 import { ImageProcessor, preprocessToTensors } from '../../image';
 import { resolveModel } from '../../hub';
-import { writeSafetensors } from '../../weights/safetensors';
+import { writeSafetensors } from '../../node/safetensors';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { checkOutputPath, writeFileAtomic } from '../io';
 import { modelSource } from '../load';
