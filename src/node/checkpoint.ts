@@ -9,6 +9,7 @@ import { isShardIndex } from '../weights/weight-files';
 import { FileBytes } from './file-bytes';
 import { openSafetensors, openShardedSafetensors } from './safetensors';
 import { findWeightFile } from './weight-files';
+import './zlib';
 
 export { WEIGHT_FILES } from '../weights/weight-files';
 export { findWeightFile, weightFilesOf } from './weight-files';

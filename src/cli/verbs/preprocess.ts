@@ -1,4 +1,5 @@
-import { ImageProcessor, preprocessToTensors } from '../../image';
+import { preprocessToTensors } from '../../image';
+import { NodeImageProcessor as ImageProcessor } from '../../node/image';
 import { resolveModel } from '../../hub';
 import { writeSafetensors } from '../../node/safetensors';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
