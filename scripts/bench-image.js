@@ -5,7 +5,8 @@
 // usage: node scripts/bench-image.js [IMAGE] [--size N] [--runs N]
 'use strict';
 const path = require('path');
-const { ImageProcessor, decodeImage, resizeBicubic } = require('../dist/src/image');
+const { NodeImageProcessor: ImageProcessor, decodeImage } = require('../dist/src/node/image');
+const { resizeBicubic } = require('../dist/src/image');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {

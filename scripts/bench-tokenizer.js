@@ -8,7 +8,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { BertTokenizer } = require('../dist/src/tokenizer');
+const { NodeBertTokenizer: BertTokenizer } = require('../dist/src/node/tokenizer');
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);

@@ -1,5 +1,4 @@
-import * as path from 'path';
-import { JsonObject, describeJson, isJsonObject, readJsonFile } from './json';
+import { JsonObject, describeJson, isJsonObject } from './json';
 
 /**
  * config.json as the hub writes it for BlipForImageTextRetrieval. Absent keys take
@@ -130,11 +129,6 @@ function validate(c: BlipConfig, where: string): void {
   for (const act of [c.vision.hiddenAct, c.text.hiddenAct]) {
     check(act === 'gelu', `hidden_act "${act}" is not supported (BLIP uses "gelu")`);
   }
-}
-
-export function readConfig(dir: string): BlipConfig {
-  const file = path.join(dir, 'config.json');
-  return parseConfig(readJsonFile(file, { why: 'a model directory needs config.json' }), file);
 }
 
 /** Number of image tokens the vision encoder produces: patches plus the class token. */

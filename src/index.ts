@@ -1,20 +1,25 @@
 /** blip-itm: BLIP image-text matching on TensorFlow.js. */
-export { BlipItm, defaultGradcamLayer } from './model/blip-itm';
-export type { LoadOptions, TextOptions, MatchResult, PixelBatch, ImageLike, ForwardOptions, GradcamResult } from './model/blip-itm';
+// Node flavours of the core classes (file-system constructors added): see src/node/blip-itm.ts.
+export { NodeBlipItm as BlipItm } from './node/blip-itm';
+export { defaultGradcamLayer } from './model/blip-itm';
+export type { LoadOptions } from './load';
+export type { TextOptions, MatchResult, PixelBatch, ImageLike, ForwardOptions, GradcamResult } from './model/blip-itm';
 export type { ModelParts, EmbeddingOptions } from './model/blip-itm';
 export { names as activationNames, NAME_PATTERNS } from './nn/names';
 export { prepareModelSource } from './load';
 export { ImageEmbedding } from './model/image-embedding';
 export { useBackend, backendInfo, BACKENDS } from './backend';
 export type { BackendName } from './backend';
-export { parseConfig, readConfig } from './config';
+export { parseConfig } from './config';
+export { readConfig } from './node/config';
 export type { BlipConfig, VisionConfig, TextConfig } from './config';
-export { BertTokenizer } from './tokenizer';
-export { ImageProcessor, decodeImage, resizeBicubic } from './image';
+export { NodeBertTokenizer as BertTokenizer } from './node/tokenizer';
+export { NodeImageProcessor as ImageProcessor, decodeImage } from './node/image';
+export { resizeBicubic } from './image';
 export type { ImageInput, RawImage, RgbImage } from './image';
 export { compareTensors, formatDiffs } from './parity/compare';
 export type { TensorDiff } from './parity/compare';
-export { SafetensorsFile, readAllSafetensors, writeSafetensors } from './weights/safetensors';
+export { NodeSafetensorsFile as SafetensorsFile, readAllSafetensors, writeSafetensors } from './node/safetensors';
 export { downloadModel, resolveModel } from './hub';
 export { explainImage } from './inspect/explain';
 export type { ExplainOptions } from './inspect/explain';

@@ -9,8 +9,8 @@
  * float32 bytes as hex (for bit-identity checks between runs).
  */
 import { BackendName, backendInfo, useBackend } from '../src/backend';
-import { BlipItm } from '../src/model/blip-itm';
-import { readAllSafetensors } from '../src/weights/safetensors';
+import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { readAllSafetensors } from '../src/node/safetensors';
 
 const OUTPUTS = ['itm.logits', 'itm.probs', 'itc.image_embeds', 'itc.text_embeds', 'itc.cosine'];
 

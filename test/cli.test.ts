@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { readAllSafetensors } from '../src/weights/safetensors';
+import { readAllSafetensors } from '../src/node/safetensors';
 import { cli } from './helpers/cli';
 import { FakeHub, loadRepoDir } from './helpers/fake-hub';
 import { IMAGES, TEXTS, TINY, fixture, reference } from './helpers/fixtures';

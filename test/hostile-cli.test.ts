@@ -6,7 +6,7 @@ import * as path from 'path';
 import { fsProblem, invalidUtf8Offset, splitLines, writeFileAtomic } from '../src/cli/io';
 import { parseConfig } from '../src/config';
 import { fitText } from '../src/inspect/font';
-import { BertTokenizer } from '../src/tokenizer';
+import { NodeBertTokenizer as BertTokenizer } from '../src/node/tokenizer';
 import { cli } from './helpers/cli';
 import { IMAGES, TINY } from './helpers/fixtures';
 

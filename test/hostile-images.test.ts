@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ImageDecodeError, decodeImage } from '../src/image';
+import { ImageDecodeError } from '../src/image';
+import { decodeImage } from '../src/node/image';
 
 // Bombs and broken files made by patching small files (test/fixtures/hostile/make_hostile.py),
 // with what Pillow does with each (expected.json).

@@ -4,7 +4,6 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import {
   ImageDecodeError,
-  ImageProcessor,
   RgbImage,
   applyOrientation,
   decodeImage,
@@ -13,8 +12,9 @@ import {
   resizeBicubic,
   xmpOrientation,
 } from '../src/image';
+import { NodeImageProcessor as ImageProcessor } from '../src/node/image';
 import { RawTensor } from '../src/weights/raw-tensor';
-import { readAllSafetensors, writeSafetensors } from '../src/weights/safetensors';
+import { readAllSafetensors, writeSafetensors } from '../src/node/safetensors';
 import { tempDir } from './helpers/tmp';
 
 const FIX = path.resolve(__dirname, '../../test/fixtures');

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { readConfig } from '../src/config';
-import { ImageProcessor } from '../src/image';
-import { BlipItm } from '../src/model/blip-itm';
+import { readConfig } from '../src/node/config';
+import { NodeImageProcessor as ImageProcessor } from '../src/node/image';
+import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import {} from '../src/model/blip-itm';
 import { ImageEmbedding } from '../src/model/image-embedding';
 import { attentionRuns } from '../src/nn/attention';
-import { BertTokenizer } from '../src/tokenizer';
-import { openCheckpoint } from '../src/weights/checkpoint';
+import { NodeBertTokenizer as BertTokenizer } from '../src/node/tokenizer';
+import { openCheckpoint } from '../src/node/checkpoint';
 import { WeightStore } from '../src/weights/view';
 import { IMAGES, TEXTS, TINY } from './helpers/fixtures';
 import { expectReject } from './helpers/expect';

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import * as path from 'path';
-import { readConfig } from '../src/config';
-import { BlipItm, MatchResult } from '../src/model/blip-itm';
+import { readConfig } from '../src/node/config';
+import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { MatchResult } from '../src/model/blip-itm';
 import { AttentionTarget, AttentionVariant, attention, attentionRuns, projectedTarget } from '../src/nn/attention';
-import { readAllSafetensors } from '../src/weights/safetensors';
+import { readAllSafetensors } from '../src/node/safetensors';
 import { TEXTS, TINY, IMAGES, reference, rows } from './helpers/fixtures';
 import { referenceForward, stateDict } from './reference-forward';
 import { expectReject } from './helpers/expect';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { BlipItm, ForwardOptions } from '../src/model/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { ForwardOptions } from '../src/model/blip-itm';
 import { compareTensors, formatDiffs } from '../src/parity/compare';
 import { toRaw } from '../src/parity/to-raw';
 import { IMAGES, TEXTS, TINY, fixture, reference, rows } from './helpers/fixtures';

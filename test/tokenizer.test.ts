@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BertTokenizer, tokenizeLines } from '../src/tokenizer';
+import { tokenizeLines } from '../src/tokenizer';
+import { NodeBertTokenizer as BertTokenizer } from '../src/node/tokenizer';
 import { referenceLines } from './helpers/fixtures';
 
 const FIXTURES = path.resolve(__dirname, '../../test/fixtures');

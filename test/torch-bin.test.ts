@@ -4,7 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { RawTensor } from '../src/weights/raw-tensor';
-import { SafetensorsFile } from '../src/weights/safetensors';
+import { openSafetensors } from '../src/node/safetensors';
+import { openTorchBin } from '../src/node/checkpoint';
 import { TorchBinFile } from '../src/weights/torch-bin';
 import { tempDir } from './helpers/tmp';
 
@@ -42,7 +43,7 @@ function bitsEqual(a: RawTensor, b: RawTensor, key: string): void {
 }
 
 function withFile<T>(file: string, fn: (f: TorchBinFile) => T): T {
-  const f = TorchBinFile.open(file);
+  const f = openTorchBin(file);
   try {
     return fn(f);
   } finally {
@@ -159,7 +160,7 @@ function archive(pkl: Uint8Array, storage = Buffer.from(new Float32Array([1.5, -
 
 describe('TorchBinFile', () => {
   it('reads the tiny BLIP .bin bit-exactly equal to its safetensors twin', () => {
-    const st = SafetensorsFile.open(TINY_ST);
+    const st = openSafetensors(TINY_ST);
     try {
       withFile(TINY_BIN, (bin) => {
         // The .bin also keeps the int64 position_ids buffer, as old exports do; the safetensors twin drops it.
@@ -233,7 +234,7 @@ describe('TorchBinFile', () => {
 
   it('reads a hand-made archive and errors on unknown keys and after close', () => {
     const file = tmpFile('good.bin', archive(goodPickle()));
-    const f = TorchBinFile.open(file);
+    const f = openTorchBin(file);
     expect(f.keys()).to.deep.equal(['w']);
     expect(Array.from(f.read('w').data)).to.deep.equal([1.5, -2]);
     expect(() => f.read('nope')).to.throw(`${file}: no tensor named nope`);
@@ -244,20 +245,18 @@ describe('TorchBinFile', () => {
   describe('refuses unsafe or broken files', () => {
     it('a torch.save archive whose pickle calls os.system (fixture)', () => {
       const file = path.join(FIX, 'malicious/reduce-os-system.bin');
-      expect(() => TorchBinFile.open(file)).to.throw(`${file}: refusing to load: pickle references posix.system`);
+      expect(() => openTorchBin(file)).to.throw(`${file}: refusing to load: pickle references posix.system`);
     });
 
     it('a hand-crafted GLOBAL os.system, before any call is interpreted', () => {
       const pkl = Buffer.concat([P.proto, P.global('os', 'system'), P.str('echo hi'), P.op(TUPLE1, REDUCE, STOP)]);
       const file = tmpFile('evil.bin', archive(pkl));
-      expect(() => TorchBinFile.open(file)).to.throw(`${file}: refusing to load: pickle references os.system`);
+      expect(() => openTorchBin(file)).to.throw(`${file}: refusing to load: pickle references os.system`);
     });
 
     it('STACK_GLOBAL builtins.eval and look-alike names', () => {
       const stackGlobal = Buffer.concat([P.proto, P.str('builtins'), P.str('eval'), P.op(0x93, STOP)]);
-      expect(() => TorchBinFile.open(tmpFile('eval.bin', archive(stackGlobal)))).to.throw(
-        /refusing to load: pickle references builtins\.eval/,
-      );
+      expect(() => openTorchBin(tmpFile('eval.bin', archive(stackGlobal)))).to.throw(/refusing to load: pickle references builtins\.eval/);
       for (const [m, n] of [
         ['torch', 'constructor'],
         ['torch', '__proto__'],
@@ -265,15 +264,13 @@ describe('TorchBinFile', () => {
         ['torch', 'load'],
       ]) {
         const pkl = Buffer.concat([P.proto, P.global(m, n), P.op(STOP)]);
-        expect(() => TorchBinFile.open(tmpFile('x.bin', archive(pkl))), `${m}.${n}`).to.throw(
-          `refusing to load: pickle references ${m}.${n}`,
-        );
+        expect(() => openTorchBin(tmpFile('x.bin', archive(pkl))), `${m}.${n}`).to.throw(`refusing to load: pickle references ${m}.${n}`);
       }
     });
 
     it('calling an allowed non-function global (a storage class)', () => {
       const pkl = Buffer.concat([P.proto, P.global('torch', 'FloatStorage'), P.op(EMPTY_TUPLE, REDUCE, STOP)]);
-      expect(() => TorchBinFile.open(tmpFile('call.bin', archive(pkl)))).to.throw(/refusing to call torch\.FloatStorage/);
+      expect(() => openTorchBin(tmpFile('call.bin', archive(pkl)))).to.throw(/refusing to call torch\.FloatStorage/);
     });
 
     it('corrupted pickles: truncated, bad opcode, stack underflow, missing memo, wrong types', () => {
@@ -299,20 +296,20 @@ describe('TorchBinFile', () => {
       ];
       for (const [what, pkl, re] of cases) {
         const file = tmpFile('bad.bin', archive(pkl));
-        expect(() => TorchBinFile.open(file), what).to.throw(re);
+        expect(() => openTorchBin(file), what).to.throw(re);
       }
     });
 
     it('a tensor that reaches past its storage', () => {
       const file = tmpFile('short.bin', archive(goodPickle(), Buffer.from(new Float32Array([1]).buffer)));
-      expect(() => TorchBinFile.open(file)).to.throw(
+      expect(() => openTorchBin(file)).to.throw(
         /tensor w: F32 \[2\] at offset 0 with stride \[1\] needs 8 bytes of storage 0, which has 4/,
       );
     });
 
     it('a missing storage record', () => {
       const file = tmpFile('nostorage.bin', makeZip([['archive/data.pkl', goodPickle()]]));
-      expect(() => TorchBinFile.open(file)).to.throw(/tensor w: its storage archive\/data\/0 is missing/);
+      expect(() => openTorchBin(file)).to.throw(/tensor w: its storage archive\/data\/0 is missing/);
     });
 
     it('a corrupted data.pkl inside the real checkpoint (CRC mismatch)', () => {
@@ -322,7 +319,7 @@ describe('TorchBinFile', () => {
       const extraLen = bytes.readUInt16LE(28);
       bytes[30 + nameLen + extraLen + 100] ^= 0x5a;
       const file = tmpFile('corrupt.bin', bytes);
-      expect(() => TorchBinFile.open(file)).to.throw(
+      expect(() => openTorchBin(file)).to.throw(
         /corrupt\.bin: not a valid PyTorch checkpoint: entry pytorch_model\/data\.pkl is corrupt \(CRC-32/,
       );
     });
@@ -331,7 +328,7 @@ describe('TorchBinFile', () => {
       const bytes = fs.readFileSync(TINY_BIN);
       for (const keep of [bytes.length - 10, Math.floor(bytes.length / 2), 1000, 10]) {
         const file = tmpFile('truncated.bin', bytes.subarray(0, keep));
-        expect(() => TorchBinFile.open(file), `${keep} bytes`).to.throw(
+        expect(() => openTorchBin(file), `${keep} bytes`).to.throw(
           /truncated\.bin: not a valid PyTorch checkpoint: .*(truncated|too short)/,
         );
       }
@@ -346,23 +343,23 @@ describe('TorchBinFile', () => {
       );
       const eocd = bytes.length - 22;
       bytes.writeUInt32LE(bytes.readUInt32LE(eocd + 16) + 1000, eocd + 16); // central directory offset
-      expect(() => TorchBinFile.open(tmpFile('cd.bin', bytes))).to.throw(/not a valid PyTorch checkpoint: central directory .* runs past/);
+      expect(() => openTorchBin(tmpFile('cd.bin', bytes))).to.throw(/not a valid PyTorch checkpoint: central directory .* runs past/);
     });
 
     it('non-zip files, a zip without data.pkl, and the legacy format', () => {
       const json = path.join(FIX, 'blip-itm-tiny/config.json');
-      expect(() => TorchBinFile.open(json)).to.throw(`${json}: not a valid PyTorch checkpoint: not a zip archive`);
-      expect(() => TorchBinFile.open(TINY_ST)).to.throw(/not a zip archive/);
+      expect(() => openTorchBin(json)).to.throw(`${json}: not a valid PyTorch checkpoint: not a zip archive`);
+      expect(() => openTorchBin(TINY_ST)).to.throw(/not a zip archive/);
       const empty = tmpFile('empty.bin', new Uint8Array(0));
-      expect(() => TorchBinFile.open(empty)).to.throw(/too short to be a zip archive/);
+      expect(() => openTorchBin(empty)).to.throw(/too short to be a zip archive/);
       const noPkl = tmpFile('nopkl.bin', makeZip([['hello.txt', Buffer.from('hi')]]));
-      expect(() => TorchBinFile.open(noPkl)).to.throw(/no <name>\/data\.pkl record/);
+      expect(() => openTorchBin(noPkl)).to.throw(/no <name>\/data\.pkl record/);
       const legacy = path.join(TB, 'legacy.pt');
-      expect(() => TorchBinFile.open(legacy)).to.throw(`${legacy}: legacy (pre-torch-1.6, non-zip) torch.save format is not supported`);
+      expect(() => openTorchBin(legacy)).to.throw(`${legacy}: legacy (pre-torch-1.6, non-zip) torch.save format is not supported`);
     });
 
     it('a missing file', () => {
-      expect(() => TorchBinFile.open(path.join(os.tmpdir(), 'does-not-exist.bin'))).to.throw(/ENOENT/);
+      expect(() => openTorchBin(path.join(os.tmpdir(), 'does-not-exist.bin'))).to.throw(/ENOENT/);
     });
   });
 });

@@ -3,11 +3,12 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { BlipItm } from '../src/model/blip-itm';
-import { SafetensorsFile, readAllSafetensors, writeSafetensors } from '../src/weights/safetensors';
+import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import {} from '../src/model/blip-itm';
+import { openSafetensors, readAllSafetensors, writeSafetensors } from '../src/node/safetensors';
 import { RawTensor, decodeElements } from '../src/weights/raw-tensor';
 import { TINY, fixture } from './helpers/fixtures';
-import { openCheckpoint, weightFilesOf } from '../src/weights/checkpoint';
+import { openCheckpoint, weightFilesOf } from '../src/node/checkpoint';
 import { tempDir } from './helpers/tmp';
 
 /** A copy of the tiny model directory whose weights file is replaced by `weights` bytes. */
@@ -50,7 +51,7 @@ describe('safetensors reader and weight loading', () => {
   });
 
   it('reads the F16 checkpoint with its int64 position_ids buffer', () => {
-    const f = SafetensorsFile.open(fixture('blip-itm-tiny-f16', 'model.safetensors'));
+    const f = openSafetensors(fixture('blip-itm-tiny-f16', 'model.safetensors'));
     try {
       expect(f.storedDType('text_encoder.embeddings.position_ids')).to.equal('I64');
       expect(f.read('text_encoder.embeddings.position_ids').dtype).to.equal('int32');

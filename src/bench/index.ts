@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { BackendName, backendInfo, useBackend } from '../backend';
-import { BlipItm } from '../model/blip-itm';
+import { NodeBlipItm as BlipItm } from '../node/blip-itm';
 import captions from './captions.json';
 
 /** 16 captions of 6-10 words: the ITM/ITC batch of the benchmark (the PyTorch twin uses the same). */

@@ -1,5 +1,5 @@
 import { BackendName } from '../backend';
-import { BlipItm } from '../model/blip-itm';
+import { NodeBlipItm as BlipItm } from '../node/blip-itm';
 import { ParsedArgs, UsageError } from './command';
 import { readTextFile, splitLines } from './io';
 

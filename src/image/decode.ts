@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import { applyOrientation, orientationOf } from './exif';
 import { decodeJpeg } from './jpeg';
 import { DEFAULT_MAX_PIXELS, pixelLimitProblem } from './limits';
@@ -13,7 +12,7 @@ import { ImageDecodeError, ImageInput, RawImage, RgbImage } from './types';
  */
 
 /** Bytes read first from a file, enough to recognise every format sniffFormat knows. */
-const HEADER_BYTES = 16;
+export const HEADER_BYTES = 16;
 
 export interface DecodeOptions {
   /**
@@ -60,36 +59,25 @@ function isRawImage(x: unknown): x is RawImage {
   return typeof x === 'object' && x !== null && 'data' in x && 'width' in x && 'height' in x && 'channels' in x;
 }
 
+/**
+ * Reads the file of a path input. The core has no file system: the Node entry installs the reader
+ * (src/node/image.ts, loaded by every Node module that opens a model or an image), a browser has none.
+ */
+export type ImageFileReader = (file: string, source: string) => Uint8Array;
+let imageFileReader: ImageFileReader | undefined;
+
+export function setImageFileReader(reader: ImageFileReader): void {
+  imageFileReader = reader;
+}
+
 function readImageFile(file: string, source: string): Uint8Array {
   if (/^https?:\/\//i.test(file)) throw new ImageDecodeError(source, 'URLs are not fetched; download the image and pass the file');
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ImageDecodeError(source, code === 'ENOENT' ? 'no such file' : `cannot read the file (${(e as Error).message})`);
-  }
-  if (st.isDirectory()) throw new ImageDecodeError(source, 'is a directory, not an image file');
-  if (st.size === 0) throw new ImageDecodeError(source, 'empty file (0 bytes)');
-  // The signature is checked from the first bytes before the rest is read: a huge file that is
-  // not an image costs nothing.
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const head = new Uint8Array(Math.min(HEADER_BYTES, st.size));
-    fs.readSync(fd, head, 0, head.length, 0);
-    checkFormat(head, source);
-    return fs.readFileSync(fd);
-  } catch (e) {
-    if (e instanceof ImageDecodeError) throw e;
-    throw new ImageDecodeError(source, `cannot read the file (${(e as Error).message})`);
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+  if (!imageFileReader) throw new ImageDecodeError(source, 'file paths are read only in Node; pass the encoded bytes');
+  return imageFileReader(file, source);
 }
 
 /** Refuses anything but JPEG and PNG, naming what it is when known; returns the format. */
-function checkFormat(bytes: Uint8Array, source: string): 'JPEG' | 'PNG' {
+export function checkFormat(bytes: Uint8Array, source: string): 'JPEG' | 'PNG' {
   const format = sniffFormat(bytes);
   if (format === null) {
     throw new ImageDecodeError(source, `not a JPEG or PNG image (unrecognised format, first bytes ${describeStart(bytes)})`);

@@ -1,25 +1,13 @@
 import { Unzlib } from 'fflate';
+import { nativeZlib } from '../zlib';
 
 /**
- * zlib inflation with a bound on the output, stopping early. In Node the native zlib does it
+ * zlib inflation with a bound on the output, stopping early. Node's native zlib (installed by
+ * src/node/zlib.ts, see src/zlib.ts) does it
  * (maxOutputLength stops a bomb at the bound); elsewhere, or when a stream holds more than is
  * wanted (which libpng ignores and native zlib can only refuse), fflate's pure-JS streaming
  * inflater is fed small slices so that a bomb is cut off after at most one slice's output.
  */
-
-interface NodeZlib {
-  inflateSync(data: Uint8Array, opts: { finishFlush: number; maxOutputLength: number }): Uint8Array;
-  constants: { Z_SYNC_FLUSH: number };
-}
-
-/** Node's zlib when running in Node; null in a browser. */
-const nodeZlib: NodeZlib | null = (() => {
-  try {
-    return typeof process !== 'undefined' && process.versions?.node ? (require('zlib') as NodeZlib) : null;
-  } catch {
-    return null;
-  }
-})();
 
 /** Input slice for image data: at most ~16 MB of output past what is wanted (deflate's ratio is at most 1032:1). */
 export const IMAGE_SLICE = 16384;
@@ -42,6 +30,7 @@ export class InflateError extends Error {}
  * bytes exist (image data: the rows are complete, later bytes are not looked at).
  */
 export function inflateBounded(parts: Uint8Array[], wanted: number, stopWhenFull: boolean, slice = IMAGE_SLICE): InflateResult {
+  const nodeZlib = nativeZlib();
   if (nodeZlib && wanted < 2 ** 31) {
     const input = parts.length === 1 ? parts[0] : concat(parts);
     try {

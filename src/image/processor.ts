@@ -1,5 +1,3 @@
-import * as path from 'path';
-import { readJsonFile } from '../json';
 import { decodeImage, resolveMaxPixels } from './decode';
 import { RESAMPLE, isSupportedResample, resizeRgb } from './resize';
 import { ImageInput, RgbImage } from './types';
@@ -109,17 +107,6 @@ export class ImageProcessor {
     this.maxPixels = maxPixels;
     this.config = Object.freeze({ ...config, mean: [...config.mean], std: [...config.std] }) as ImageProcessorConfig;
     this.exifTranspose = exifTranspose;
-  }
-
-  /** Reads DIR/preprocessor_config.json; `size` overrides both height and width. */
-  static fromDir(dir: string, overrides?: ProcessorOptions): ImageProcessor {
-    const file = path.join(dir, 'preprocessor_config.json');
-    const json = readJsonFile(file, { why: 'a model directory needs the preprocessor_config.json that transformers saves' });
-    try {
-      return ImageProcessor.fromConfig(json as object, overrides);
-    } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
-    }
   }
 
   /** From the parsed preprocessor_config.json; missing keys take BlipImageProcessor's defaults. */

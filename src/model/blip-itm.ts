@@ -1,19 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
-import { BlipConfig, imageTokens, readConfig } from '../config';
+import { BlipConfig, imageTokens } from '../config';
 import { textForward } from '../bert/encoder';
 import { itmLogits, matchProbability, textItcEmbeds } from '../heads/heads';
 import { ImageInput, ImageProcessor } from '../image';
-import { LoadOptions, prepareModelSource } from '../load';
 import { ForwardOptions, probeForward } from './probe/forward';
 import { BertTokenizer, Encoding } from '../tokenizer';
-import { openCheckpoint } from '../weights/checkpoint';
 import { WeightStore } from '../weights/view';
 import { ImageLike, ModelCore, PixelBatch, loadModelWeights } from './core';
 import { checkGradcamLayer, gradcam } from './gradcam';
 import { EmbeddingOptions, ImageEmbedding, checkEmbeddingOptions } from './image-embedding';
 import { TextOptions, checkImageList, checkTextOptions, checkTexts, displayTokens, encodingTensors, textChunks } from './text-input';
 
-export type { LoadOptions } from '../load';
 export type { ForwardOptions } from './probe/forward';
 export type { TextOptions } from './text-input';
 export type { ImageLike, PixelBatch } from './core';
@@ -86,26 +83,7 @@ export class BlipItm {
     return this.core.processor;
   }
 
-  /** Node: loads from a local model directory or a hub id (fetched once into the Hugging Face cache). */
-  static async load(source: string, opts: LoadOptions = {}): Promise<BlipItm> {
-    const { dir, backend } = await prepareModelSource(source, opts);
-    return BlipItm.fromDir(dir, backend);
-  }
-
-  /** Node: loads a local directory on the backend already selected. */
-  static fromDir(dir: string, backend = tf.getBackend()): BlipItm {
-    const config = readConfig(dir);
-    const tokenizer = BertTokenizer.fromDir(dir, { vocabSize: config.text.vocabSize });
-    const processor = ImageProcessor.fromDir(dir);
-    const { source, file } = openCheckpoint(dir);
-    try {
-      return BlipItm.fromParts({ config, tokenizer, processor, weights: new WeightStore(source, file), origin: dir }, backend);
-    } finally {
-      source.close();
-    }
-  }
-
-  /** Builds a model from parts already read (a browser loader has no file system). */
+  /** Builds a model from parts already read (Node's BlipItm.load/fromDir read them: src/node/blip-itm.ts). */
   static fromParts(parts: ModelParts, backend = tf.getBackend()): BlipItm {
     const { config, tokenizer, processor, weights: store } = parts;
     const origin = parts.origin ?? store.origin;

@@ -2,7 +2,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BlipItm } from '../model/blip-itm';
-import { weightFilesOf } from '../weights/checkpoint';
+import { weightFilesOf } from '../node/checkpoint';
 import { ModelRecord, WeightFileRecord } from './schema';
 
 /**

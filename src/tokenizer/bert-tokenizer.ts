@@ -1,7 +1,5 @@
 // BERT WordPiece tokenizer (bert-base-uncased as BLIP uses it), matching transformers 5.x
 // BertTokenizer / BertTokenizerFast token for token.
-import * as fs from 'fs';
-import * as path from 'path';
 import { resolveSettings, SpecialTokens, TokenizerSettings } from './config';
 import { decodeTokens } from './decode';
 import { normalizeText, NormalizeOptions } from './normalize';
@@ -9,7 +7,6 @@ import { splitWords } from './pretokenize';
 import { SpecialTokenSplitter } from './special-split';
 import { parseVocab, Vocabulary } from './vocab';
 import { WordPiece } from './wordpiece';
-import { readJsonFile } from '../json';
 import { checkVocabSize } from './vocab';
 
 export interface EncodeOptions {
@@ -35,6 +32,8 @@ export interface TokenizerFiles {
   config?: object;
   /** Parsed special_tokens_map.json. */
   specialTokens?: object;
+  /** Where each came from (file paths), for errors; default: the bare file names. */
+  sources?: { vocab: string; config: string; specialTokens: string };
 }
 
 export class BertTokenizer {
@@ -88,35 +87,13 @@ export class BertTokenizer {
     this.specialIds = new Set(special.values());
   }
 
-  /** Reads vocab.txt (required), tokenizer_config.json and special_tokens_map.json (optional). */
-  static fromDir(dir: string, opts: { vocabSize?: number } = {}): BertTokenizer {
-    const vocabFile = path.join(dir, 'vocab.txt');
-    let vocabText: string;
-    try {
-      vocabText = fs.readFileSync(vocabFile, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(
-        `${vocabFile}: ${code === 'ENOENT' ? 'missing (a model directory needs the vocab.txt of its tokenizer)' : `cannot be read (${(e as Error).message})`}`,
-        { cause: e },
-      );
-    }
-    const configFile = path.join(dir, 'tokenizer_config.json');
-    const mapFile = path.join(dir, 'special_tokens_map.json');
-    const config = readJsonFile(configFile, { optional: true });
-    const map = readJsonFile(mapFile, { optional: true });
-    const settings = resolveSettings(config, map, configFile, mapFile);
-    const vocab = parseVocab(vocabText, vocabFile);
-    if (opts.vocabSize !== undefined) checkVocabSize(vocab.idToToken.length, opts.vocabSize, vocabFile);
-    return new BertTokenizer(vocab, settings, vocabFile);
-  }
-
-  /** The same from texts and parsed JSON already in hand (the browser loader). */
+  /** From texts and parsed JSON already in hand (Node's BertTokenizer.fromDir reads them: src/node/tokenizer.ts). */
   static fromFiles(files: TokenizerFiles, opts: { vocabSize?: number } = {}): BertTokenizer {
-    const settings = resolveSettings(files.config, files.specialTokens);
-    const vocab = parseVocab(files.vocab);
-    if (opts.vocabSize !== undefined) checkVocabSize(vocab.idToToken.length, opts.vocabSize, 'vocab.txt');
-    return new BertTokenizer(vocab, settings, 'vocab.txt');
+    const sources = files.sources ?? { vocab: 'vocab.txt', config: 'tokenizer_config.json', specialTokens: 'special_tokens_map.json' };
+    const settings = resolveSettings(files.config, files.specialTokens, sources.config, sources.specialTokens);
+    const vocab = parseVocab(files.vocab, sources.vocab);
+    if (opts.vocabSize !== undefined) checkVocabSize(vocab.idToToken.length, opts.vocabSize, sources.vocab);
+    return new BertTokenizer(vocab, settings, sources.vocab);
   }
 
   /** Appends the word-piece ids of the text (no [CLS]/[SEP]) to `out`. */

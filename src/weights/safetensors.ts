@@ -1,11 +1,7 @@
-import * as fs from 'fs';
-import * as path from 'path';
-import { FileBytes } from './file-bytes';
 import { ByteReader, readExactly } from './source';
 import {
   BYTES_PER_ELEMENT, RawTensor, TensorSource, decodeElements, numel, rawDTypeOf, shapeString,
 } from './raw-tensor';
-import { readShardIndex } from './weight-files';
 
 /**
  * safetensors: 8-byte little-endian header length, a JSON header
@@ -26,10 +22,6 @@ export class SafetensorsFile implements TensorSource {
     this.bytes = bytes;
     this.entries = entries;
     this.metadata = metadata;
-  }
-
-  static open(file: string): SafetensorsFile {
-    return SafetensorsFile.fromBytes(new FileBytes(file));
   }
 
   /** Parses the header read through `bytes` (which the result then owns: close() closes it). */
@@ -131,19 +123,6 @@ export class SafetensorsFile implements TensorSource {
 export class ShardedSafetensors implements TensorSource {
   private constructor(private readonly owner: Map<string, SafetensorsFile>, private readonly shards: SafetensorsFile[]) {}
 
-  static open(indexFile: string): ShardedSafetensors {
-    const index = readShardIndex(indexFile);
-    const dir = path.dirname(indexFile);
-    const files = new Map<string, SafetensorsFile>();
-    try {
-      for (const shard of index.shards) files.set(shard, SafetensorsFile.open(path.join(dir, shard)));
-      return ShardedSafetensors.fromShards(indexFile, index.weightMap, files);
-    } catch (e) {
-      for (const f of files.values()) f.close();
-      throw e;
-    }
-  }
-
   /** The shards already opened (by name as the index's weight_map names them); closes none on failure. */
   static fromShards(indexFile: string, weightMap: ReadonlyMap<string, string>, files: Map<string, SafetensorsFile>): ShardedSafetensors {
     const owner = new Map<string, SafetensorsFile>();
@@ -167,48 +146,5 @@ export class ShardedSafetensors implements TensorSource {
     const f = this.owner.get(key);
     if (!f) throw new Error(`no tensor named ${key} in the sharded checkpoint`);
     return f;
-  }
-}
-
-const STORED_NAME: Record<RawTensor['dtype'], string> = { float32: 'F32', int32: 'I32', uint8: 'U8' };
-
-/** Writes tensors (in the given order) and string metadata as a safetensors file. */
-export function writeSafetensors(file: string, tensors: Map<string, RawTensor> | Record<string, RawTensor>,
-  metadata: Record<string, string> = {}): void {
-  const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const [name, t] of list) {
-    if (t.data.length !== numel(t.shape)) throw new Error(`${name}: ${t.data.length} values for shape ${shapeString(t.shape)}`);
-    header[name] = { dtype: STORED_NAME[t.dtype], shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // align the data start to 8 bytes
-  const headerBytes = Buffer.from(json, 'utf8');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(headerBytes.length));
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, len);
-    fs.writeSync(fd, headerBytes);
-    for (const [, t] of list) fs.writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file); // never leave a half-written file under the final name
-}
-
-/** Reads every tensor of a small safetensors file (dumps, references) into memory. */
-export function readAllSafetensors(file: string): { tensors: Map<string, RawTensor>; metadata: Record<string, string> } {
-  const f = SafetensorsFile.open(file);
-  try {
-    const tensors = new Map<string, RawTensor>();
-    for (const k of f.keys()) tensors.set(k, f.read(k));
-    return { tensors, metadata: f.metadata };
-  } finally {
-    f.close();
   }
 }

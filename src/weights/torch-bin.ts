@@ -1,4 +1,3 @@
-import { FileBytes } from './file-bytes';
 import { ByteReader } from './source';
 import { RawTensor, TensorSource, decodeElements, numel, rawDTypeOf, shapeString } from './raw-tensor';
 import { PickleError, PyDict, PyGlobal, PyList, PyObject, PyTuple, PyValue, UnpicklerHooks, describe, unpickle } from './pickle';
@@ -78,10 +77,6 @@ export class TorchBinFile implements TensorSource {
     private readonly tensors: Map<string, TensorInfo>, ignoredKeys: string[], readonly bigEndian: boolean) {
     this.bytes = bytes;
     this.ignoredKeys = ignoredKeys;
-  }
-
-  static open(file: string): TorchBinFile {
-    return TorchBinFile.fromBytes(new FileBytes(file));
   }
 
   /** Parses the archive read through `bytes` (which the result then owns: close() closes it). */

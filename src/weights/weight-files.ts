@@ -1,10 +1,8 @@
 /**
  * Which weight file of a checkpoint to use, and what a shard index names: the one place that
  * knows, for loading (checkpoint.ts), downloading (hub/) and fingerprinting (retrieval/).
- * The pure part (names, choice, parsing) serves the hub cache too; the rest reads a directory.
+ * Pure (names, choice, parsing); src/node/weight-files.ts reads a directory with it.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 
 export const SAFETENSORS = 'model.safetensors';
 export const SAFETENSORS_INDEX = 'model.safetensors.index.json';
@@ -58,34 +56,4 @@ export function parseShardIndex(text: string, indexFile: string): ShardIndex {
 function isInsideDir(name: string): boolean {
   if (name === '' || /[\\\0]/.test(name) || name.startsWith('/') || /^[A-Za-z]:/.test(name)) return false;
   return name.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
-}
-
-/** The weight file a model directory would be loaded from (path), or an error naming the directory. */
-export function findWeightFile(dir: string): string {
-  const found = chooseWeightFile((name) => fs.existsSync(path.join(dir, name)));
-  if (!found) throw new Error(`${dir}: no weights found (looked for ${WEIGHT_FILES.join(', ')})`);
-  return path.join(dir, found);
-}
-
-/** The files a model directory's weights consist of, relative to it: the weight file, then any shards. */
-export function weightFilesOf(dir: string): string[] {
-  const file = findWeightFile(dir);
-  if (!isShardIndex(file)) return [path.basename(file)];
-  return [path.basename(file), ...readShardIndex(file).shards];
-}
-
-/** Parses a shard index file and checks every shard it names exists beside it. */
-export function readShardIndex(indexFile: string): ShardIndex {
-  let text: string;
-  try {
-    text = fs.readFileSync(indexFile, 'utf8');
-  } catch (e) {
-    throw new Error(`${indexFile}: cannot read shard index (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
-  }
-  const index = parseShardIndex(text, indexFile);
-  const dir = path.dirname(indexFile);
-  for (const shard of index.shards) {
-    if (!fs.existsSync(path.join(dir, shard))) throw new Error(`${indexFile}: shard ${shard} is missing (named by the index)`);
-  }
-  return index;
 }

@@ -1,4 +1,4 @@
-import * as zlib from 'zlib';
+import { crc32, inflateRaw } from '../zlib';
 import { ByteReader } from './source';
 
 /**
@@ -203,7 +203,7 @@ export class ZipReader {
   readChecked(e: ZipEntry): Buffer {
     const r = this.readRange(e, 0, e.size);
     const data = Buffer.from(r.buffer, r.byteOffset, r.byteLength);
-    const crc = zlib.crc32(data) >>> 0;
+    const crc = crc32(data);
     if (crc !== e.crc32 >>> 0) {
       throw new ZipFormatError(`${this.file}: entry ${e.name} is corrupt (CRC-32 ${hex(crc)}, expected ${hex(e.crc32)})`);
     }
@@ -215,7 +215,8 @@ export class ZipReader {
     readFully(this.bytes, raw, this.dataStart(e), this.file, e.name);
     let out: Buffer;
     try {
-      out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(e.size, 1) });
+      const inflated = inflateRaw(raw, Math.max(e.size, 1));
+      out = Buffer.from(inflated.buffer, inflated.byteOffset, inflated.byteLength);
     } catch (err) {
       throw new ZipFormatError(`${this.file}: entry ${e.name}: cannot inflate (${(err as Error).message})`);
     }

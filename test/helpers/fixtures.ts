@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { RawTensor } from '../../src/weights/raw-tensor';
-import { readAllSafetensors } from '../../src/weights/safetensors';
+import { readAllSafetensors } from '../../src/node/safetensors';
 
 /** Paths inside test/fixtures (tests run from dist/test). */
 export function fixture(...parts: string[]): string {

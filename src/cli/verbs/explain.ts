@@ -1,4 +1,4 @@
-import { decodeImage } from '../../image';
+import { decodeImage } from '../../node/image';
 import { ATTENTION_KINDS, AttentionKind } from '../../inspect/attention';
 import { COLORMAPS, isColormapName } from '../../inspect/colormap';
 import { ExplainOptions, Explanation, explainImage } from '../../inspect/explain';

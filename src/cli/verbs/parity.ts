@@ -1,5 +1,5 @@
 import { compareTensors, formatDiffs } from '../../parity/compare';
-import { readAllSafetensors } from '../../weights/safetensors';
+import { readAllSafetensors } from '../../node/safetensors';
 import * as fs from 'fs';
 import { Command, UsageError } from '../command';
 import { fsProblem } from '../io';

@@ -1,6 +1,7 @@
-import { ImageProcessor, preprocessToTensors } from '../../image';
+import { preprocessToTensors } from '../../image';
+import { NodeImageProcessor as ImageProcessor } from '../../node/image';
 import { resolveModel } from '../../hub';
-import { writeSafetensors } from '../../weights/safetensors';
+import { writeSafetensors } from '../../node/safetensors';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { checkOutputPath, writeFileAtomic } from '../io';
 import { modelSource } from '../load';

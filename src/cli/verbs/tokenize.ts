@@ -1,4 +1,5 @@
-import { BertTokenizer, tokenizeLines } from '../../tokenizer';
+import { tokenizeLines } from '../../tokenizer';
+import { NodeBertTokenizer as BertTokenizer } from '../../node/tokenizer';
 import { Command } from '../command';
 import { readStdin, splitLines } from '../io';
 import { modelSource } from '../load';

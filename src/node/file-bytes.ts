@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { ByteReader } from './source';
+import { ByteReader } from '../weights/source';
 
 /** Node refuses single reads above 2 GiB - 1. */
 const MAX_READ = 1 << 30;

@@ -1,0 +1,45 @@
+/**
+ * Node: BlipItm from a model directory on disk or a hub id (the model itself: src/model).
+ *
+ * How the Node API keeps its shape while the core stays free of Node built-ins: the core classes
+ * (BlipItm, BertTokenizer, ImageProcessor, SafetensorsFile) only build from bytes, text or parts;
+ * the modules of src/node add the file-system constructors (`load`, `fromDir`, `open`) as static
+ * methods when Node code loads them, and export the result typed with those methods. src/index.ts
+ * (the Node entry), the CLI and Node features import from here; the browser bundle never does.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { LoadOptions, prepareModelSource } from '../load';
+import { BlipItm } from '../model/blip-itm';
+import { WeightStore } from '../weights/view';
+import { openCheckpoint } from './checkpoint';
+import { readConfig } from './config';
+import { processorFromDir } from './image';
+import { tokenizerFromDir } from './tokenizer';
+
+export type { LoadOptions } from '../load';
+
+/** Loads a local directory on the backend already selected. */
+export function blipItmFromDir(dir: string, backend = tf.getBackend()): BlipItm {
+  const config = readConfig(dir);
+  const tokenizer = tokenizerFromDir(dir, { vocabSize: config.text.vocabSize });
+  const processor = processorFromDir(dir);
+  const { source, file } = openCheckpoint(dir);
+  try {
+    return BlipItm.fromParts({ config, tokenizer, processor, weights: new WeightStore(source, file), origin: dir }, backend);
+  } finally {
+    source.close();
+  }
+}
+
+/** Loads from a local model directory or a hub id (fetched once into the Hugging Face cache). */
+export async function loadBlipItm(source: string, opts: LoadOptions = {}): Promise<BlipItm> {
+  const { dir, backend } = await prepareModelSource(source, opts);
+  return blipItmFromDir(dir, backend);
+}
+
+/** The Node entry's BlipItm: the core class plus `load(source)` and `fromDir(dir)`. */
+export const NodeBlipItm: typeof BlipItm & { load: typeof loadBlipItm; fromDir: typeof blipItmFromDir } = Object.assign(BlipItm, {
+  load: loadBlipItm,
+  fromDir: blipItmFromDir,
+});
+export type NodeBlipItm = BlipItm;
