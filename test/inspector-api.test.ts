@@ -11,7 +11,6 @@ import { DEFAULT_LIMITS, GradcamView, InspectorSession, ScoreResult, groupWords 
 import { AttentionSet } from '../src/inspector/analysis';
 import { decodeImage } from '../src/node/image';
 import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
-import {} from '../src/model/blip-itm';
 import { IMAGES, TEXTS, TINY, fixture } from './helpers/fixtures';
 import { httpCall, postJson } from './helpers/http-call';
 
