@@ -16,7 +16,6 @@ import { heatMap, normaliseMap, overlayMap } from '../src/inspect/overlay';
 import { encodePng } from '../src/inspect/png';
 import { gaussianBlur, upsampleMap } from '../src/inspect/upsample';
 import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
-import {} from '../src/model/blip-itm';
 import { IMAGES, TEXTS, TINY, reference } from './helpers/fixtures';
 import { expectReject } from './helpers/expect';
 import { tempDir } from './helpers/tmp';
