@@ -1,3 +1,4 @@
+import { crc32 } from '../zlib';
 import { InflateError, TEXT_SLICE, inflateBounded } from './inflate';
 import { PngDataError, PngLayout, expectedDataSize, pngToRgb } from './png-pixels';
 import { DEFAULT_MAX_PIXELS, pixelLimitProblem } from './limits';
@@ -35,22 +36,6 @@ interface Chunk {
 
 const MAX_TEXT_CHUNK = 1024 * 1024;
 const MAX_TEXT_MEMORY = 64 * MAX_TEXT_CHUNK;
-
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-function crc32(b: Uint8Array): number {
-  let c = -1;
-  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
-}
 
 function u32(b: Uint8Array, p: number): number {
   return b[p] * 0x1000000 + ((b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]);
