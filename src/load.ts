@@ -2,9 +2,9 @@ import { BackendName, useBackend } from './backend';
 import { HubOptions, resolveModel } from './hub';
 
 export interface LoadOptions extends HubOptions {
-  /** tfjs backend: 'auto' (native TensorFlow if installed, else wasm), 'tensorflow', 'wasm' or 'cpu'. */
+  /** tfjs backend: 'auto' (a hardware GPU via tfjs-node-gpu or WebGPU, else tensorflow, else wasm), 'webgpu', 'tensorflow', 'wasm' or 'cpu'. */
   backend?: BackendName;
-  /** wasm only: run its multi-threaded build with this many threads (opt-in; default 1). */
+  /** wasm only: threads of its multi-threaded build (default: every core, at most 8; 1 = the single-threaded build). */
   threads?: number;
 }
 
