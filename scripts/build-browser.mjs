@@ -15,10 +15,9 @@ const nodeShims = {
   name: 'node-shims',
   setup(build) {
     build.onResolve(
-      { filter: /^(node:)?(fs|path|os|worker_threads|child_process|url|crypto|http|https|stream|events|util|readline)$/ },
+      { filter: /^(node:)?(fs|path|os|zlib|worker_threads|child_process|url|crypto|http|https|stream|events|util|readline)$/ },
       () => ({ path: path.join(shims, 'node-unavailable.ts') }),
     );
-    build.onResolve({ filter: /^(node:)?zlib$/ }, () => ({ path: path.join(shims, 'zlib.ts') }));
     // pngjs's own browser build carries its stream and zlib stand-ins.
     build.onResolve({ filter: /^pngjs$/ }, () => ({ path: path.join(root, 'node_modules', 'pngjs', 'browser.js') }));
   },

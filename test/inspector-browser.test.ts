@@ -3,9 +3,10 @@ import { ChildProcessWithoutNullStreams, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import puppeteer, { Browser, Page } from 'puppeteer-core';
+import puppeteer, { Browser } from 'puppeteer-core';
 import { cli } from './helpers/cli';
 import { TINY, fixture } from './helpers/fixtures';
+import { canvasPixels, inPage, redrawsAfter } from './helpers/inspector-page';
 
 const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
 const BIN = path.resolve(__dirname, '../../bin/blip-itm.js');
@@ -32,22 +33,6 @@ function startInspector(args: string[]): Promise<{ child: ChildProcessWithoutNul
 
 function exited(child: ChildProcessWithoutNullStreams): Promise<number | null> {
   return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-}
-
-// Page-side code is passed as strings: the tests compile without the DOM library.
-async function inPage<T>(page: Page, expression: string): Promise<T> {
-  return (await page.evaluate(expression)) as T;
-}
-
-/** Runs the action and waits until the page has drawn its main picture again. */
-async function redrawsAfter(page: Page, action: () => Promise<unknown>): Promise<void> {
-  const before = await inPage<number>(page, 'window.inspector.redraws');
-  await action();
-  await page.waitForFunction(`window.inspector.redraws > ${before}`, { timeout: 60_000 });
-}
-
-function canvasPixels(page: Page): Promise<string> {
-  return inPage(page, `document.getElementById('canvas').toDataURL('image/png')`);
 }
 
 describe('inspector in a real browser (headless Chromium)', function () {

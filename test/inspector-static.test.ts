@@ -1,33 +1,19 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import puppeteer, { Browser, Page } from 'puppeteer-core';
+import puppeteer, { Browser } from 'puppeteer-core';
 import { attentionSet } from '../src/inspector/analysis';
 import { decodeImage } from '../src/image';
 import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
 import { CHROMIUM, missingBrowser } from './browser/chromium';
 import { StaticServer, startServer } from './browser/static-server';
 import { TINY, fixture } from './helpers/fixtures';
+import { canvasPixels, inPage, redrawsAfter } from './helpers/inspector-page';
 
 const BUNDLE = path.resolve(__dirname, '../../dist/browser/blip-itm.js');
 const PAGE = path.resolve(__dirname, '../../dist/browser/inspector/index.html');
 const IMAGE = fixture('images', 'chelsea.png');
 const CAPTIONS = ['a cat lying on a rug', 'a rocket launching into the sky', 'a tabby cat with green eyes'];
-
-// Page-side code is passed as strings: the tests compile without the DOM library.
-async function inPage<T>(page: Page, expression: string): Promise<T> {
-  return (await page.evaluate(expression)) as T;
-}
-
-async function redrawsAfter(page: Page, action: () => Promise<unknown>): Promise<void> {
-  const before = await inPage<number>(page, 'window.inspector.redraws');
-  await action();
-  await page.waitForFunction(`window.inspector.redraws > ${before}`, { timeout: 30_000 });
-}
-
-function canvasPixels(page: Page): Promise<string> {
-  return inPage(page, `document.getElementById('canvas').toDataURL('image/png')`);
-}
 
 describe('inspector without a server (static page, model in the browser)', function () {
   this.timeout(60_000);
@@ -93,7 +79,7 @@ describe('inspector without a server (static page, model in the browser)', funct
       },
       CAPTIONS.join('\n'),
     );
-    await redrawsAfter(page, () => page.click('#score-button'));
+    await redrawsAfter(page, () => page.click('#score-button'), 30_000);
     const rows = await inPage<{ text: string; prob: string }[]>(
       page,
       `[...document.querySelectorAll('#scores tbody tr')]
@@ -104,11 +90,11 @@ describe('inspector without a server (static page, model in the browser)', funct
 
     // Grad-CAM and cross-attention: another layer redraws with other pixels.
     let pixels = await canvasPixels(page);
-    await redrawsAfter(page, () => page.select('#layer', '1'));
+    await redrawsAfter(page, () => page.select('#layer', '1'), 30_000);
     expect(await canvasPixels(page)).not.to.equal(pixels);
-    await redrawsAfter(page, () => page.click('button[data-view=cross]'));
+    await redrawsAfter(page, () => page.click('button[data-view=cross]'), 30_000);
     pixels = await canvasPixels(page);
-    await redrawsAfter(page, () => page.select('#layer', '1'));
+    await redrawsAfter(page, () => page.select('#layer', '1'), 30_000);
     expect(await canvasPixels(page)).not.to.equal(pixels);
 
     // The maps are the server's analysis run in the page: same numbers as in Node (wasm vs Node's cpu backend).

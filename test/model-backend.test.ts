@@ -4,9 +4,11 @@ import { expectBackend, requestedBackend } from './helpers/backend';
 
 /** Named model-* so scripts/test.js runs it on every backend: each run proves which backend it was. */
 describe(`test run backend (BLIP_ITM_BACKEND=${process.env.BLIP_ITM_BACKEND ?? '(unset: wasm)'})`, () => {
-  it('tfjs runs on the requested backend', () => {
+  it('tfjs runs on the requested backend', async () => {
     expectBackend(requestedBackend());
-    const y = tf.tidy(() => tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])).dataSync());
+    const product = tf.tidy(() => tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])));
+    const y = await product.data(); // async: webgpu in Node cannot read synchronously
+    product.dispose();
     expect(Array.from(y)).to.deep.equal([3, 3, 3, 3]);
     expectBackend();
   });

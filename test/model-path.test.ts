@@ -13,8 +13,22 @@ import { expectReject } from './helpers/expect';
 const LONG = TEXTS[1]; // 14 tokens: more query rows than the tiny model's head width (8)
 const SHORT = 'a cat'; // 4 tokens: fewer
 
-function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+/** max |a - b|, read asynchronously (webgpu in Node cannot read a tensor synchronously). */
+async function maxDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))));
+  const [value] = await d.data();
+  d.dispose();
+  return value;
+}
+
+/** tf.tidy for an async body: every tensor the body makes is freed when it ends. */
+async function scoped(body: () => Promise<void>): Promise<void> {
+  tf.engine().startScope();
+  try {
+    await body();
+  } finally {
+    tf.engine().endScope();
+  }
 }
 
 /** Runs `f`, returning how many times each attention variant ran meanwhile. */
@@ -37,8 +51,8 @@ describe('model path: every fast path against the plain reference forward', () =
   });
   after(() => model.dispose());
 
-  it('the reference forward itself agrees with transformers (1e-4)', () => {
-    tf.tidy(() => {
+  it('the reference forward itself agrees with transformers (1e-4)', async () => {
+    await scoped(async () => {
       const pix = ref.get('pixel_values')!;
       const out = referenceForward(
         sd,
@@ -49,7 +63,7 @@ describe('model path: every fast path against the plain reference forward', () =
       );
       for (const name of ['vision.last_hidden_state', 'itm.logits', 'itc.cosine'] as const) {
         const r = ref.get(name)!;
-        expect(maxDiff(out[name], tf.tensor(r.data, r.shape)), name).to.be.below(1e-4);
+        expect(await maxDiff(out[name], tf.tensor(r.data, r.shape)), name).to.be.below(1e-4);
       }
     });
   });
@@ -60,7 +74,7 @@ describe('model path: every fast path against the plain reference forward', () =
     const pixels = { pixelValues: pix.data as Float32Array, shape: pix.shape as [number, number, number, number] };
     const ours = await model.forward(pixels, enc, { activations: true });
     try {
-      tf.tidy(() => {
+      await scoped(async () => {
         const r = referenceForward(
           sd,
           config,
@@ -69,10 +83,12 @@ describe('model path: every fast path against the plain reference forward', () =
           tf.tensor2d(enc.attentionMask, undefined, 'int32'),
         );
         for (const name of ['vision.last_hidden_state', 'itm.logits', 'itc.text_embeds', 'itc.image_embeds', 'itc.cosine'] as const) {
-          expect(maxDiff(ours.get(name)!, r[name]), name).to.be.below(1e-5);
+          expect(await maxDiff(ours.get(name)!, r[name]), name).to.be.below(1e-5);
         }
         for (let i = 0; i < config.text.numHiddenLayers; i++) {
-          expect(maxDiff(ours.get(`itm.text.cross_attentions.${i}`)!, r['itm.text.cross_attentions'](i)), `cross ${i}`).to.be.below(1e-5);
+          expect(await maxDiff(ours.get(`itm.text.cross_attentions.${i}`)!, r['itm.text.cross_attentions'](i)), `cross ${i}`).to.be.below(
+            1e-5,
+          );
         }
       });
     } finally {
@@ -95,7 +111,7 @@ describe('model path: every fast path against the plain reference forward', () =
           expect(ran[tf.getBackend() === 'wasm' ? 'per-head' : 'batched']).to.be.at.least(layers); // the cross-attentions
         }
         const enc = model.tokenizer.encodeBatch([text]);
-        const want = tf.tidy(() => {
+        const logits = tf.tidy(() => {
           const pixels = model.processor.preprocess([IMAGES[0]]);
           const r = referenceForward(
             sd,
@@ -104,8 +120,10 @@ describe('model path: every fast path against the plain reference forward', () =
             tf.tensor2d(enc.inputIds, undefined, 'int32'),
             tf.tensor2d(enc.attentionMask, undefined, 'int32'),
           );
-          return r['itm.logits'].dataSync();
+          return r['itm.logits'];
         });
+        const want = await logits.data();
+        logits.dispose();
         expect(result.logits[0][0][0]).to.be.closeTo(want[0], 1e-5);
         expect(result.logits[0][0][1]).to.be.closeTo(want[1], 1e-5);
       } finally {
@@ -114,8 +132,8 @@ describe('model path: every fast path against the plain reference forward', () =
     });
   }
 
-  it('each attention variant equals the batched one on random inputs (1e-5)', () => {
-    tf.tidy(() => {
+  it('each attention variant equals the batched one on random inputs (1e-5)', async () => {
+    await scoped(async () => {
       const [h, tq, d, t, e] = [4, 5, 8, 17, 12];
       const q = tf.randomNormal([1, h, tq, d], 0, 1, 'float32', 1) as tf.Tensor4D;
       const states = tf.randomNormal([t, e], 0, 1, 'float32', 2) as tf.Tensor2D;
@@ -140,8 +158,8 @@ describe('model path: every fast path against the plain reference forward', () =
       const plain = attention(q, target, { ...opts, variant: 'batched' });
       for (const variant of ['per-head', 'raw-states'] as const) {
         const fast = attention(q, target, { ...opts, variant });
-        expect(maxDiff(fast.context, plain.context), variant).to.be.below(1e-5);
-        expect(maxDiff(fast.probs!, plain.probs!), `${variant} probs`).to.be.below(1e-6);
+        expect(await maxDiff(fast.context, plain.context), variant).to.be.below(1e-5);
+        expect(await maxDiff(fast.probs!, plain.probs!), `${variant} probs`).to.be.below(1e-6);
       }
     });
   });

@@ -19,8 +19,8 @@ function forwardOnReferenceInputs(model: BlipItm, refName: string, opts: Forward
 }
 
 /** Asserts every reference tensor (optionally only some names) is within tol of ours, printing the table on failure. */
-function expectParity(refName: string, actual: Map<string, tf.Tensor>, opts: { only?: string[]; tol?: number } = {}) {
-  const diffs = compareTensors(reference(refName), toRaw(actual), { tol: opts.tol ?? 1e-4, only: opts.only });
+async function expectParity(refName: string, actual: Map<string, tf.Tensor>, opts: { only?: string[]; tol?: number } = {}) {
+  const diffs = compareTensors(reference(refName), await toRaw(actual), { tol: opts.tol ?? 1e-4, only: opts.only });
   const bad = diffs.filter((d) => !d.ok);
   expect(bad, `\n${formatDiffs(diffs)}`).to.have.length(0);
   return diffs;
@@ -36,7 +36,7 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
   it('matches every activation given the reference pixel values and token ids', async () => {
     const out = await forwardOnReferenceInputs(model, 'tiny-activations.safetensors', { gradcamLayer: 1 });
     try {
-      const diffs = expectParity('tiny-activations.safetensors', out);
+      const diffs = await expectParity('tiny-activations.safetensors', out);
       expect(diffs.length).to.equal(reference('tiny-activations.safetensors').size);
     } finally {
       out.forEach((t) => t.dispose());
@@ -46,7 +46,7 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
   it('matches end to end from image files and strings (our image pipeline and tokenizer)', async () => {
     const out = await model.forward(IMAGES, TEXTS, { activations: false });
     try {
-      expectParity('tiny-activations.safetensors', out, {
+      await expectParity('tiny-activations.safetensors', out, {
         only: [
           'pixel_values',
           'input_ids',
@@ -66,7 +66,7 @@ describe('BlipItm on the tiny checkpoint: parity with transformers', function ()
   it('puts [ENC] at position 0 of the ITM input when asked', async () => {
     const out = await forwardOnReferenceInputs(model, 'tiny-activations-enc.safetensors', { encToken: true, activations: false });
     try {
-      expectParity('tiny-activations-enc.safetensors', out);
+      await expectParity('tiny-activations-enc.safetensors', out);
     } finally {
       out.forEach((t) => t.dispose());
     }
@@ -152,7 +152,7 @@ describe('BlipItm checkpoint formats', () => {
     try {
       const out = await forwardOnReferenceInputs(model, 'tiny-f16-scores.safetensors', { activations: false });
       try {
-        expectParity('tiny-f16-scores.safetensors', out);
+        await expectParity('tiny-f16-scores.safetensors', out);
       } finally {
         out.forEach((t) => t.dispose());
       }

@@ -30,7 +30,7 @@ export type { ByteReader, ByteSource } from '../weights/source';
 /** The tfjs instance the model runs on (e.g. for tf.memory()). */
 export * as tf from '@tensorflow/tfjs';
 /** What the serverless inspector page (dist/browser/inspector/) computes with: the server's own analysis. */
-export { attentionSet, compact } from '../inspector/analysis';
+export { attentionSet, compact, groupWords } from '../inspector/analysis';
 export type { AttentionSet } from '../inspector/analysis';
 export { defaultSelection, meanRows } from '../inspect/tokens';
 export { getColormap } from '../inspect/colormap';

@@ -89,3 +89,19 @@ export async function attentionSet(model: BlipItm, image: RawImage, text: string
     out.forEach((t) => t.dispose());
   }
 }
+
+/** Word tokens (positions 1..L-2) grouped into words: a '##' piece joins the word before it. */
+export function groupWords(tokens: string[]): { text: string; positions: number[] }[] {
+  const words: { text: string; positions: number[] }[] = [];
+  for (let i = 1; i < tokens.length - 1; i++) {
+    const t = tokens[i];
+    const last = words[words.length - 1];
+    if (t.startsWith('##') && last) {
+      last.text += t.slice(2);
+      last.positions.push(i);
+    } else {
+      words.push({ text: t, positions: [i] });
+    }
+  }
+  return words;
+}

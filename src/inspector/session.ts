@@ -6,9 +6,11 @@ import { ImageEmbedding } from '../model/image-embedding';
 import { fitImage } from '../inspect/explain';
 import { encodePng } from '../inspect/png';
 import { defaultSelection, meanRows } from '../inspect/tokens';
-import { AttentionSet, attentionSet, compact } from './analysis';
+import { AttentionSet, attentionSet, compact, groupWords } from './analysis';
 import { declaredSize } from './image-size';
 import { SerialQueue } from './queue';
+
+export { groupWords };
 
 /** An error the client caused: sent as this HTTP status with the message. */
 export class RequestError extends Error {
@@ -296,20 +298,4 @@ export class InspectorSession {
 
 function mb(bytes: number): string {
   return (bytes / 1024 / 1024).toFixed(1);
-}
-
-/** Word tokens (positions 1..L-2) grouped into words: a '##' piece joins the word before it. */
-export function groupWords(tokens: string[]): { text: string; positions: number[] }[] {
-  const words: { text: string; positions: number[] }[] = [];
-  for (let i = 1; i < tokens.length - 1; i++) {
-    const t = tokens[i];
-    const last = words[words.length - 1];
-    if (t.startsWith('##') && last) {
-      last.text += t.slice(2);
-      last.positions.push(i);
-    } else {
-      words.push({ text: t, positions: [i] });
-    }
-  }
-  return words;
 }

@@ -5,8 +5,9 @@ import { BackendName, useBackend } from '../../src/backend';
 /** The backend this mocha run was asked for: BLIP_ITM_BACKEND, default wasm (scripts/test.js sets it per run). */
 export function requestedBackend(): Exclude<BackendName, 'auto'> {
   const name = process.env.BLIP_ITM_BACKEND ?? 'wasm';
-  if (name !== 'wasm' && name !== 'cpu' && name !== 'tensorflow')
-    throw new Error(`BLIP_ITM_BACKEND=${name}: choose wasm, cpu or tensorflow`);
+  // webgpu needs a Vulkan driver (SwiftShader here: VK_ICD_FILENAMES, LD_LIBRARY_PATH; see README).
+  if (name !== 'wasm' && name !== 'cpu' && name !== 'tensorflow' && name !== 'webgpu')
+    throw new Error(`BLIP_ITM_BACKEND=${name}: choose wasm, cpu, tensorflow or webgpu`);
   return name;
 }
 

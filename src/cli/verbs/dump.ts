@@ -69,7 +69,7 @@ export const dump: Command = {
         producer: 'blip-itm',
         backend: model.backend,
       };
-      const raw = toRaw(tensors);
+      const raw = await toRaw(tensors);
       writeFileAtomic(out, (tmp) => writeSafetensors(tmp, raw, metadata));
       process.stderr.write(`wrote ${tensors.size} tensors to ${out}\n`);
     } finally {

@@ -230,25 +230,6 @@ export function score(id, texts, encToken) {
   });
 }
 
-/**
- * Word tokens (positions 1..L-2) grouped into words, a '##' piece joining the word before it:
- * the page-side twin of groupWords in session.ts (which the bundle cannot carry: it reads files).
- */
-function groupWords(tokens) {
-  const words = [];
-  for (let i = 1; i < tokens.length - 1; i++) {
-    const t = tokens[i];
-    const last = words[words.length - 1];
-    if (t.startsWith('##') && last) {
-      last.text += t.slice(2);
-      last.positions.push(i);
-    } else {
-      words.push({ text: t, positions: [i] });
-    }
-  }
-  return words;
-}
-
 /** { image, text, encToken, layer, grid, probability, tokens, maps, words, caption } */
 export function gradcam(id, text, layer, encToken) {
   const im = image(id);
@@ -270,7 +251,7 @@ export function gradcam(id, text, layer, encToken) {
       probability: r.probability,
       tokens: r.tokens,
       maps: r.maps.map((m) => Array.from(m, lib.compact)),
-      words: groupWords(r.tokens).map((w) => ({ ...w, map: mean(w.positions) })),
+      words: lib.groupWords(r.tokens).map((w) => ({ ...w, map: mean(w.positions) })),
       caption: { text, positions: selection.positions, map: mean(selection.positions) },
     };
   });
