@@ -28,7 +28,7 @@ export { TorchBinFile } from '../weights/torch-bin';
 export { MemoryBytes, drain } from '../weights/source';
 export type { ByteReader, ByteSource } from '../weights/source';
 /** The tfjs instance the model runs on (e.g. for tf.memory()). */
-export * as tf from '@tensorflow/tfjs';
+export * as tf from '@tensorflow/tfjs-core';
 /** The inspector's session, which the serverless inspector page (dist/browser/inspector/) runs in the page. */
 export { InspectorSession, DEFAULT_LIMITS, RequestError } from '../inspector/session';
 export type * from '../inspector/session';
