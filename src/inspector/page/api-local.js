@@ -41,11 +41,10 @@ function displayName(source) {
 }
 
 /**
- * @param {string | File[]} source
- * @param {string} backend
+ * @param {import('./model-picker.js').ModelChoice} choice
  * @returns {Promise<BrowserBlipItm>}
  */
-async function loadModel(source, backend) {
+async function loadModel({ source, backend, dtype }) {
   const { BlipItm } = await lib();
   /** @type {Map<string, { loaded: number, total: number }>} */
   const bytes = new Map();
@@ -53,7 +52,7 @@ async function loadModel(source, backend) {
   try {
     return await BlipItm.load(source, {
       backend: /** @type {import('../../browser/index').BrowserBackendName} */ (backend || 'auto'),
-      dtype: params.get('dtype') === 'float16' ? 'float16' : 'float32',
+      dtype: dtype === 'float16' ? 'float16' : 'float32',
       progress: (e) => {
         bytes.set(e.file, e);
         let loaded = 0;
@@ -72,24 +71,31 @@ async function loadModel(source, backend) {
 
 /** The model from ?model= (and ?backend=), or from the picker until one loads; then ?image= URLs. */
 async function openSession() {
-  let source = /** @type {string | File[] | null} */ (params.get('model'));
-  let backend = params.get('backend') ?? 'auto';
+  const defaults = { backend: params.get('backend') ?? 'auto', dtype: params.get('dtype') ?? 'float32' };
+  const named = params.get('model');
+  /** @type {import('./model-picker.js').ModelChoice | null} */
+  let choice = named ? { source: named, ...defaults } : null;
   let failure = '';
   /** @type {BrowserBlipItm} */
   let model;
   for (;;) {
-    if (!source) ({ source, backend } = await pickModel(params.get('backend') ?? 'auto', failure));
+    choice ??= await pickModel(defaults, failure);
     try {
-      model = await loadModel(source, backend);
+      model = await loadModel(choice);
       break;
     } catch (e) {
       // A wrong URL or file set: say why and ask again rather than leave a dead page.
-      source = null;
+      choice = null;
       failure = `Could not load the model: ${e instanceof Error ? e.message : String(e)}`;
     }
   }
+  const source = choice.source;
   const { InspectorSession } = await lib();
-  const session = new InspectorSession(model.core, { source: displayName(source), backend: model.backend.name }, params.getAll('text'));
+  const session = new InspectorSession(
+    model.core,
+    { source: displayName(source), backend: [model.backend.name, model.backend.dtype === 'float16' ? 'float16' : ''].join(' ').trim() },
+    params.getAll('text'),
+  );
   for (const url of params.getAll('image')) {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`${url}: ${res.status} ${res.statusText}`);

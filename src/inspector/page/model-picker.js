@@ -15,19 +15,22 @@ function say(message) {
   $('picker-error').hidden = !message;
 }
 
+/** @typedef {{ source: string | File[], backend: string, dtype: string }} ModelChoice */
+
 /**
  * Shows the picker (with why the last try failed, if it did); resolves on Load with a source.
- * @param {string} defaultBackend
+ * @param {{ backend: string, dtype: string }} defaults
  * @param {string} [failure]
- * @returns {Promise<{ source: string | File[], backend: string }>}
+ * @returns {Promise<ModelChoice>}
  */
-export function pickModel(defaultBackend, failure = '') {
+export function pickModel(defaults, failure = '') {
   const picker = $('model-picker');
   const form = $('picker-form');
   picker.hidden = false;
   form.hidden = false;
   say(failure);
-  select('picker-backend').value = defaultBackend;
+  select('picker-backend').value = defaults.backend;
+  select('picker-dtype').value = defaults.dtype;
   input('picker-source').focus();
   return new Promise((resolve) => {
     /** @param {Event} e */
@@ -41,7 +44,7 @@ export function pickModel(defaultBackend, failure = '') {
         return;
       }
       form.removeEventListener('submit', submit);
-      resolve({ source, backend: select('picker-backend').value });
+      resolve({ source, backend: select('picker-backend').value, dtype: select('picker-dtype').value });
     };
     form.addEventListener('submit', submit);
   });
