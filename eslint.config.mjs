@@ -60,7 +60,14 @@ export default defineConfig(
   {
     // Lazy requires on purpose: optional native backends and Dawn, wasm's threaded build, Node's zlib
     // where it exists (fflate elsewhere), the package version; tests load them in child processes.
-    files: ['src/backend.ts', 'src/webgpu.ts', 'src/wasm-threads.ts', 'src/cli/main.ts', 'src/image/inflate.ts', 'test/**/*.ts'],
+    files: [
+      'src/node/backend.ts',
+      'src/node/webgpu.ts',
+      'src/node/wasm-threads.ts',
+      'src/cli/main.ts',
+      'src/image/inflate.ts',
+      'test/**/*.ts',
+    ],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

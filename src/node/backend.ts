@@ -39,7 +39,7 @@ function tryNativeBackend(only?: '@tensorflow/tfjs-node-gpu'): string | null {
       require(pkg); // registers the 'tensorflow' backend as a side effect
       return pkg;
     } catch {
-      // not installed (see docs/native-backend.md: scripts/install-tfjs-node-offline.sh)
+      // not installed (see docs/native-backend.md: bin/install-tfjs-node-offline.sh)
     }
   }
   return null;
