@@ -4,7 +4,7 @@ import { PNG } from 'pngjs';
 import * as zlib from 'zlib';
 import { RunningInspector, nodeSession, serveInspector } from '../src/inspector/server';
 import { DEFAULT_LIMITS, DISPLAY_SIDE, InspectorSession } from '../src/inspector/session';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { TINY } from './helpers/fixtures';
 import { httpCall } from './helpers/http-call';
 

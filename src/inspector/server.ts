@@ -3,7 +3,7 @@ import * as http from 'http';
 import * as os from 'os';
 import { AddressInfo } from 'net';
 import * as path from 'path';
-import { encodePng } from '../inspect/png';
+import { encodePng } from '../pictures/png';
 import { BlipItm } from '../model/blip-itm';
 import { workerPreparer } from './prepare-worker';
 import { DEFAULT_LIMITS, InspectorLimits, InspectorSession, RequestError } from './session';

@@ -1,7 +1,7 @@
 // Platform-neutral (no Node built-ins): the inspector server (server.ts) and the serverless page
 // (page/api-local.js, through the browser bundle) both run this one session.
-import { getColormap, isColormapName } from '../inspect/colormap';
-import { defaultSelection, meanRows } from '../inspect/tokens';
+import { getColormap, isColormapName } from '../pictures/colormap';
+import { defaultSelection, meanRows } from '../pictures/tokens';
 import { DEFAULT_MAX_PIXELS } from '../image/limits';
 import { RgbImage } from '../image';
 import { BlipItm, defaultGradcamLayer } from '../model/blip-itm';

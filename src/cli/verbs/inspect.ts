@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { addImageFile, nodeSession, serveInspector } from '../../inspector/server';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
-import { loadModel, modelSource, textsFrom } from '../load';
+import { loadModel, modelSource, textsFrom } from '../inputs';
 
 export const inspect: Command = {
   name: 'inspect',
