@@ -65,7 +65,7 @@ describe('inspector HTTP API', function () {
     expect(page.status).to.equal(200);
     expect(page.headers['content-type']).to.match(/text\/html/);
     expect(page.headers['content-security-policy']).to.contain("default-src 'self'");
-    for (const asset of ['app.js', 'api.js', 'draw.js', 'views.js', 'style.css'])
+    for (const asset of ['app.js', 'api.js', 'draw.js', 'views.js', 'style.css', 'favicon.svg'])
       expect((await httpCall(url + asset)).status, asset).to.equal(200);
   });
 
