@@ -1,4 +1,6 @@
+import { usePlatform } from '../model/platform';
 import { BACKENDS } from '../node/backend';
+import { nodePlatform } from '../node/platform';
 import { Command, ParsedArgs, UsageError, helpText, parse } from './command';
 import { quietOnClosedPipe } from './io';
 import { download } from './verbs/download';
@@ -50,6 +52,7 @@ function mainHelp(): string {
 
 /** Runs the CLI; resolves to the process exit code. Errors print one line (the stack with --verbose). */
 export async function main(argv: string[]): Promise<number> {
+  usePlatform(nodePlatform); // the CLI is a Node entry point: models from files and the hub
   quietOnClosedPipe();
   const [name, ...rest] = argv;
   if (name === 'help' && rest.length) {
