@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import { BackendInUse, BackendName, ComputeDType } from '../model/platform';
+import { backendStarted, silenceCpuBanner } from '../tfjs-internals';
 
 /** Backends a page can ask for; 'auto' takes the first of webgpu, webgl, wasm, cpu that initialises. */
 export type BrowserBackendName = Exclude<BackendName, 'tensorflow'>;
@@ -23,13 +24,9 @@ function webglHalfFloat(): boolean {
   return tf.env().getBool('WEBGL_FORCE_F16_TEXTURES');
 }
 
-function started(backend: string): boolean {
-  return (tf.engine() as unknown as { registry: Record<string, unknown> }).registry[backend] !== undefined;
-}
-
 /** The webgl backend, once created, keeps the precision it started with. */
 function webglStarted(): boolean {
-  return started('webgl');
+  return backendStarted('webgl');
 }
 
 async function tryBackend(name: string): Promise<boolean> {
@@ -64,7 +61,7 @@ export async function useBrowserBackend(
     }
     if (!webglStarted()) tf.env().set('WEBGL_FORCE_F16_TEXTURES', wantHalf);
   }
-  if ((name === 'wasm' || name === 'auto') && !started('wasm')) {
+  if ((name === 'wasm' || name === 'auto') && !backendStarted('wasm')) {
     // tfjs would take half the cores (at most 4); a page that asked for isolation wants them all.
     const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
     if (isolated) setThreadsCount(Math.max(1, opts.threads ?? (navigator.hardwareConcurrency || 1)));
@@ -73,7 +70,7 @@ export async function useBrowserBackend(
   for (const candidate of candidates) {
     if (await tryBackend(candidate)) {
       await tf.ready();
-      if (candidate === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+      if (candidate === 'cpu') silenceCpuBanner();
       const choice: BackendChoice = { name: tf.getBackend(), dtype, threads: tf.getBackend() === 'wasm' ? wasmThreads() : 0 };
       if (choice.name === 'webgl' && dtype === 'float16' && tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')) {
         throw new Error('webgl did not switch to half-float textures (WEBGL_RENDER_FLOAT32_ENABLED is still true)');
