@@ -4,7 +4,7 @@ import { PNG } from 'pngjs';
 import * as zlib from 'zlib';
 import { RunningInspector, nodeSession, serveInspector } from '../src/inspector/server';
 import { DEFAULT_LIMITS, DISPLAY_SIDE, InspectorSession } from '../src/inspector/session';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { TINY } from './helpers/fixtures';
 import { httpCall } from './helpers/http-call';
 

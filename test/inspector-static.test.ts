@@ -4,7 +4,7 @@ import type { Browser } from 'puppeteer-core';
 import { attentionSet } from '../src/inspector/analysis';
 import { decodeImage } from '../src/image';
 import { BROWSER_DIST, StaticServer, startStaticServer } from '../src/inspector/static-server';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { accessibilityViolations, launch, requireBrowser, watchProblems } from './browser/chromium';
 import { TINY, fixture } from './helpers/fixtures';
 import { canvasPixels, inPage, redrawsAfter } from './helpers/inspector-page';

@@ -28,7 +28,7 @@ export interface RunningInspector {
  */
 export function nodeSession(model: BlipItm, source: string, texts: string[], limits: InspectorLimits = DEFAULT_LIMITS): InspectorSession {
   const name = fs.existsSync(source) ? path.basename(path.resolve(source)) : source;
-  return new InspectorSession(model, { source: name, backend: model.backend }, texts, { limits, prepare: workerPreparer() });
+  return new InspectorSession(model, { source: name, backend: model.backend.name }, texts, { limits, prepare: workerPreparer() });
 }
 
 /** Adds an image file named on the command line (the only files the inspector reads). */

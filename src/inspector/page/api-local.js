@@ -92,7 +92,7 @@ async function openSession() {
   const source = choice.source;
   const { InspectorSession } = await lib();
   const session = new InspectorSession(
-    model.core,
+    model,
     { source: displayName(source), backend: [model.backend.name, model.backend.dtype === 'float16' ? 'float16' : ''].join(' ').trim() },
     params.getAll('text'),
   );
