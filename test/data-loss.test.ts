@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { evaluate, loadEvalSet } from '../src/eval';
 import { ImageIndex, buildIndex } from '../src/retrieval';
 import { Dataset } from '../src/retrieval/dataset';
