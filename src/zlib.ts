@@ -42,8 +42,8 @@ export function crc32(data: Uint8Array): number {
   return ~c >>> 0;
 }
 
-/** Input fed to fflate at a time: deflate expands at most 1032:1, so one step yields at most ~16 MB. */
-const RAW_SLICE = 16384;
+/** Input fed to fflate at a time: deflate expands at most 1032:1, so one step yields at most ~2 MB past the bound. */
+const RAW_SLICE = 2048;
 
 /**
  * Inflates a raw deflate stream; more than `maxOutputLength` bytes of output is an error. Without

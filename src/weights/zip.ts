@@ -28,7 +28,7 @@ const MAX_COMMENT = 0xffff;
 /** Cap on the central directory we are willing to read (torch archives have ~1 entry per tensor). */
 const MAX_CENTRAL_DIR_BYTES = 256 * 1024 * 1024;
 /** torch.save stores members uncompressed; a deflated one (data.pkl of another writer) is held whole, so it is kept small. */
-const MAX_DEFLATED_BYTES = 256 * 1024 * 1024;
+const MAX_DEFLATED_BYTES = 128 * 1024 * 1024;
 /** Deflate expands at most 1032:1; a member declaring more than that of its compressed size is a lie. */
 const MAX_DEFLATE_RATIO = 1032;
 
