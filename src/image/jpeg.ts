@@ -552,10 +552,19 @@ function decodeScan(
   // the frame's first four and appear once (JERR_BAD_COMPONENT_ID).
   if (!ns || ns > 4 || seg.length !== 1 + ns * 2 + 3) throw new JpegError('corrupt JPEG: bad scan header length');
   const comps: Component[] = [];
+  // libjpeg's get_sos looks a scan component up among the frame's first four, skipping frame
+  // positions whose slot in the scan's list is already filled: a scan that lists components
+  // in another order than the frame can then fail to find one (JERR_BAD_COMPONENT_ID).
+  const filled: boolean[] = [];
   for (let i = 0; i < ns; i++) {
     const id = seg[1 + i * 2];
-    const c = frame.components.slice(0, 4).find((x) => x.id === id);
-    if (!c) throw new JpegError(`corrupt JPEG: scan refers to component ${id}, which the frame does not have`);
+    const at = frame.components.slice(0, 4).findIndex((x, ci) => x.id === id && !filled[ci]);
+    if (at < 0) {
+      if (frame.components.slice(0, 4).some((x) => x.id === id)) throw new JpegError(`corrupt JPEG: invalid component ID ${id} in SOS (as libjpeg)`);
+      throw new JpegError(`corrupt JPEG: scan refers to component ${id}, which the frame does not have`);
+    }
+    filled[i] = true;
+    const c = frame.components[at];
     if (comps.includes(c)) throw new JpegError(`corrupt JPEG: scan names component ${id} twice`);
     c.dcSel = seg[2 + i * 2] >> 4;
     c.acSel = seg[2 + i * 2] & 15;
