@@ -289,11 +289,12 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
   let scans = 0;
   let pos = 2;
   for (;;) {
+    // Only the EOI is missing when a sequential image's scans have covered every component:
+    // libjpeg has all rows then (Pillow too, when its buffering did not ask for more data).
+    const complete = frame !== null && !frame.progressive && frame.components.every((c) => c.quantLatched);
     const m = findMarker(data, pos);
     if (!m) {
-      // Only the EOI is missing when a sequential image's scans have covered every component:
-      // libjpeg has all rows then (Pillow too, when its buffering did not ask for more data).
-      if (frame && !frame.progressive && frame.components.every((c) => c.quantLatched)) break;
+      if (complete) break;
       throw new JpegError('truncated JPEG: no end-of-image marker (the file ends early)');
     }
     pos = m.pos;
@@ -306,6 +307,9 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
     if (code < 0xc0 || code === 0xde || code === 0xdf || (code >= 0xf0 && code <= 0xfd)) {
       throw new JpegError(`corrupt JPEG: unsupported marker FF${hex(code)}`);
     }
+    // A file that ends inside a marker segment after complete image data (a mutated EOI): libjpeg
+    // reads its inserted EOI there and keeps the image, as Pillow does.
+    if (complete && (pos + 2 > data.length || pos + u16(data, pos) > data.length)) break;
     const len = u16(data, pos);
     if (len < 2) throw new JpegError(`corrupt JPEG: marker FF${code.toString(16).toUpperCase()} has length ${len}`);
     const end = pos + len;
