@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { BlipItm as CoreBlipItm } from '../model/blip-itm';
+import { LoadOptions, ModelParts, ModelSource, NamedBlob } from '../model/platform';
 import { BlipConfig, parseConfig } from '../config';
 import { ImageProcessor } from '../image/processor';
 import { BertTokenizer } from '../tokenizer';
@@ -11,35 +11,11 @@ import { TorchBinFile } from '../weights/torch-bin';
 import { parseShardIndex } from '../weights/weight-files';
 import { BlobSource, DEFAULT_CACHE, FetchOptions, Fetched, HtmlInsteadOfFile, ProgressCallback, fetchFile } from './fetch';
 
-/**
- * Where a model comes from in the browser: a hub id ("Salesforce/blip-itm-base-coco"), the URL
- * of a directory holding the model files (absolute, or relative to the page), or the user's
- * own Files (from an <input type=file multiple> or a drop).
- */
-export type ModelSource = string | File[] | FileList;
-
-export interface FetchModelOptions {
-  /** Hub revision (branch, tag or commit) for hub ids. Default 'main'. */
-  revision?: string;
-  /** Hub address for hub ids. Default https://huggingface.co. */
-  endpoint?: string;
-  /** Cache Storage name, or false for no cache. Default 'blip-itm'. */
-  cache?: string | false;
-  /** Bytes loaded so far, per file (weights: once per piece). */
-  progress?: ProgressCallback;
-  /** Extra fetch settings, e.g. { headers: { Authorization: 'Bearer …' } } for a gated repository. */
-  fetchInit?: RequestInit;
-  /** Stops loading; the load rejects with the signal's reason. */
-  signal?: AbortSignal;
-  /** Milliseconds a response may bring no data before the load gives up (default 30000). */
-  timeoutMs?: number;
-  /**
-   * Largest weight file accepted, in bytes (default 4 GiB: BLIP's largest checkpoint is under 2 GB).
-   * A safetensors file is further held to the size its header declares. Config, vocabulary and
-   * index files are held to 16 MiB.
-   */
-  maxFileBytes?: number;
-}
+/** The parts of LoadOptions that say where and how model files are fetched. */
+export type FetchModelOptions = Pick<
+  LoadOptions,
+  'revision' | 'endpoint' | 'cache' | 'progress' | 'fetchInit' | 'signal' | 'fetchTimeoutMs' | 'maxFileBytes'
+>;
 
 export const DEFAULT_MAX_WEIGHT_BYTES = 4 * 1024 ** 3;
 /** config.json, vocab.txt, tokenizer and shard-index JSON: no real one comes near this. */
@@ -73,10 +49,10 @@ function urlFiles(base: string, opts: FetchModelOptions): ModelFiles {
         cache: opts.cache,
         init: opts.fetchInit,
         signal: opts.signal,
-        timeoutMs: opts.timeoutMs,
+        timeoutMs: opts.fetchTimeoutMs,
         maxBytes: kind === 'text' ? MAX_TEXT_BYTES : maxWeights,
         declaredSize: file.endsWith('.safetensors') ? safetensorsDeclaredSize : undefined,
-        progress: kind === 'weights' ? opts.progress : undefined,
+        progress: kind === 'weights' ? progressCallback(opts) : undefined,
       };
       return fetchFile(dir + file, file, fetchOpts);
     },
@@ -85,8 +61,8 @@ function urlFiles(base: string, opts: FetchModelOptions): ModelFiles {
 
 const noop = async (): Promise<void> => undefined;
 
-function fileListFiles(list: File[] | FileList, opts: FetchModelOptions): ModelFiles {
-  const byName = new Map<string, File>();
+function fileListFiles(list: ArrayLike<NamedBlob>, opts: FetchModelOptions): ModelFiles {
+  const byName = new Map<string, NamedBlob>();
   for (const f of Array.from(list)) byName.set(f.name, f);
   return {
     name: 'the chosen files',
@@ -95,7 +71,7 @@ function fileListFiles(list: File[] | FileList, opts: FetchModelOptions): ModelF
       const f = byName.get(file);
       if (!f) return null;
       const bytes = await drain(new BlobSource(file, f), {
-        progress: (loaded, total) => opts.progress?.({ file, loaded, total, fromCache: false }),
+        progress: (loaded, total) => progressCallback(opts)?.({ file, loaded, total, fromCache: false }),
       });
       return { bytes, fromCache: false, commit: noop, evict: noop };
     },
@@ -132,9 +108,14 @@ export function modelBaseUrl(source: string, opts: FetchModelOptions = {}): stri
   return new URL(source, page).href;
 }
 
+/** The browser has no progress bar of its own: only a callback is used. */
+function progressCallback(opts: FetchModelOptions): ProgressCallback | undefined {
+  return typeof opts.progress === 'function' ? opts.progress : undefined;
+}
+
 function modelFiles(source: ModelSource, opts: FetchModelOptions): ModelFiles {
   if (typeof source === 'string') return urlFiles(modelBaseUrl(source, opts), opts);
-  if (Array.isArray(source) || (typeof FileList !== 'undefined' && source instanceof FileList)) return fileListFiles(source, opts);
+  if (typeof source === 'object' && source !== null && typeof source.length === 'number') return fileListFiles(source, opts);
   throw new Error('model source must be a hub id, a directory URL, or an array of Files');
 }
 
@@ -247,11 +228,15 @@ async function openShards(s: Session, indexText: string, where: string): Promise
   }
 }
 
-/** Reads config, tokenizer, processor and weights and builds the model on the current backend. */
-export async function loadCore(source: ModelSource, opts: FetchModelOptions = {}): Promise<CoreBlipItm> {
+/**
+ * Reads config, tokenizer, processor and weights (the weight file stays open until
+ * BlipItm.fromParts releases it). Files are committed to the cache once every one of them has
+ * been parsed; a failure evicts them, and says so when they came from the cache.
+ */
+export async function readModelParts(source: ModelSource, opts: FetchModelOptions = {}): Promise<ModelParts> {
   const s = new Session(modelFiles(source, opts));
   const name = s.files.name;
-  let model: CoreBlipItm;
+  let parts: ModelParts;
   try {
     const configText = await required(s, 'config.json', 'a model directory needs config.json');
     const config: BlipConfig = parseConfig(parseJson(configText, name + 'config.json'), name + 'config.json');
@@ -264,23 +249,15 @@ export async function loadCore(source: ModelSource, opts: FetchModelOptions = {}
       },
       { vocabSize: config.text.vocabSize },
     );
-    const preText = await required(
-      s,
-      'preprocessor_config.json',
-      'a model directory needs the preprocessor_config.json that transformers saves',
-    );
+    const preText = await required(s, 'preprocessor_config.json', 'a model directory needs the preprocessor_config.json that transformers saves');
     const processor = ImageProcessor.fromConfig(parseJson(preText, name + 'preprocessor_config.json') as object);
     const { source: weights, file } = await openWeights(s);
-    try {
-      model = CoreBlipItm.fromParts({ config, tokenizer, processor, weights: new WeightStore(weights, file), origin: name });
-    } finally {
-      weights.close(); // the store has copied every tensor it uses onto the backend
-    }
+    parts = { config, tokenizer, processor, weights: new WeightStore(weights, file), origin: name, release: () => weights.close() };
   } catch (e) {
     // Network errors and aborts say nothing about the cached files; anything else may come from them.
     if (e instanceof DOMException || /: (cannot fetch|no data from|the connection to) /.test((e as Error).message)) throw e;
     return s.fail(e);
   }
   await s.commitAll();
-  return model;
+  return parts;
 }

@@ -222,7 +222,7 @@ describe('browser loader against hostile servers (headless Chromium)', function 
       }
       files(req, res);
     };
-    const stalled = await load(page, `${evil.url}/stall/`, { cache: false, timeoutMs: 500 });
+    const stalled = await load(page, `${evil.url}/stall/`, { cache: false, fetchTimeoutMs: 500 });
     expect(stalled.message, stalled.message).to.match(
       /^model\.safetensors: no data from http:\/\/127\.0\.0\.1:\d+\/stall\/model\.safetensors for 0\.5 s \(the server stalled\); gave up$/,
     );
