@@ -249,7 +249,11 @@ export async function readModelParts(source: ModelSource, opts: FetchModelOption
       },
       { vocabSize: config.text.vocabSize },
     );
-    const preText = await required(s, 'preprocessor_config.json', 'a model directory needs the preprocessor_config.json that transformers saves');
+    const preText = await required(
+      s,
+      'preprocessor_config.json',
+      'a model directory needs the preprocessor_config.json that transformers saves',
+    );
     const processor = ImageProcessor.fromConfig(parseJson(preText, name + 'preprocessor_config.json') as object);
     const { source: weights, file } = await openWeights(s);
     parts = { config, tokenizer, processor, weights: new WeightStore(weights, file), origin: name, release: () => weights.close() };

@@ -564,7 +564,8 @@ function decodeScan(
     const id = seg[1 + i * 2];
     const at = frame.components.slice(0, 4).findIndex((x, ci) => x.id === id && !filled[ci]);
     if (at < 0) {
-      if (frame.components.slice(0, 4).some((x) => x.id === id)) throw new JpegError(`corrupt JPEG: invalid component ID ${id} in SOS (as libjpeg)`);
+      if (frame.components.slice(0, 4).some((x) => x.id === id))
+        throw new JpegError(`corrupt JPEG: invalid component ID ${id} in SOS (as libjpeg)`);
       throw new JpegError(`corrupt JPEG: scan refers to component ${id}, which the frame does not have`);
     }
     filled[i] = true;
