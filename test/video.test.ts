@@ -1,9 +1,9 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'child_process';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { FfmpegDecoder } from '../src/node/video';
 import { decodeImage } from '../src/image/decode';
 import { RawImage } from '../src/image/types';

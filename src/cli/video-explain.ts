@@ -1,10 +1,10 @@
 import { RawImage, RgbImage } from '../image/types';
 import { decodeImage } from '../image/decode';
-import { Explanation, ExplainOptions, fitImage } from '../inspect/explain';
-import { Tile, composeGrid } from '../inspect/grid';
-import { overlayMap } from '../inspect/overlay';
-import { defaultSelection, meanRows, selectToken } from '../inspect/tokens';
-import { NodeBlipItm as BlipItm } from '../node/blip-itm';
+import { Explanation, ExplainOptions, fitImage } from '../pictures/explain';
+import { Tile, composeGrid } from '../pictures/grid';
+import { overlayMap } from '../pictures/overlay';
+import { defaultSelection, meanRows, selectToken } from '../pictures/tokens';
+import { NodeBlipItm as BlipItm } from '../node/platform';
 import { FfmpegDecoder } from '../node/video';
 import { uniformFrameIndices } from '../video/sampling';
 import { VideoSource } from '../video/source';

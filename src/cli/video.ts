@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { NodeBlipItm as BlipItm } from '../node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../node/platform';
 import { FfmpegDecoder } from '../node/video';
 import { ImageEmbedding } from '../model/image-embedding';
 import { DEFAULT_FRAMES, MAX_FRAMES } from '../video/sampling';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { firstToken } from '../heads/heads';
 import { RawImage } from '../image/types';
 import { linear } from '../nn/linear';
