@@ -82,7 +82,7 @@ function problem(stderr: string, file: string): string {
     .map((l) => l.trim())
     .filter((l) => l !== '');
   const last = lines[lines.length - 1] ?? 'unknown error';
-  return last.split(file + ': ').join('');
+  return last.split(file + ': ').join('').replace(/^\[[^\]]* @ 0x[0-9a-f]+\] */, '');
 }
 
 interface Header {
