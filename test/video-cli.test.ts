@@ -54,7 +54,21 @@ describe('video: CLI', function () {
     const rows = JSON.parse(ranked.stdout) as { text: string; itm: number }[];
     expect(rows.map((r) => r.text).sort()).to.deep.equal([...TEXTS].sort());
     const out = path.join(tempDir('blip-itm-video-cli-'), 'grid.png');
-    const e = await cli(['explain', ...BASE, '--video', CLIP20, '--frames', '3', '--text', 'a horse', '--layer', '1', '--out', out, '--json']);
+    const e = await cli([
+      'explain',
+      ...BASE,
+      '--video',
+      CLIP20,
+      '--frames',
+      '3',
+      '--text',
+      'a horse',
+      '--layer',
+      '1',
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(e.code, e.stderr).to.equal(0);
     const summary = JSON.parse(e.stdout) as { tiles: string[]; probability: number };
     expect(summary.tiles).to.deep.equal(['frame 0', 'frame 6', 'frame 12']);

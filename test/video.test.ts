@@ -46,7 +46,9 @@ function h264(): string {
 
 describe('video: frame sampling', () => {
   it("reproduces numpy's np.arange(0, vlen, vlen / n, dtype=int) on every committed case", () => {
-    const { cases } = JSON.parse(fs.readFileSync(fixture('video', 'sampling-cases.json'), 'utf8')) as { cases: [number, number, number[]][] };
+    const { cases } = JSON.parse(fs.readFileSync(fixture('video', 'sampling-cases.json'), 'utf8')) as {
+      cases: [number, number, number[]][];
+    };
     expect(cases.length).to.be.greaterThan(800);
     for (const [vlen, n, indices] of cases) expect(uniformFrameIndices(vlen, n), `vlen ${vlen}, n ${n}`).to.deep.equal(indices);
     // The cases include where numpy differs from floor(i * vlen / n) and where it returns n + 1 indices.
@@ -103,9 +105,18 @@ describe('video: decoding with ffmpeg', () => {
       [async () => (await new FfmpegDecoder().open(truncated, truncated)).frameCount(), /truncated\.mp4: not a readable video/],
       [async () => (await new FfmpegDecoder().open(garbage, garbage)).frameCount(), /garbage\.mp4: not a readable video/],
       [async () => new FfmpegDecoder().open(path.join(dir, 'none.mp4'), 'none.mp4'), /none\.mp4: no such file/],
-      [async () => (await new FfmpegDecoder({ ffmpeg: path.join(dir, 'ffmpeg') }).open(CLIP7, CLIP7)).frameCount(), /ffprobe not found.*apt-get install ffmpeg/],
-      [async () => (await new FfmpegDecoder({ maxFrames: 10 }).open(CLIP20, CLIP20)).frameCount(), /clip20\.mkv: 20 frames .* exceed the 10-frame limit/],
-      [async () => (await new FfmpegDecoder({ maxPixels: 100 }).open(CLIP20, CLIP20)).frameCount(), /clip20\.mkv: frames of 32x24 .* 100-pixel limit/],
+      [
+        async () => (await new FfmpegDecoder({ ffmpeg: path.join(dir, 'ffmpeg') }).open(CLIP7, CLIP7)).frameCount(),
+        /ffprobe not found.*apt-get install ffmpeg/,
+      ],
+      [
+        async () => (await new FfmpegDecoder({ maxFrames: 10 }).open(CLIP20, CLIP20)).frameCount(),
+        /clip20\.mkv: 20 frames .* exceed the 10-frame limit/,
+      ],
+      [
+        async () => (await new FfmpegDecoder({ maxPixels: 100 }).open(CLIP20, CLIP20)).frameCount(),
+        /clip20\.mkv: frames of 32x24 .* 100-pixel limit/,
+      ],
     ];
     for (const [call, pattern] of cases) {
       const err = await call().then(

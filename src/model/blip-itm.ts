@@ -170,9 +170,7 @@ export class BlipItm {
     const tokens = imageTokens(v);
     const perFrame = tokens * v.hiddenSize;
     if (states.length === 0 || states.length % perFrame !== 0) {
-      throw new Error(
-        `embeddingFromStates: ${states.length} values, expected (frames x) ${tokens} tokens x ${v.hiddenSize} = ${perFrame}`,
-      );
+      throw new Error(`embeddingFromStates: ${states.length} values, expected (frames x) ${tokens} tokens x ${v.hiddenSize} = ${perFrame}`);
     }
     if (itc.length !== this.config.imageTextHiddenSize) {
       throw new Error(`embeddingFromStates: ITC embedding of ${itc.length} values, expected ${this.config.imageTextHiddenSize}`);

@@ -33,8 +33,21 @@ export async function embedVideo(core: ModelCore, source: VideoSource, n: number
     });
     const { states, itc } = tf.tidy(() => {
       const parts = indices.map((i) => perFrame.get(i) as { states: tf.Tensor3D; proj: tf.Tensor2D });
-      const all = parts.length === 1 ? parts[0].states.clone() : tf.concat(parts.map((p) => p.states), 1); // [1, n*T, D]
-      const mean = tf.mean(tf.concat(parts.map((p) => p.proj), 0), 0, true) as tf.Tensor2D; // [1, E]
+      const all =
+        parts.length === 1
+          ? parts[0].states.clone()
+          : tf.concat(
+              parts.map((p) => p.states),
+              1,
+            ); // [1, n*T, D]
+      const mean = tf.mean(
+        tf.concat(
+          parts.map((p) => p.proj),
+          0,
+        ),
+        0,
+        true,
+      ) as tf.Tensor2D; // [1, E]
       return { states: all as tf.Tensor3D, itc: l2Normalize(mean) };
     });
     let itcData: Float32Array;
@@ -63,7 +76,7 @@ function encodeFrame(core: ModelCore, frame: RawImage, name: string): { states: 
   try {
     pixels = core.pixels([frame]);
   } catch (e) {
-    throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   return tf.tidy(() => {
     const states = visionForward(tf.tensor4d(pixels.pixelValues, pixels.shape), core.weights.vision_model, core.config.vision);

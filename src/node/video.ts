@@ -82,7 +82,10 @@ function problem(stderr: string, file: string): string {
     .map((l) => l.trim())
     .filter((l) => l !== '');
   const last = lines[lines.length - 1] ?? 'unknown error';
-  return last.split(file + ': ').join('').replace(/^\[[^\]]* @ 0x[0-9a-f]+\] */, '');
+  return last
+    .split(file + ': ')
+    .join('')
+    .replace(/^\[[^\]]* @ 0x[0-9a-f]+\] */, '');
 }
 
 interface Header {
@@ -177,7 +180,8 @@ class FfmpegVideo implements VideoSource {
     const { width, height } = await this.readHeader();
     if (indices.length === 0) return [];
     indices.forEach((v, k) => {
-      if (!Number.isInteger(v) || v < 0 || (k > 0 && v <= indices[k - 1])) throw new Error('readFrames: indices must be distinct and ascending');
+      if (!Number.isInteger(v) || v < 0 || (k > 0 && v <= indices[k - 1]))
+        throw new Error('readFrames: indices must be distinct and ascending');
     });
     const frameBytes = width * height * 3;
     const want = indices.length;

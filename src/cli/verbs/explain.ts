@@ -80,7 +80,8 @@ export const explain: Command = {
 async function explainVideoVerb(args: ParsedArgs, opts: ExplainOptions): Promise<void> {
   const video = args.required('video');
   if (args.string('image') !== undefined) throw new UsageError('explain: give --image or --video, not both');
-  if (opts.attention !== undefined || opts.grid) throw new UsageError('explain: --video draws Grad-CAM per frame; --attention and --grid apply to images');
+  if (opts.attention !== undefined || opts.grid)
+    throw new UsageError('explain: --video draws Grad-CAM per frame; --attention and --grid apply to images');
   const text = args.required('text');
   const out = args.required('out');
   checkOutputPath(out);
