@@ -5,6 +5,7 @@ two LOSSLESS Matroska videos made from them with ffmpeg's PNG codec in rgb24, wh
 frames equal the PNGs bit for bit:
   clip20.mkv  frames 00..19 (20 frames: np.arange and floor(i*vlen/n) differ for n = 8 and 3)
   clip7.mkv   frames 13..19 (7 frames: fewer than 8, so n = 8 samples frame 0 eight times)
+  clip5.mkv   frames 04..08 (5 frames; with the others, the small set of the video eval test)
 and sampling-cases.json: numpy's np.arange(0, vlen, vlen / n, dtype=int) for many (vlen, n), including
 lengths where it differs from floor(i * vlen / n) and where numpy returns n + 1 indices.
 
@@ -53,7 +54,7 @@ def main():
     for i, im in enumerate(frames()):
         im.save(os.path.join(frame_dir, f"{i:02d}.png"), optimize=True)
     pattern = os.path.join(frame_dir, "%02d.png")
-    for name, start, count in (("clip20.mkv", 0, 20), ("clip7.mkv", 13, 7)):
+    for name, start, count in (("clip20.mkv", 0, 20), ("clip7.mkv", 13, 7), ("clip5.mkv", 4, 5)):
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-framerate", "10", "-start_number", str(start), "-i", pattern,
                         "-frames:v", str(count), "-c:v", "png", "-pix_fmt", "rgb24", "-fflags", "+bitexact",
                         "-flags:v", "+bitexact", os.path.join(out_dir, name)], check=True)

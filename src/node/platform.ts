@@ -16,6 +16,7 @@ import { BackendName, useBackend } from './backend';
 import { readConfig } from './read-config';
 import { processorFromDir } from './image';
 import { tokenizerFromDir } from './tokenizer';
+import './video'; // registers ffmpeg as the default decoder of encodeVideos' paths and bytes
 
 export interface LoadOptions extends HubOptions {
   /** tfjs backend: 'auto' (a hardware GPU via tfjs-node-gpu or WebGPU, else tensorflow, else wasm), 'webgpu', 'tensorflow', 'wasm' or 'cpu'. */
