@@ -36,7 +36,7 @@ export const score: Command = {
     const images = args.strings('image');
     const videos = args.strings('video');
     const texts = textsFrom(args);
-    if (!images.length && !videos.length) throw new UsageError('score: no image or video given (--image IMG, --video V)');
+    if (!images.length && !videos.length) throw new UsageError('score: no image given (--image IMG, or --video V)');
     if (!texts.length) throw new UsageError('score: no text given (--text TXT)');
     const inputs = images.length
       ? await imageInputs(images, 'score').catch((e) => {
