@@ -4,7 +4,7 @@ import { Dataset, resolveUri } from '../retrieval/dataset';
 import { ImageIndex, IndexEntry, buildIndex } from '../retrieval';
 import { BuildProgress, BuildReport } from '../retrieval/indexer';
 import { EvalSet } from './annotations';
-import { OUTSIDE, Recalls, recalls, shortlist } from './protocol';
+import { Recalls, recalls, shortlistPairs } from './protocol';
 import { ScoreCache } from './score-cache';
 
 export interface EvalOptions {
@@ -97,21 +97,7 @@ export async function evaluate(model: BlipItm, set: EvalSet, opts: EvalOptions):
       return textEmbeds.map((t) => dotF32(v, t));
     });
     const nImg = set.images.length;
-    const nTxt = set.texts.length;
-    const i2tList = sims.map((row) => shortlist(row, kTest));
-    const t2iList = set.texts.map((_, t) =>
-      shortlist(
-        sims.map((row) => row[t]),
-        kTest,
-      ),
-    );
-    const pairs: Set<number>[] = sims.map((_, i) => new Set(i2tList[i]));
-    t2iList.forEach((imgs, t) => imgs.forEach((i) => pairs[i].add(t)));
-
-    const i2t = sims.map(() => new Array<number>(nTxt).fill(OUTSIDE));
-    const t2i = set.texts.map(() => new Array<number>(nImg).fill(OUTSIDE));
-    const inI2t = i2tList.map((l) => new Set(l));
-    const inT2i = t2iList.map((l) => new Set(l));
+    const { pairs, rowScores: i2t, colScores: t2i, place } = shortlistPairs(sims, set.texts.length, kTest);
     const cache = await ScoreCache.open(opts.index, index.fingerprint);
     let itmImages = 0;
     let lastSave = Date.now();
@@ -128,11 +114,7 @@ export async function evaluate(model: BlipItm, set: EvalSet, opts: EvalOptions):
           opts.batchSize,
         );
         if (logits.computed) itmImages++;
-        texts.forEach((t, j) => {
-          const score = logits.values[j] + sims[i][t];
-          if (inI2t[i].has(t)) i2t[i][t] = score;
-          if (inT2i[t].has(i)) t2i[t][i] = score;
-        });
+        texts.forEach((t, j) => place(i, t, logits.values[j] + sims[i][t]));
         if (cache.unsaved >= 64 || Date.now() - lastSave > 30_000) {
           await cache.flush();
           lastSave = Date.now();
@@ -166,7 +148,7 @@ async function itmLogits(model: BlipItm, index: ImageIndex, cache: ScoreCache, e
 }
 
 /** The ITC similarity as BLIP computes it: a float32 dot product. */
-function dotF32(a: Float32Array, b: Float32Array): number {
+export function dotF32(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return Math.fround(s);

@@ -14,6 +14,7 @@ import { openCheckpoint } from './checkpoint';
 import { processorFromDir } from './image';
 import { readConfig } from './read-config';
 import { tokenizerFromDir } from './tokenizer';
+import './video'; // registers ffmpeg as the default decoder of encodeVideos' paths and bytes
 
 export type { LoadOptions } from '../model/platform';
 
