@@ -63,6 +63,7 @@ export default defineConfig(
     files: [
       'src/backend.ts',
       'src/node/tfjs-extras.ts',
+      'src/retrieval/lance.ts',
       'src/webgpu.ts',
       'src/wasm-threads.ts',
       'src/cli/main.ts',
