@@ -1,4 +1,5 @@
 // A consumer's CommonJS module (require): type-checked like esm.mts.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS consumer's require is what is checked
 import blip = require('blip-itm');
 
 export async function score(dir: string, image: string): Promise<number> {
