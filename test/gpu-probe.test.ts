@@ -3,7 +3,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { gpuDeviceNodes, probeAdapterQuietly } from '../src/node/gpu-probe';
-import { isSoftwareAdapter } from '../src/webgpu';
+import { isSoftwareAdapter } from '../src/node/webgpu';
 import { SWIFTSHADER_ENV } from './backend-spawn';
 import { tempDir } from './helpers/tmp';
 
@@ -44,7 +44,7 @@ describe('auto WebGPU probe', () => {
   it('without a GPU device, answers "no" in under 50 ms and prints nothing (in a fresh process)', function () {
     if (process.platform !== 'linux' || gpuDeviceNodes().length > 0) this.skip();
     const script = [
-      `const { registerWebGpu } = require(${JSON.stringify(path.resolve(__dirname, '../src/webgpu.js'))});`,
+      `const { registerWebGpu } = require(${JSON.stringify(path.resolve(__dirname, '../src/node/webgpu.js'))});`,
       'const t = process.hrtime.bigint();',
       'registerWebGpu(false).then((r) => console.log(JSON.stringify({ r, ms: Number(process.hrtime.bigint() - t) / 1e6 })));',
     ].join('\n');

@@ -6,7 +6,7 @@ import { ImageEmbedding } from '../model/image-embedding';
 import { Encoding } from '../tokenizer';
 import { BackendChoice, BrowserBackendName, ComputeDType, useBrowserBackend } from './backend';
 import { BrowserImage, toImageInput } from './images';
-import { FetchModelOptions, ModelSource, loadCore } from './load';
+import { FetchModelOptions, ModelSource, loadCore } from './model-files';
 
 export interface BrowserLoadOptions extends FetchModelOptions {
   /** 'auto' (default: webgpu, webgl, wasm, cpu — the first that initialises) or one of them. */

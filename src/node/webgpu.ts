@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as path from 'path';
-import { gpuDeviceNodes, probeAdapterQuietly } from './node/gpu-probe';
+import { gpuDeviceNodes, probeAdapterQuietly } from './gpu-probe';
 
 /** The parts of the WebGPU API this module touches (the full types live in @webgpu/types). */
 interface GpuAdapterInfo {
@@ -100,7 +100,7 @@ function loadDawn(): DawnModule | string {
 
 /**
  * For `auto` on Linux: whether a hardware adapter is there, found without loading Dawn (and the
- * drivers' messages) into this process; see ./node/gpu-probe. A reason string when not.
+ * drivers' messages) into this process; see ./gpu-probe. A reason string when not.
  */
 function quietHardwareCheck(): string | null {
   if (process.platform !== 'linux') return null;
