@@ -5,8 +5,8 @@
  */
 export { BlipItm } from './platform';
 export type { BrowserLoadOptions, BrowserImageLike } from './platform';
-export { useBrowserBackend, BROWSER_BACKENDS } from './backend';
-export type { BrowserBackendName, BackendChoice, ComputeDType } from './backend';
+export { useBrowserBackend, BROWSER_BACKENDS, setWasmFiles, WASM_FILES } from './backend';
+export type { BrowserBackendName, BackendChoice, ComputeDType, WasmPaths } from './backend';
 export type { BrowserImage } from './images';
 export { toImageInput } from './images';
 export { modelBaseUrl } from './model-files';

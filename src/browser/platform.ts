@@ -1,10 +1,9 @@
 /// <reference lib="dom" />
 import * as tf from '@tensorflow/tfjs-core';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BlipItm as CoreBlipItm, ForwardOptions, GradcamResult, MatchResult, PixelBatch, TextOptions } from '../model/blip-itm';
 import { ImageEmbedding } from '../model/image-embedding';
 import { Encoding } from '../tokenizer';
-import { BackendChoice, BrowserBackendName, ComputeDType, useBrowserBackend } from './backend';
+import { BackendChoice, BrowserBackendName, ComputeDType, WasmPaths, setWasmFiles, useBrowserBackend } from './backend';
 import { BrowserImage, toImageInput } from './images';
 import { FetchModelOptions, ModelSource, loadCore } from './model-files';
 
@@ -14,11 +13,12 @@ export interface BrowserLoadOptions extends FetchModelOptions {
   /** 'float32' (default) or 'float16' (webgl only: every texture stored as half float). */
   dtype?: ComputeDType;
   /**
-   * Where tfjs-backend-wasm finds its .wasm files (a URL prefix ending in '/'). The bundled
-   * dist/browser/blip-itm.js sets this to its own folder; a bundler build must copy
-   * node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm somewhere and say where.
+   * Where tfjs-backend-wasm finds its .wasm files: a folder URL ending in '/', or a URL per file
+   * ({ 'tfjs-backend-wasm-simd.wasm': url, ... }). Not needed with dist/browser/blip-itm.js or a
+   * bundler that copies `new URL('./x.wasm', import.meta.url)` assets (Vite, webpack 5, Rollup);
+   * see docs/bundlers.md.
    */
-  wasmPaths?: string;
+  wasmPaths?: WasmPaths;
   /** wasm in a cross-origin isolated page: threads to use (default: every core). Fixed when wasm first starts. */
   threads?: number;
 }
@@ -39,7 +39,7 @@ export class BlipItm {
 
   /** Loads a hub id, a directory URL or the user's Files; see BrowserLoadOptions. */
   static async load(source: ModelSource, opts: BrowserLoadOptions = {}): Promise<BlipItm> {
-    if (opts.wasmPaths) setWasmPaths(opts.wasmPaths);
+    if (opts.wasmPaths) setWasmFiles(opts.wasmPaths);
     const backend = await useBrowserBackend(opts.backend ?? 'auto', opts.dtype ?? 'float32', { threads: opts.threads });
     const core = await loadCore(source, opts);
     return new BlipItm(core, backend);
