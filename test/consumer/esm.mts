@@ -1,6 +1,8 @@
 // A consumer's ES module: type-checked against the packed package by test/consumer-types.test.ts
 // (tsc --strict, skipLibCheck false; module nodenext and moduleResolution bundler).
-import { BlipItm, ImageEmbedding, backendInfo, useBackend, type BackendName, type MatchResult } from 'blip-itm';
+import { BlipItm, ImageEmbedding, type MatchResult } from 'blip-itm';
+// The Node entry by name: under moduleResolution bundler, 'blip-itm' is the browser entry.
+import { backendInfo, useBackend, type BackendName } from 'blip-itm/node';
 
 export async function scoreNode(dir: string, image: string, texts: string[]): Promise<number[][]> {
   const backend: BackendName = 'auto';
