@@ -83,7 +83,7 @@ export default defineConfig(
   },
   {
     // Pages that run in the browser: the inspector's page and the browser test harness.
-    files: ['src/inspector/page/**/*.js', 'test/browser/pages/**/*.mjs', 'test/bundlers/**/*.js', 'examples/browser/**/*.mjs'],
+    files: ['src/inspector/page/**/*.js', 'test/browser/pages/**/*.mjs', 'test/bundlers/**/*.js'],
     languageOptions: { sourceType: 'module', globals: browserGlobals },
   },
 );
