@@ -65,6 +65,7 @@ export default defineConfig(
       'src/node/tfjs-extras.ts',
       'src/node/webgpu.ts',
       'src/node/wasm-threads.ts',
+      'src/retrieval/lance.ts',
       'src/cli/main.ts',
       'src/image/inflate.ts',
       'test/**/*.ts',
@@ -82,7 +83,7 @@ export default defineConfig(
   },
   {
     // Pages that run in the browser: the inspector's page and the browser test harness.
-    files: ['src/inspector/page/**/*.js', 'test/browser/pages/**/*.mjs'],
+    files: ['src/inspector/page/**/*.js', 'test/browser/pages/**/*.mjs', 'test/bundlers/**/*.js'],
     languageOptions: { sourceType: 'module', globals: browserGlobals },
   },
 );

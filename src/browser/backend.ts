@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import * as tf from '@tensorflow/tfjs-core';
-import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 // Importing a backend package registers it: cpu and webgl (tfjs-core alone has none), webgpu.
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
@@ -29,12 +29,58 @@ function webglStarted(): boolean {
   return backendStarted('webgl');
 }
 
+/** The last backend initialisation error, for the message when the backend asked for fails. */
+let lastFailure = '';
+
 async function tryBackend(name: string): Promise<boolean> {
   try {
     return await tf.setBackend(name);
-  } catch {
+  } catch (e) {
+    lastFailure = (e as Error).message?.split('\n')[0] ?? String(e);
     return false;
   }
+}
+
+/** The .wasm files tfjs-backend-wasm fetches (which one depends on the browser's SIMD and threads). */
+export const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'] as const;
+/** A folder URL ending in '/' that holds all three, or a URL per file. */
+export type WasmPaths = string | Partial<Record<(typeof WASM_FILES)[number], string>>;
+
+/** Where the wasm files were last said to be, per file, for the error when they cannot be fetched. */
+let wasmUrls: Record<string, string> = {};
+
+/**
+ * Where tfjs-backend-wasm fetches its .wasm files; takes effect when wasm first starts in the
+ * page. dist/browser/blip-itm.js sets a URL per file next to itself (`new URL('./x.wasm',
+ * import.meta.url)`, which bundlers copy as assets); BlipItm.load's `wasmPaths` calls this.
+ */
+export function setWasmFiles(paths: WasmPaths): void {
+  if (typeof paths === 'string') {
+    wasmUrls = Object.fromEntries(WASM_FILES.map((f) => [f, paths + f]));
+    setWasmPaths(paths);
+  } else {
+    wasmUrls = Object.fromEntries(Object.entries(paths).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    setWasmPaths(wasmUrls);
+  }
+}
+
+/** Why wasm did not start, naming the URL that could not be fetched when that is the cause. */
+async function wasmFailure(cause: string): Promise<string> {
+  const fix = "serve tfjs-backend-wasm's .wasm files there, or pass the wasmPaths option to BlipItm.load (a folder URL, or a URL per file)";
+  for (const [file, url] of Object.entries(wasmUrls)) {
+    const where = new URL(url, globalThis.location?.href).href;
+    let problem: string | null = null;
+    try {
+      const res = await fetch(where);
+      await res.body?.cancel();
+      if (!res.ok) problem = `HTTP ${res.status}`;
+    } catch (e) {
+      problem = (e as Error).message;
+    }
+    if (problem) return `backend "wasm" failed to initialise: ${file} could not be fetched from ${where} (${problem}); ${fix}`;
+  }
+  const tried = Object.keys(wasmUrls).length ? '' : ' (no wasmPaths set)';
+  return `backend "wasm" failed to initialise in this browser${tried}${cause ? `: ${cause}` : ''}`;
 }
 
 /** Selects (and initialises) the backend; returns what is in use. */
@@ -67,6 +113,7 @@ export async function useBrowserBackend(
     if (isolated) setThreadsCount(Math.max(1, opts.threads ?? (navigator.hardwareConcurrency || 1)));
   }
   const candidates = name === 'auto' ? AUTO_ORDER : [name];
+  lastFailure = '';
   for (const candidate of candidates) {
     if (await tryBackend(candidate)) {
       await tf.ready();
@@ -78,6 +125,7 @@ export async function useBrowserBackend(
       return choice;
     }
   }
+  if (name === 'wasm') throw new Error(await wasmFailure(lastFailure));
   throw new Error(
     name === 'auto'
       ? 'no tfjs backend initialised (tried webgpu, webgl, wasm, cpu)'

@@ -1,8 +1,7 @@
 /// <reference lib="dom" />
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { ImageInput } from '../image/types';
 import { BackendInUse, ImageSource, LoadOptions, ModelParts, ModelSource, Platform } from '../model/platform';
-import { BrowserBackendName, currentBrowserBackend, useBrowserBackend } from './backend';
+import { BrowserBackendName, currentBrowserBackend, setWasmFiles, useBrowserBackend } from './backend';
 import { toImageInput } from './images';
 import { readModelParts } from './model-files';
 
@@ -23,7 +22,7 @@ export const browserPlatform: Platform = {
     }
     if (opts.backend === 'tensorflow')
       throw new Error('BlipItm.load: backend "tensorflow" (tfjs-node) is Node only (browser: auto, webgpu, webgl, wasm, cpu)');
-    if (opts.wasmPaths) setWasmPaths(opts.wasmPaths);
+    if (opts.wasmPaths) setWasmFiles(opts.wasmPaths);
     return useBrowserBackend((opts.backend ?? 'auto') as BrowserBackendName, opts.dtype ?? 'float32', { threads: opts.threads });
   },
   currentBackend: currentBrowserBackend,

@@ -1,6 +1,7 @@
-import * as lancedb from '@lancedb/lancedb';
-import * as arrow from 'apache-arrow';
+import type * as LanceDb from '@lancedb/lancedb';
+import type * as Arrow from 'apache-arrow';
 import { resolveUri } from '../retrieval/dataset';
+import { arrow, lancedb } from '../retrieval/lance';
 
 /**
  * ITM logits already computed, kept in a second table (`eval_itm`) of the image index's database
@@ -11,12 +12,10 @@ import { resolveUri } from '../retrieval/dataset';
  */
 export const SCORE_TABLE = 'eval_itm';
 
-const SCHEMA = new arrow.Schema([
-  new arrow.Field('model', new arrow.Utf8(), false),
-  new arrow.Field('image', new arrow.Utf8(), false),
-  new arrow.Field('texts', new arrow.Utf8(), false),
-  new arrow.Field('logits', new arrow.Utf8(), false),
-]);
+function schema(): Arrow.Schema {
+  const a = arrow();
+  return new a.Schema(['model', 'image', 'texts', 'logits'].map((name) => new a.Field(name, new a.Utf8(), false)));
+}
 
 interface ScoreRow {
   model: string;
@@ -30,18 +29,18 @@ export class ScoreCache {
   private readonly known = new Map<string, Map<string, number>>();
 
   private constructor(
-    private readonly db: lancedb.Connection,
-    private readonly table: lancedb.Table,
+    private readonly db: LanceDb.Connection,
+    private readonly table: LanceDb.Table,
     private readonly model: string,
   ) {}
 
   static async open(where: string, fingerprint: string): Promise<ScoreCache> {
-    const db = await lancedb.connect(resolveUri(where));
-    let table: lancedb.Table;
+    const db = await lancedb().connect(resolveUri(where));
+    let table: LanceDb.Table;
     try {
       table = (await db.tableNames()).includes(SCORE_TABLE)
         ? await db.openTable(SCORE_TABLE)
-        : await db.createEmptyTable(SCORE_TABLE, SCHEMA, { mode: 'create', existOk: true });
+        : await db.createEmptyTable(SCORE_TABLE, schema(), { mode: 'create', existOk: true });
     } catch (e) {
       db.close();
       throw new Error(`${where}: cannot open the table of saved ITM scores (${String((e as Error).message).split('\n')[0]})`, { cause: e });
@@ -72,7 +71,7 @@ export class ScoreCache {
 
   async flush(): Promise<void> {
     if (!this.pending.length) return;
-    await this.table.add(lancedb.makeArrowTable(this.pending as unknown as Record<string, unknown>[], { schema: SCHEMA }));
+    await this.table.add(lancedb().makeArrowTable(this.pending as unknown as Record<string, unknown>[], { schema: schema() }));
     this.pending = [];
   }
 

@@ -80,8 +80,13 @@ export interface LoadOptions {
   cache?: string | false;
   /** Browser: extra fetch settings, e.g. { headers: { Authorization: 'Bearer …' } } for a gated repository. */
   fetchInit?: RequestInit;
-  /** Browser: where tfjs-backend-wasm finds its .wasm files (a URL prefix ending in '/'). */
-  wasmPaths?: string;
+  /**
+   * Browser: where tfjs-backend-wasm finds its .wasm files, a folder URL ending in '/' or a URL
+   * per file ({ 'tfjs-backend-wasm-simd.wasm': url, ... }). Not needed with dist/browser/blip-itm.js
+   * or a bundler that copies `new URL('./x.wasm', import.meta.url)` assets (Vite, webpack 5,
+   * Rollup); see docs/bundlers.md.
+   */
+  wasmPaths?: string | Record<string, string>;
 }
 
 /** What a model is built from, already read (see BlipItm.fromParts). */

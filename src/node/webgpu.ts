@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as path from 'path';
+import { gpuDeviceNodes, probeAdapterQuietly } from './gpu-probe';
 
 /** The parts of the WebGPU API this module touches (the full types live in @webgpu/types). */
 interface GpuAdapterInfo {
@@ -76,12 +77,41 @@ function vulkanLoaderPresent(): boolean {
 
 let registered: GpuAdapterSummary | null = null;
 
+/** How to add Dawn: an optional peer dependency (132 MB of binaries for five platforms). */
+export const WEBGPU_INSTALL = 'npm install webgpu@0.6.2';
+
+/** Where the `webgpu` package is, or null when it is not installed. */
+function dawnEntry(): string | null {
+  try {
+    return require.resolve('webgpu');
+  } catch {
+    return null;
+  }
+}
+
 function loadDawn(): DawnModule | string {
+  if (dawnEntry() === null) return `the optional package "webgpu" (Dawn) is not installed: run \`${WEBGPU_INSTALL}\``;
   try {
     return require('webgpu') as DawnModule; // an ES module: needs Node >= 20.19 (require of ESM)
   } catch (e) {
     return `the optional package "webgpu" (Dawn) could not be loaded: ${(e as Error).message.split('\n')[0]}`;
   }
+}
+
+/**
+ * For `auto` on Linux: whether a hardware adapter is there, found without loading Dawn (and the
+ * drivers' messages) into this process; see ./gpu-probe. A reason string when not.
+ */
+function quietHardwareCheck(): string | null {
+  if (process.platform !== 'linux') return null;
+  const entry = dawnEntry();
+  if (entry === null) return `the optional package "webgpu" (Dawn) is not installed`;
+  if (gpuDeviceNodes().length === 0) return 'no GPU device (/dev/dri/renderD*, /dev/nvidiactl, /dev/dxg) on this system';
+  const probed = probeAdapterQuietly(entry);
+  if (probed === null) return 'Dawn found no WebGPU adapter';
+  if (typeof probed === 'string') return probed;
+  if (isSoftwareAdapter(probed)) return `only a software WebGPU adapter: ${describe(probed)}`;
+  return null;
 }
 
 /** Makes Dawn's GPU the global `navigator.gpu` and its classes and constants (GPUBufferUsage, ...) globals. */
@@ -101,6 +131,10 @@ function exposeGlobals(dawn: DawnModule, gpu: Gpu): void {
 export async function registerWebGpu(allowSoftware: boolean): Promise<GpuAdapterSummary | string> {
   if (registered) return !registered.software || allowSoftware ? registered : `only a software WebGPU adapter: ${registered.name}`;
   if (!allowSoftware && !vulkanLoaderPresent()) return 'no Vulkan loader (libvulkan.so.1) on this system';
+  if (!allowSoftware) {
+    const no = quietHardwareCheck();
+    if (no !== null) return no;
+  }
   const dawn = loadDawn();
   if (typeof dawn === 'string') return dawn;
   const gpu = dawn.create([]);

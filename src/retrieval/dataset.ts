@@ -1,9 +1,10 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as lancedb from '@lancedb/lancedb';
-import * as arrow from 'apache-arrow';
+import type * as LanceDb from '@lancedb/lancedb';
+import type * as Arrow from 'apache-arrow';
 import { fromFloat16Bytes, toFloat16 } from './float16';
+import { arrow, lancedb } from './lance';
 import { Dims, FORMAT_NAME, FORMAT_VERSION, IndexEntry, IndexMeta, StatesStorage, statesRowBytes } from './schema';
 
 /**
@@ -25,17 +26,18 @@ export function isLocal(uri: string): boolean {
   return !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
 }
 
-function schemaFor(meta: IndexMeta): arrow.Schema {
-  const utf8 = (name: string) => new arrow.Field(name, new arrow.Utf8(), false);
-  const f64 = (name: string) => new arrow.Field(name, new arrow.Float64(), false);
-  return new arrow.Schema(
+function schemaFor(meta: IndexMeta): Arrow.Schema {
+  const a = arrow();
+  const utf8 = (name: string) => new a.Field(name, new a.Utf8(), false);
+  const f64 = (name: string) => new a.Field(name, new a.Float64(), false);
+  return new a.Schema(
     [
       utf8('path'),
       f64('size'),
       f64('mtime_ms'),
       utf8('sha256'),
-      new arrow.Field('vector', new arrow.FixedSizeList(meta.dims.embed, new arrow.Field('item', new arrow.Float32(), true)), false),
-      new arrow.Field('states', new arrow.Binary(), false),
+      new a.Field('vector', new a.FixedSizeList(meta.dims.embed, new a.Field('item', new a.Float32(), true)), false),
+      new a.Field('states', new a.Binary(), false),
       utf8('vector_sum'),
       utf8('states_sum'),
       utf8('model'),
@@ -98,8 +100,8 @@ export class Dataset {
   private constructor(
     readonly uri: string,
     readonly meta: IndexMeta,
-    private readonly table: lancedb.Table,
-    private readonly db: lancedb.Connection,
+    private readonly table: LanceDb.Table,
+    private readonly db: LanceDb.Connection,
   ) {}
 
   /** Opens the index at `uri`; null when there is none. */
@@ -108,8 +110,8 @@ export class Dataset {
       throw new Error(`${uri}: an image index in the retired format 1 (manifest.json); index the images again into a new folder`);
     }
     if (isLocal(uri) && !fs.existsSync(path.join(uri, `${TABLE}.lance`))) return null;
-    const db = await lancedb.connect(uri);
-    let table: lancedb.Table;
+    const db = await lancedb().connect(uri);
+    let table: LanceDb.Table;
     try {
       if (!(await db.tableNames()).includes(TABLE)) {
         db.close();
@@ -128,7 +130,7 @@ export class Dataset {
     for (let attempt = 0; attempt < 3; attempt++) {
       const found = await Dataset.open(uri);
       if (found) return found;
-      const db = await lancedb.connect(uri);
+      const db = await lancedb().connect(uri);
       try {
         const table = await db.createEmptyTable(TABLE, schemaFor(meta), { mode: 'create', existOk: false });
         return new Dataset(uri, meta, table, db);
@@ -141,7 +143,7 @@ export class Dataset {
 
   /** Deletes the table (for --rebuild). */
   static async drop(uri: string): Promise<void> {
-    const db = await lancedb.connect(uri);
+    const db = await lancedb().connect(uri);
     try {
       if ((await db.tableNames()).includes(TABLE)) await db.dropTable(TABLE);
     } finally {
@@ -165,7 +167,7 @@ export class Dataset {
   /** Every row's entry (no features), duplicates included, in table order. */
   async scanEntries(): Promise<IndexEntry[]> {
     const t = await this.guard(() => this.table.query().select(['path', 'size', 'mtime_ms', 'sha256', 'run']).toArrow());
-    const cols = ['path', 'size', 'mtime_ms', 'sha256', 'run'].map((c) => t.getChild(c) as arrow.Vector);
+    const cols = ['path', 'size', 'mtime_ms', 'sha256', 'run'].map((c) => t.getChild(c) as Arrow.Vector);
     const out: IndexEntry[] = [];
     for (let i = 0; i < t.numRows; i++) {
       out.push({ path: cols[0].get(i), size: cols[1].get(i), mtimeMs: cols[2].get(i), sha256: cols[3].get(i), run: cols[4].get(i) });
@@ -213,9 +215,9 @@ export class Dataset {
         .toArrow(),
     );
     const { entries, vectors } = this.vectorsOf(t);
-    const states = t.getChild('states') as arrow.Vector;
-    const sums = t.getChild('states_sum') as arrow.Vector;
-    const models = t.getChild('model') as arrow.Vector;
+    const states = t.getChild('states') as Arrow.Vector;
+    const sums = t.getChild('states_sum') as Arrow.Vector;
+    const models = t.getChild('model') as Arrow.Vector;
     const want = statesRowBytes(this.dims, this.meta.states);
     return entries.map((e, i) => {
       const bytes = states.get(i) as Uint8Array;
@@ -245,7 +247,7 @@ export class Dataset {
       model: fp,
       run: r.run,
     }));
-    await this.guard(() => this.table.add(lancedb.makeArrowTable(records, { schema: schemaFor(this.meta) })));
+    await this.guard(() => this.table.add(lancedb().makeArrowTable(records, { schema: schemaFor(this.meta) })));
   }
 
   /** Deletes exactly these rows (by path and run), in chunks; retried, since a delete is idempotent and may lose a commit race. */
@@ -274,7 +276,7 @@ export class Dataset {
     const numSubVectors = this.dims.embed % 16 === 0 ? this.dims.embed / 16 : this.dims.embed % 8 === 0 ? this.dims.embed / 8 : 1;
     await this.guard(() =>
       this.table.createIndex('vector', {
-        config: lancedb.Index.ivfPq({ distanceType: 'dot', numPartitions, numSubVectors }),
+        config: lancedb().Index.ivfPq({ distanceType: 'dot', numPartitions, numSubVectors }),
         replace: false,
       }),
     );
@@ -285,11 +287,11 @@ export class Dataset {
     await this.guard(() => this.table.optimize());
   }
 
-  private vectorsOf(t: arrow.Table): { entries: IndexEntry[]; vectors: Float32Array[] } {
-    const cols = ['path', 'size', 'mtime_ms', 'sha256', 'run'].map((c) => t.getChild(c) as arrow.Vector);
+  private vectorsOf(t: Arrow.Table): { entries: IndexEntry[]; vectors: Float32Array[] } {
+    const cols = ['path', 'size', 'mtime_ms', 'sha256', 'run'].map((c) => t.getChild(c) as Arrow.Vector);
     if (t.numRows === 0) return { entries: [], vectors: [] };
-    const vec = t.getChild('vector') as arrow.Vector;
-    const sums = t.getChild('vector_sum') as arrow.Vector;
+    const vec = t.getChild('vector') as Arrow.Vector;
+    const sums = t.getChild('vector_sum') as Arrow.Vector;
     const entries: IndexEntry[] = [];
     const vectors = fixedSizeRows(vec, this.dims.embed);
     for (let i = 0; i < t.numRows; i++) {
@@ -325,7 +327,7 @@ export class Dataset {
 }
 
 /** The rows of a fixed_size_list<float32> column as copies, read from its value buffers (vector.get(i) per row is slow). */
-function fixedSizeRows(column: arrow.Vector, width: number): Float32Array[] {
+function fixedSizeRows(column: Arrow.Vector, width: number): Float32Array[] {
   const out: Float32Array[] = [];
   for (const chunk of column.data) {
     const child = chunk.children[0];
@@ -338,7 +340,7 @@ function fixedSizeRows(column: arrow.Vector, width: number): Float32Array[] {
   return out;
 }
 
-async function readMeta(uri: string, table: lancedb.Table): Promise<IndexMeta> {
+async function readMeta(uri: string, table: LanceDb.Table): Promise<IndexMeta> {
   let raw: string | undefined;
   try {
     raw = (await table.schema()).metadata.get(META_KEY);
