@@ -250,9 +250,8 @@ export class BlipItm {
       const enc = this.core.tokenize([text], opts, true);
       const [maps, prob] = tf.tidy(() => {
         const [ids, mask] = encodingTensors(enc);
-        const cams = gradcam(embedding, ids, mask, weights, this.config.text, heads, layer); // [1, L, g, g]
-        const states = textForward(ids, mask, weights, this.config.text, { image: embedding });
-        return [cams, matchProbability(itmLogits(states, heads))];
+        const { maps, logits } = gradcam(embedding, ids, mask, weights, this.config.text, heads, layer); // [1, L, g, g], [1, 2]
+        return [maps, matchProbability(logits)];
       });
       const [, l, grid] = maps.shape;
       const data = (await maps.data()) as Float32Array;

@@ -61,7 +61,7 @@ export async function probeForward(
             }
           }
           if (plan.gradcam !== undefined)
-            col.record(names.gradcam(plan.gradcam), gradcam(embedding, ids, mask, text, c.text, heads, plan.gradcam));
+            col.record(names.gradcam(plan.gradcam), gradcam(embedding, ids, mask, text, c.text, heads, plan.gradcam).maps);
         });
       } finally {
         embedding.dispose();
