@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { ChildProcessWithoutNullStreams, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import puppeteer, { Browser } from 'puppeteer-core';
 import { cli } from './helpers/cli';
 import { TINY, fixture } from './helpers/fixtures';
 import { canvasPixels, inPage, redrawsAfter } from './helpers/inspector-page';
+import { tempDir } from './helpers/tmp';
 
 const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
 const BIN = path.resolve(__dirname, '../../bin/blip-itm.js');
@@ -160,8 +160,7 @@ describe('inspector in a real browser (headless Chromium)', function () {
     );
     await redrawsAfter(page, () => page.click('#score-button'));
 
-    const shot =
-      process.env.INSPECTOR_SCREENSHOT ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-inspector-')), 'inspector.png');
+    const shot = process.env.INSPECTOR_SCREENSHOT ?? path.join(tempDir('blip-itm-inspector-'), 'inspector.png');
     await redrawsAfter(page, () => page.click('button[data-view=gradcam]'));
     await redrawsAfter(page, () => page.select('#layer', '0'));
     await redrawsAfter(page, async () => (await page.$$('#tokens .chip'))[3].click()); // pin "cat"

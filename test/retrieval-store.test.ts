@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { BlipItm } from '../src/model/blip-itm';
@@ -9,12 +8,13 @@ import { ImageIndex, buildIndex } from '../src/retrieval';
 import { Dataset, makeRow } from '../src/retrieval/dataset';
 import { FORMAT_NAME, FORMAT_VERSION, IndexMeta } from '../src/retrieval/schema';
 import { TEXTS, TINY, fixture } from './helpers/fixtures';
+import { tempDir } from './helpers/tmp';
 
 const BIN = path.resolve(__dirname, '../../bin/blip-itm.js');
 const MODEL = ['--model', TINY, '--backend', 'wasm'];
 
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-store-'));
+  return tempDir('blip-itm-store-');
 }
 
 /** `count` distinct 64 px noise PNGs (a seeded generator: the same files every run). */

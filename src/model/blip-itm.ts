@@ -219,7 +219,7 @@ export class BlipItm {
   }
 
   /**
-   * The probe: every named activation (probe/names) of every image with every text, or with
+   * The probe: every named activation (nn/names) of every image with every text, or with
    * `only` just the named ones. The returned tensors are the caller's to dispose.
    */
   async forward(
