@@ -36,7 +36,8 @@ const NODE_ONLY = [
   'src/eval/', // evaluation over annotation files, its on-disk score cache
   'src/bench/', // `blip-itm bench`
   'src/inspector/server.ts', // the inspector's HTTP server
-  'src/inspector/session.ts', // the inspector's session (reads images from disk)
+  'src/inspector/prepare-worker.ts', // the inspector server's image-preparing worker thread
+  'src/inspector/static-server.ts', // `npm run demo`'s static file server
 ];
 /** Browser code that names a package which shares its name with a Node built-in. */
 const NOT_BUILTIN = new Map([['src/browser/shims/buffer-global.ts', 'buffer']]);
