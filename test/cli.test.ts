@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { readAllSafetensors } from '../src/node/safetensors';
-import { cli } from './helpers/cli';
+import { cli, cliInProcess } from './helpers/cli';
 import { FakeHub, loadRepoDir } from './helpers/fake-hub';
 import { IMAGES, TEXTS, TINY, fixture, reference } from './helpers/fixtures';
 import { tempDir } from './helpers/tmp';
@@ -51,11 +51,11 @@ describe('blip-itm command line', function () {
   });
 
   it('documents every command and option', async () => {
-    const main = await cli(['--help']);
+    const main = await cliInProcess(['--help']);
     expect(main.code).to.equal(0);
     for (const verb of ['score', 'rank', 'index', 'search', 'explain', 'dump', 'parity', 'bench', 'tokenize', 'preprocess', 'download']) {
       expect(main.stdout).to.contain(`  ${verb}`);
-      const h = await cli([verb, '--help']);
+      const h = await cliInProcess([verb, '--help']);
       expect(h.code, verb).to.equal(0);
       expect(h.stdout, verb).to.match(new RegExp(`^usage: blip-itm ${verb}`));
     }
@@ -129,7 +129,7 @@ describe('blip-itm command line', function () {
     ];
     for (const [what, args, pattern] of cases) {
       it(what, async () => {
-        const r = await cli(args(), { env: { BLIP_ITM_MODEL: '' } });
+        const r = await cliInProcess(args(), { env: { BLIP_ITM_MODEL: '' } });
         expect(r.code, r.stdout).to.be.oneOf([1, 2]);
         expect(r.stdout).to.equal('');
         const lines = r.stderr.trimEnd().split('\n');

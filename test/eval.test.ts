@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { BlipItm } from '../src/model/blip-itm';
 import { evaluate, loadEvalSet, preCaption, recalls } from '../src/eval';
 import { cli } from './helpers/cli';
 import { TINY, fixture } from './helpers/fixtures';
+import { tempDir } from './helpers/tmp';
 
 interface TwinRun {
   k_test: number;
@@ -40,7 +40,7 @@ describe("eval: BLIP's retrieval protocol against its PyTorch twin (tiny checkpo
   let work: string;
   before(() => {
     model = BlipItm.fromDir(TINY);
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-eval-'));
+    work = tempDir('blip-itm-eval-');
   });
   after(() => model.dispose());
 

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { fsProblem, invalidUtf8Offset, splitLines, writeFileAtomic } from '../src/cli/io';
 import { parseConfig } from '../src/config';
@@ -9,8 +8,9 @@ import { fitText } from '../src/pictures/font';
 import { NodeBertTokenizer as BertTokenizer } from '../src/node/tokenizer';
 import { cli } from './helpers/cli';
 import { IMAGES, TINY } from './helpers/fixtures';
+import { tempDir } from './helpers/tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-hostile-'));
+const tmp = tempDir('blip-itm-hostile-cli-');
 const MODEL = ['--model', TINY, '--backend', 'wasm'];
 const BIN = path.resolve(__dirname, '../../bin/blip-itm.js');
 

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ImageDecodeError } from '../src/image';
 import { decodeImage } from '../src/node/image';
+import { tempDir } from './helpers/tmp';
 
 // Bombs and broken files made by patching small files (test/fixtures/hostile/make_hostile.py),
 // with what Pillow does with each (expected.json).
@@ -59,7 +60,9 @@ describe('hostile images: decoded or refused as Pillow / libjpeg-turbo do', () =
         expect(err).to.be.instanceOf(ImageDecodeError);
         const msg = (err as Error).message;
         expect(msg.startsWith(`${file}: `), msg).to.equal(true);
-        expect(msg).to.match(OUR_WORDS[name] ?? /./);
+        const words = OUR_WORDS[name];
+        if (!words) throw new Error(`${name}: Pillow refuses it, but OUR_WORDS has no expected message for it`);
+        expect(msg).to.match(words);
         expect(msg).not.to.match(/waitng|out of range|Invalid typed array/);
         expect(Date.now() - start).to.be.below(2000);
       });
@@ -103,7 +106,7 @@ describe('hostile images: decoded or refused as Pillow / libjpeg-turbo do', () =
   });
 
   it('a large non-image file is refused from its first bytes, without reading it whole', () => {
-    const file = path.join(fs.mkdtempSync(path.join(require('os').tmpdir(), 'hostile-')), 'big.png');
+    const file = path.join(tempDir('blip-itm-hostile-'), 'big.png');
     const fd = fs.openSync(file, 'w');
     fs.ftruncateSync(fd, 2 ** 31); // a sparse 2 GB file of zeros
     fs.closeSync(fd);

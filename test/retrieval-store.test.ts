@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { BlipItm } from '../src/model/blip-itm';
@@ -9,12 +8,13 @@ import { ImageIndex, buildIndex } from '../src/retrieval';
 import { Dataset, makeRow } from '../src/retrieval/dataset';
 import { FORMAT_NAME, FORMAT_VERSION, IndexMeta } from '../src/retrieval/schema';
 import { TEXTS, TINY, fixture } from './helpers/fixtures';
+import { tempDir } from './helpers/tmp';
 
 const BIN = path.resolve(__dirname, '../../bin/blip-itm.js');
 const MODEL = ['--model', TINY, '--backend', 'wasm'];
 
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-store-'));
+  return tempDir('blip-itm-store-');
 }
 
 /** `count` distinct 64 px noise PNGs (a seeded generator: the same files every run). */
@@ -257,49 +257,58 @@ describe('retrieval store: interruption, concurrent writers, integrity (LanceDB)
   });
 
   it('with an IVF-PQ index the shortlist finds the exact top 10 (synthetic clustered rows)', async () => {
-    const uri = path.join(tmpdir(), 'ann');
-    const dims = { embed: 24, tokens: 17, hidden: 48 };
-    const meta: IndexMeta = {
-      format: FORMAT_NAME,
-      version: FORMAT_VERSION,
-      model: { fingerprint: 'synthetic', dir: '', files: [] },
-      dims,
-      states: 'float16',
-    };
-    const ds = await Dataset.openOrCreate(uri, meta);
-    let seed = 7;
-    const rand = () => {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      return seed / 2 ** 32 - 0.5;
-    };
-    const centres = Array.from({ length: 16 }, () => Array.from({ length: dims.embed }, rand));
-    const unit = (v: number[]) => {
-      const n = Math.hypot(...v);
-      return Float32Array.from(v, (x) => x / n);
-    };
-    const vectors = Array.from({ length: 2000 }, (_, i) => unit(centres[i % 16].map((c) => c + 0.3 * rand())));
-    const states = new Float32Array(dims.tokens * dims.hidden);
-    await ds.add(
-      vectors.map((v, i) => makeRow({ path: `/x/${i}`, size: 1, mtimeMs: 1, sha256: String(i), run: 'r' }, v, states, 'float16')),
-    );
-    const ix = await ImageIndex.open(uri);
-    const exact: string[][] = [];
-    const queries = vectors.slice(0, 20).map((v) => unit(Array.from(v, (x) => x + 0.2 * rand())));
-    for (const q of queries) exact.push((await ix.shortlist(q, 10)).map((c) => c.entry.path));
-    await ds.createVectorIndex(2000);
-    ds.close();
-    ix.close();
-    const ann = await ImageIndex.open(uri);
+    // LanceDB's index build spills into a .tmp*/shuffle_data.lance folder under $TMPDIR and leaves
+    // it there (LanceDB 0.31): give it a folder of this run's own, removed with the others.
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = tempDir('blip-itm-lance-spill-');
     try {
-      expect(await ann.approximate()).to.equal(true);
-      let found = 0;
-      for (let k = 0; k < queries.length; k++) {
-        const got = new Set((await ann.shortlist(queries[k], 10)).map((c) => c.entry.path));
-        found += exact[k].filter((p) => got.has(p)).length;
+      const uri = path.join(tmpdir(), 'ann');
+      const dims = { embed: 24, tokens: 17, hidden: 48 };
+      const meta: IndexMeta = {
+        format: FORMAT_NAME,
+        version: FORMAT_VERSION,
+        model: { fingerprint: 'synthetic', dir: '', files: [] },
+        dims,
+        states: 'float16',
+      };
+      const ds = await Dataset.openOrCreate(uri, meta);
+      let seed = 7;
+      const rand = () => {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        return seed / 2 ** 32 - 0.5;
+      };
+      const centres = Array.from({ length: 16 }, () => Array.from({ length: dims.embed }, rand));
+      const unit = (v: number[]) => {
+        const n = Math.hypot(...v);
+        return Float32Array.from(v, (x) => x / n);
+      };
+      const vectors = Array.from({ length: 2000 }, (_, i) => unit(centres[i % 16].map((c) => c + 0.3 * rand())));
+      const states = new Float32Array(dims.tokens * dims.hidden);
+      await ds.add(
+        vectors.map((v, i) => makeRow({ path: `/x/${i}`, size: 1, mtimeMs: 1, sha256: String(i), run: 'r' }, v, states, 'float16')),
+      );
+      const ix = await ImageIndex.open(uri);
+      const exact: string[][] = [];
+      const queries = vectors.slice(0, 20).map((v) => unit(Array.from(v, (x) => x + 0.2 * rand())));
+      for (const q of queries) exact.push((await ix.shortlist(q, 10)).map((c) => c.entry.path));
+      await ds.createVectorIndex(2000);
+      ds.close();
+      ix.close();
+      const ann = await ImageIndex.open(uri);
+      try {
+        expect(await ann.approximate()).to.equal(true);
+        let found = 0;
+        for (let k = 0; k < queries.length; k++) {
+          const got = new Set((await ann.shortlist(queries[k], 10)).map((c) => c.entry.path));
+          found += exact[k].filter((p) => got.has(p)).length;
+        }
+        expect(found / (10 * queries.length)).to.be.at.least(0.9);
+      } finally {
+        ann.close();
       }
-      expect(found / (10 * queries.length)).to.be.at.least(0.9);
     } finally {
-      ann.close();
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
     }
   });
 });

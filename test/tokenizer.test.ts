@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { tokenizeLines } from '../src/tokenizer';
 import { NodeBertTokenizer as BertTokenizer } from '../src/node/tokenizer';
 import { referenceLines } from './helpers/fixtures';
+import { tempDir } from './helpers/tmp';
 
 const FIXTURES = path.resolve(__dirname, '../../test/fixtures');
 const CKPT = path.join(FIXTURES, 'blip-itm-tiny');
@@ -20,11 +20,8 @@ function readCases(file: string): Case[] {
   return referenceLines<Case>(file); // checks the generator's version stamp on line 1
 }
 
-const tempDirs: string[] = [];
-
-function tempDir(files: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bert-tok-'));
-  tempDirs.push(dir);
+function tokenizerDir(files: Record<string, string>): string {
+  const dir = tempDir('blip-itm-tokenizer-');
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   return dir;
 }
@@ -33,9 +30,6 @@ const vocabText = (): string => fs.readFileSync(path.join(CKPT, 'vocab.txt'), 'u
 
 describe('BertTokenizer', () => {
   const tok = BertTokenizer.fromDir(CKPT);
-  after(() => {
-    for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-  });
 
   for (const file of ['tokenizer-cases.jsonl', 'tokenizer-cases-extra.jsonl']) {
     describe(`reference cases: ${file}`, () => {
@@ -198,7 +192,7 @@ describe('BertTokenizer', () => {
     });
 
     it('uses BERT defaults without tokenizer_config.json', () => {
-      const t = BertTokenizer.fromDir(tempDir({ 'vocab.txt': vocabText() }));
+      const t = BertTokenizer.fromDir(tokenizerDir({ 'vocab.txt': vocabText() }));
       expect(t.encode('Héllo WORLD naïve')).to.deep.equal([101, 7592, 2088, 15743, 102]);
       expect(t.modelMaxLength).to.equal(512);
       const f = BertTokenizer.fromFiles({ vocab: vocabText() });
@@ -214,26 +208,26 @@ describe('BertTokenizer', () => {
 
   describe('errors', () => {
     it('names vocab.txt when the directory or file is missing', () => {
-      expect(() => BertTokenizer.fromDir(path.join(os.tmpdir(), 'no-such-bert-dir'))).to.throw(/vocab\.txt/);
-      expect(() => BertTokenizer.fromDir(tempDir({ 'tokenizer_config.json': '{}' }))).to.throw(/vocab\.txt/);
+      expect(() => BertTokenizer.fromDir(path.join(tempDir('blip-itm-tokenizer-'), 'no-such-dir'))).to.throw(/vocab\.txt/);
+      expect(() => BertTokenizer.fromDir(tokenizerDir({ 'tokenizer_config.json': '{}' }))).to.throw(/vocab\.txt/);
     });
 
     it('names the JSON file that does not parse', () => {
-      const dir = tempDir({ 'vocab.txt': vocabText(), 'tokenizer_config.json': '{"do_lower_case": tru' });
+      const dir = tokenizerDir({ 'vocab.txt': vocabText(), 'tokenizer_config.json': '{"do_lower_case": tru' });
       expect(() => BertTokenizer.fromDir(dir)).to.throw(/tokenizer_config\.json: invalid JSON/);
-      const dir2 = tempDir({ 'vocab.txt': vocabText(), 'special_tokens_map.json': '[1,' });
+      const dir2 = tokenizerDir({ 'vocab.txt': vocabText(), 'special_tokens_map.json': '[1,' });
       expect(() => BertTokenizer.fromDir(dir2)).to.throw(/special_tokens_map\.json/);
     });
 
     it('rejects a config of the wrong shape', () => {
-      const dir = tempDir({ 'vocab.txt': vocabText(), 'tokenizer_config.json': '{"do_lower_case": "yes"}' });
+      const dir = tokenizerDir({ 'vocab.txt': vocabText(), 'tokenizer_config.json': '{"do_lower_case": "yes"}' });
       expect(() => BertTokenizer.fromDir(dir)).to.throw(/tokenizer_config\.json.*do_lower_case/);
-      const dir2 = tempDir({ 'vocab.txt': vocabText(), 'tokenizer_config.json': '[]' });
+      const dir2 = tokenizerDir({ 'vocab.txt': vocabText(), 'tokenizer_config.json': '[]' });
       expect(() => BertTokenizer.fromDir(dir2)).to.throw(/tokenizer_config\.json/);
     });
 
     it('names vocab.txt and the token when a special token is not in the vocabulary', () => {
-      const dir = tempDir({ 'vocab.txt': 'a\nb\n[CLS]\n[SEP]\n' });
+      const dir = tokenizerDir({ 'vocab.txt': 'a\nb\n[CLS]\n[SEP]\n' });
       expect(() => BertTokenizer.fromDir(dir)).to.throw(/vocab\.txt.*\[PAD\]/);
       expect(() => BertTokenizer.fromFiles({ vocab: '' })).to.throw(/vocab\.txt/);
     });

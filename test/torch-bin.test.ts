@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { RawTensor } from '../src/weights/raw-tensor';
@@ -359,7 +358,7 @@ describe('TorchBinFile', () => {
     });
 
     it('a missing file', () => {
-      expect(() => openTorchBin(path.join(os.tmpdir(), 'does-not-exist.bin'))).to.throw(/ENOENT/);
+      expect(() => openTorchBin(path.join(tempDir('blip-itm-torch-bin-'), 'does-not-exist.bin'))).to.throw(/ENOENT/);
     });
   });
 });

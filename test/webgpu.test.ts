@@ -10,7 +10,8 @@ const REFERENCE = fixture('reference', 'tiny-activations.safetensors');
  * Vulkan driver: the only adapter a machine without a GPU has. Each test spawns a child process
  * with VK_ICD_FILENAMES / LD_LIBRARY_PATH pointing at Chromium's SwiftShader (Dawn reads them
  * when it loads). CI (CI=true) installs Chromium and must run these; elsewhere they are skipped,
- * with the reason, only when Chromium's SwiftShader or the webgpu package is missing.
+ * with the reason, only when Chromium's SwiftShader or the webgpu package is missing. The model
+ * runs on WebGPU through async reads only: a synchronous read (dataSync) fails here, and so the test.
  */
 describe('webgpu backend (Dawn on SwiftShader)', function () {
   this.timeout(600_000);
@@ -29,12 +30,6 @@ describe('webgpu backend (Dawn on SwiftShader)', function () {
 
   it('runs the tiny model within 1e-3 of transformers, on the adapter asked for by name', function () {
     const run = runChild(['webgpu', '', TINY, REFERENCE], SWIFTSHADER_ENV);
-    // WebGPU cannot read a tensor synchronously in Node (tfjs's readSync needs OffscreenCanvas):
-    // the model path must read with data(). Until the async model API (issue 11) lands, say so.
-    if (run.result === null && run.stderr.includes('OffscreenCanvas is not defined') && !process.env.CI) {
-      console.log('      (skipped: the model still reads tensors with dataSync; WebGPU needs the async API of issue 11)');
-      this.skip();
-    }
     expect(run.result, run.stderr).to.not.equal(null);
     expect(run.result!.backend).to.equal('webgpu');
     expect(run.result!.device).to.match(/swiftshader/i);

@@ -1,5 +1,4 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
@@ -31,7 +30,7 @@ describe('safetensors reader and weight loading', () => {
   it('reads header, shapes and values; round-trips through the writer', () => {
     const { tensors } = readAllSafetensors(path.join(TINY, 'model.safetensors'));
     expect(tensors.get('itm_head.weight')!.shape).to.deep.equal([2, 32]);
-    const file = path.join(os.tmpdir(), `rt-${process.pid}.safetensors`);
+    const file = path.join(tempDir('blip-itm-weights-'), 'roundtrip.safetensors');
     writeSafetensors(file, tensors, { a: 'b' });
     const back = readAllSafetensors(file);
     expect(back.metadata).to.deep.equal({ a: 'b' });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Measures scores and timings of dist/browser/blip-itm.js in headless Chromium for one model
 // directory (e.g. a base-size checkpoint kept outside the repo), per backend/dtype, images x the
-// 16 benchmark captions. Used for the float16 table in notes/i13-closing.md.
+// 16 benchmark captions, for the float16 table in docs/performance.md.
 // usage: node scripts/bench/float16-browser.cjs MODEL_DIR OUT_JSON backend[:float16] ... (after npm run build)
 const path = require('path');
 const fs = require('fs');

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Prints the float16 table of notes/i13-closing.md from the JSON written by
+// Prints the float16 table of docs/performance.md from the JSON written by
 // scripts/bench/float16-torch.py (transformers float32 and model.half()) and
 // scripts/bench/float16-browser.cjs (ours in Chromium): max |difference| of ITM probability and ITC
 // cosine against transformers float32, and how the ranking of the 16 captions changes per image.

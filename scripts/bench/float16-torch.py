@@ -2,7 +2,7 @@
 """What float16 costs in transformers: BlipForImageTextRetrieval in float32 and after
 model.half() (PyTorch CPU), ITM probability and ITC cosine for images x 16 captions.
 Writes JSON {float32: {probs, cosine}, half: {...}} for the browser comparison
-(notes/i13-closing.md). Versions used: torch 2.13, transformers 5.17 (CPU).
+(docs/performance.md). Versions used: torch 2.13, transformers 5.17 (CPU).
 
 usage: float16-cost.py MODEL_DIR CAPTIONS_JSON OUT_JSON IMAGE...
 """

@@ -6,6 +6,7 @@
 // which does not follow that form, and any other bundler: nothing to copy).
 import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
+import { builtinModules } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,29 +28,67 @@ const nodeShims = {
 };
 
 /**
- * Core modules allowed to import a Node built-in in the bundle (served by a shim), with the reason.
- * Empty: the core imports none; Node-only code lives in src/node and is never bundled.
+ * Node-only code: the folders (and single files) of src/ that may import Node built-ins. The
+ * browser entry must reach none of them; every other module under src/ must import no built-in.
  */
-const ALLOWED_NODE_IMPORTS = new Map([
-  // ['src/x.ts', 'why it may'],
-]);
+const NODE_ONLY = [
+  'src/node/', // the Node platform: files, the hub's cache, Node backends
+  'src/cli/', // the command line
+  'src/hub/', // Hugging Face hub downloads into the on-disk cache
+  'src/retrieval/', // the on-disk image index (LanceDB)
+  'src/eval/', // evaluation over annotation files, its on-disk score cache
+  'src/bench/', // `blip-itm bench`
+  'src/inspector/server.ts', // the inspector's HTTP server
+  'src/inspector/prepare-worker.ts', // the inspector server's image-preparing worker thread
+  'src/inspector/static-server.ts', // `npm run demo`'s static file server
+];
+/** Browser code that names a package which shares its name with a Node built-in. */
+const NOT_BUILTIN = new Map([['src/browser/shims/buffer-global.ts', 'buffer']]);
 
-/** Fails the build when a module of ours in the bundle imports a Node built-in (served by a shim). */
+const isNodeOnly = (file) => NODE_ONLY.some((p) => (p.endsWith('/') ? file.startsWith(p) : file === p));
+const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+/** Every .ts file under src/, as a root-relative path. */
+function sourceFiles(dir = 'src') {
+  return fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) => {
+    const rel = `${dir}/${e.name}`;
+    if (e.isDirectory()) return sourceFiles(rel);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [rel] : [];
+  });
+}
+
+/** Fails the build when a module outside NODE_ONLY imports or requires a Node built-in (all modules, bundled or not). */
+function checkAllModules() {
+  const found = [];
+  const spec = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g;
+  for (const file of sourceFiles()) {
+    if (isNodeOnly(file)) continue;
+    const text = fs.readFileSync(path.join(root, file), 'utf8');
+    const names = [...text.matchAll(spec)].map((m) => m[1]).filter((n) => BUILTINS.has(n) && NOT_BUILTIN.get(file) !== n);
+    if (names.length) found.push(`${file} (${[...new Set(names)].join(', ')})`);
+  }
+  if (found.length)
+    throw new Error(
+      `${found.length} modules outside the Node-only folders import a Node built-in (move the Node part to src/node):\n  ${found.join('\n  ')}`,
+    );
+}
+
+/** Fails the build when the browser bundle reaches Node-only code or a Node built-in (served by a shim). */
 function checkNodeImports(metafile) {
   const reached = [];
   for (const [file, input] of Object.entries(metafile.inputs)) {
-    if (!file.startsWith('src/') || file.startsWith('src/browser/') || ALLOWED_NODE_IMPORTS.has(file)) continue;
+    if (!file.startsWith('src/')) continue;
+    if (isNodeOnly(file)) reached.push(`${file} (Node-only)`);
+    if (file.startsWith('src/browser/')) continue;
     const names = input.imports
       .filter((i) => i.path.startsWith('src/browser/shims/') && !i.path.endsWith('buffer-global.ts'))
       .map((i) => i.original);
     if (names.length) reached.push(`${file} (${[...new Set(names)].join(', ')})`);
   }
-  if (reached.length)
-    throw new Error(
-      `browser bundle: ${reached.length} core modules import a Node built-in (move the Node part to src/node):\n  ${reached.join('\n  ')}`,
-    );
+  if (reached.length) throw new Error(`browser bundle: it reaches ${reached.length} modules it must not:\n  ${reached.join('\n  ')}`);
 }
 
+checkAllModules();
 fs.mkdirSync(out, { recursive: true });
 const entry = path.join(out, 'entry.mjs');
 const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'];

@@ -4,7 +4,7 @@
 test/fixtures/eval/twin-tiny.json. Written for this project from the protocol's description
 (torch 2.13, transformers 5.17, numpy, pillow):
 
-  /work/venv/bin/python scripts/reference/eval_twin.py --model test/fixtures/blip-itm-tiny \
+  .venv-ref/bin/python scripts/reference/eval_twin.py --model test/fixtures/blip-itm-tiny \
       --annotations test/fixtures/eval/annotations.json --images test/fixtures \
       --k-test 4 --k-test 256 --out test/fixtures/eval/twin-tiny.json
 

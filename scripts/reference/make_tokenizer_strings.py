@@ -5,7 +5,7 @@ assigned code points from every plane (uniform, and clustered within one script'
 base letters followed by runs of combining marks (every mark Python's unicodedata knows, plus the
 ones listed in src/tokenizer/unicode-tables.ts NFD_BARRIERS), and hand-picked edge cases.
 Needs only the standard library; the cases themselves come from
-/work/shared/reference/make_tokenizer_cases.py (see test/fixtures/README-tokenizer.md).
+scripts/reference/make_tokenizer_cases.py (see test/fixtures/README-tokenizer.md).
 
 usage: tokenizer_extra_strings.py VOCAB_TXT OUT.jsonl [--seed S]
 """

@@ -3,7 +3,9 @@
  * `npm test` after the build: the whole suite on the wasm backend (as users run it), then the
  * model and parity test files again on the cpu backend, and on tensorflow when tfjs-node is
  * installed. Each run is a separate mocha process (a tfjs backend is chosen once per process);
- * mocha prints its own summary for each. Exits non-zero when any run fails.
+ * mocha prints its own summary for each. Exits non-zero when any run fails, or when a run leaves
+ * anything in its temp folder (TMPDIR points the runs at a private one, removed at the end;
+ * only the wasm worker-script cache, CACHE_FILES, may stay in it).
  *
  *   node scripts/test/run.js [mocha args...]     e.g. --grep parity (passed to every run)
  *   BLIP_ITM_TEST_BACKENDS=cpu node scripts/test/run.js   only the named extra backends (comma list; "none" for none)
@@ -11,12 +13,18 @@
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 
 const root = path.resolve(__dirname, '../..');
 const mocha = require.resolve('mocha/bin/mocha.js', { paths: [root] });
-/** Test files that exercise the model path; new ones are picked up by name. */
-const MODEL_FILES = /^(model|parity|probe|determinism|reference)[^/]*\.test\.js$/;
+/** Test files that exercise the model path (model*.test.js: parity, determinism, leaks); new ones are picked up by name. */
+const MODEL_FILES = /^model[^/]*\.test\.js$/;
+/**
+ * What a run may leave in its temp folder: the wasm backend's worker script, written once per
+ * tfjs version and reused (src/node/wasm-threads.ts). Anything else is a leak and fails the run.
+ */
+const CACHE_FILES = /^tfjs-wasm-pthread-[0-9a-f]+\.c?js$/;
 
 function installed(pkg) {
   try {
@@ -42,16 +50,27 @@ function optionsFromConfig() {
   return args;
 }
 
-function run(backend, files, extra) {
+/** Entries under `dir` that no test should have left, as paths relative to it. */
+function leftovers(dir) {
+  return fs.readdirSync(dir).filter((name) => !CACHE_FILES.test(name));
+}
+
+function run(backend, files, extra, tmp) {
   const label = files ? `${backend}: ${files.length} model test files` : `${backend}: all test files`;
   console.log(`\n=== mocha on ${label} ===`);
   const args = files ? ['--no-config', ...optionsFromConfig(), ...extra, ...files] : [...extra];
   const res = spawnSync(process.execPath, [mocha, ...args], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, BLIP_ITM_BACKEND: backend },
+    env: { ...process.env, BLIP_ITM_BACKEND: backend, TMPDIR: tmp, TMP: tmp, TEMP: tmp },
   });
-  return { label, ok: res.status === 0, status: res.status ?? res.signal };
+  const left = leftovers(tmp);
+  if (left.length) {
+    console.error(`\n${label}: left ${left.length} entries in the temp folder (every test must clean up; test/helpers/tmp.ts):`);
+    for (const name of left) console.error(`  ${name}`);
+    for (const name of left) fs.rmSync(path.join(tmp, name), { recursive: true, force: true });
+  }
+  return { label, ok: res.status === 0 && left.length === 0, status: left.length ? 'temp files left' : (res.status ?? res.signal) };
 }
 
 function main() {
@@ -71,12 +90,20 @@ function main() {
           .filter((s) => s && s !== 'none')
       : ['cpu', ...(installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu') ? ['tensorflow'] : [])];
 
-  const results = [run('wasm', undefined, extra)];
-  if (modelFiles.length === 0) {
-    console.error('no model test files matched in dist/test: is the build current?');
-    results.push({ label: 'model test files', ok: false, status: 'none found' });
-  } else {
-    for (const backend of extraBackends) results.push(run(backend, modelFiles, extra));
+  // One private temp folder for every run (os.tmpdir() inside the tests), checked after each
+  // run and removed at the end: the caller's temp folder is left as it was.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-test-'));
+  const results = [];
+  try {
+    results.push(run('wasm', undefined, extra, tmp));
+    if (modelFiles.length === 0) {
+      console.error('no model test files matched in dist/test: is the build current?');
+      results.push({ label: 'model test files', ok: false, status: 'none found' });
+    } else {
+      for (const backend of extraBackends) results.push(run(backend, modelFiles, extra, tmp));
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
 
   console.log('\n=== summary ===');

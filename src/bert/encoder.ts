@@ -8,6 +8,8 @@ import { BertAttentionWeights, TextLayerWeights, TextWeights } from './weights';
 
 /** The image a text cross-attends to, per text layer (an ImageEmbedding projects and keeps keys/values). */
 export interface CrossAttentionSource {
+  /** Image tokens T (the keys each text position attends to). */
+  readonly tokens: number;
   crossTarget(layer: number): AttentionTarget;
 }
 

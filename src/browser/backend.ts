@@ -14,7 +14,7 @@ import { backendStarted, silenceCpuBanner } from '../tfjs-internals';
 /** Backends a page can ask for; 'auto' takes the first of webgpu, webgl, wasm, cpu that initialises. */
 export type BrowserBackendName = Exclude<BackendName, 'tensorflow'>;
 export const BROWSER_BACKENDS: readonly BrowserBackendName[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
-/** Fastest first, as measured in headless Chromium (see notes): GPU, then wasm SIMD, then plain JS. */
+/** Fastest first, as measured in headless Chromium (docs/performance.md): GPU, then wasm SIMD, then plain JS. */
 const AUTO_ORDER = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 
 /** What the page computes on: the model's `backend` (float16: webgl with half-float textures). */

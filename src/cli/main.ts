@@ -52,11 +52,16 @@ function mainHelp(): string {
 
 /** Runs the CLI; resolves to the process exit code. Errors print one line (the stack with --verbose). */
 export async function main(argv: string[]): Promise<number> {
-  usePlatform(nodePlatform); // the CLI is a Node entry point: models from files and the hub
   // TensorFlow (tfjs-node) prints start-up info lines at level 0; the CLI hides them unless the
   // user set the level. The library leaves its host's environment alone.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
   quietOnClosedPipe();
+  return runCommand(argv);
+}
+
+/** main() without the process-wide settings (a closed pipe's exit, TensorFlow's log level): what tests run in-process. */
+export async function runCommand(argv: string[]): Promise<number> {
+  usePlatform(nodePlatform); // the CLI is a Node entry point: models from files and the hub
   const [name, ...rest] = argv;
   if (name === 'help' && rest.length) {
     const wanted = COMMANDS.find((c) => c.name === rest[0]);

@@ -256,7 +256,7 @@ export class BlipItm {
   }
 
   /**
-   * The probe: every named activation (probe/names) of every image with every text, or with
+   * The probe: every named activation (nn/names) of every image with every text, or with
    * `only` just the named ones. The returned tensors are the caller's to dispose.
    */
   async forward(
@@ -288,9 +288,8 @@ export class BlipItm {
       const enc = this.core.tokenize([text], opts, true);
       const [maps, prob] = tf.tidy(() => {
         const [ids, mask] = encodingTensors(enc);
-        const cams = gradcam(embedding, ids, mask, weights, this.config.text, heads, layer, frames); // [1, L, frames*g, g]
-        const states = textForward(ids, mask, weights, this.config.text, { image: embedding });
-        return [cams, matchProbability(itmLogits(states, heads))];
+        const { maps, logits } = gradcam(embedding, ids, mask, weights, this.config.text, heads, layer, frames); // [1, L, frames*g, g], [1, 2]
+        return [maps, matchProbability(logits)];
       });
       const [, l, , grid] = maps.shape;
       const data = (await maps.data()) as Float32Array;

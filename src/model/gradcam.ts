@@ -15,8 +15,12 @@ export function checkGradcamLayer(layer: number, c: TextConfig): void {
  * Grad-CAM of the ITM match logit over text layer `layer`'s cross-attention (LAVIS
  * compute_gradcam): cross-attention probabilities times the positive part of the gradient of
  * logit 1 with respect to them, image tokens without the class position, zeroed at padded text
- * positions, averaged over heads. Returns [N, L, grid, grid] for N texts against one image.
- * Call inside tf.tidy.
+ * positions, averaged over heads. Returns the maps [N, L, grid, grid] for N texts against one
+ * image and the ITM logits [N, 2] of the same forward pass. Call inside tf.tidy.
+ *
+ * One forward and one backward pass: the probabilities at `layer` become p + z with z = 0, and
+ * the gradient with respect to z is the gradient with respect to p. The sum over texts of the
+ * match logit separates per text, because each text's logit depends only on its own rows.
  */
 export function gradcam(
   image: CrossAttentionSource,
@@ -27,35 +31,41 @@ export function gradcam(
   heads: HeadWeights,
   layer: number,
   frames = 1,
-): tf.Tensor4D {
+): { maps: tf.Tensor4D; logits: tf.Tensor2D } {
   checkGradcamLayer(layer, c);
   const [n, l] = ids.shape;
-  // Pass 1: the probabilities at `layer`, [1, H, N*L, T] (later layers are not needed).
-  let probs: tf.Tensor4D | undefined;
-  textForward(ids, mask, text, c, {
-    image,
-    layers: layer + 1,
-    crossProbsHook: (i, p) => {
-      if (i === layer) probs = p;
-      return p;
-    },
-  });
-  if (!probs) throw new Error('internal: cross-attention probabilities were not captured');
-  // Pass 2: the match logit as a function of those probabilities; the sum over texts separates
-  // per text because each text's logit depends only on its own rows.
-  const matchLogit = (p: tf.Tensor) => {
-    const states = textForward(ids, mask, text, c, { image, crossProbsHook: (i, q) => (i === layer ? (p as tf.Tensor4D) : q) });
-    return itmLogits(states, heads).slice([0, 1], [n, 1]).sum();
-  };
-  const grads = tf.grad(matchLogit)(probs) as tf.Tensor4D;
-  const t = probs.shape[3] / frames; // tokens per frame
-  const grid = Math.round(Math.sqrt(t - 1));
-  const dropCls = (x: tf.Tensor4D) => {
-    const perText = crossProbsPerText(x, n); // [N, H, L, frames*T]
-    const [, h] = perText.shape;
-    return perText.reshape([n, h, l, frames, t]).slice([0, 0, 0, 0, 1], [-1, -1, -1, -1, t - 1]); // [N, H, L, frames, T-1]
-  };
-  const textMask = tf.cast(mask, 'float32').reshape([n, 1, l, 1, 1]); // [N, 1, L, 1, 1]
-  const cam = tf.mul(tf.mul(dropCls(probs), textMask), tf.relu(dropCls(grads))); // [N, H, L, frames, T-1]
-  return tf.mean(cam, 1).reshape([n, l, frames * grid, grid]) as tf.Tensor4D; // [N, L, frames*g, g]
+  const t = image.tokens;
+  // Kept out of tf.grad's own scope (tf.keep), so freed here by hand.
+  let probs: tf.Tensor4D | undefined; // [1, H, N*L, T]
+  let logits: tf.Tensor2D | undefined; // [N, 2]
+  try {
+    const matchLogit = (z: tf.Tensor) => {
+      const states = textForward(ids, mask, text, c, {
+        image,
+        crossProbsHook: (i, p) => {
+          if (i !== layer) return p;
+          probs = tf.keep(p);
+          return tf.add(p, z) as tf.Tensor4D;
+        },
+      });
+      logits = tf.keep(itmLogits(states, heads));
+      return logits.slice([0, 1], [n, 1]).sum();
+    };
+    const grads = tf.grad(matchLogit)(tf.zeros([1, c.numAttentionHeads, n * l, t])) as tf.Tensor4D;
+    if (!probs || !logits) throw new Error('internal: cross-attention probabilities were not captured');
+    const perFrame = t / frames; // tokens per frame (a video's frames are concatenated)
+    const grid = Math.round(Math.sqrt(perFrame - 1));
+    const dropCls = (x: tf.Tensor4D) => {
+      const perText = crossProbsPerText(x, n); // [N, H, L, frames*T]
+      const [, h] = perText.shape;
+      return perText.reshape([n, h, l, frames, perFrame]).slice([0, 0, 0, 0, 1], [-1, -1, -1, -1, perFrame - 1]); // [N, H, L, frames, T-1]
+    };
+    const textMask = tf.cast(mask, 'float32').reshape([n, 1, l, 1, 1]); // [N, 1, L, 1, 1]
+    const cam = tf.mul(tf.mul(dropCls(probs), textMask), tf.relu(dropCls(grads))); // [N, H, L, frames, T-1]
+    const maps = tf.mean(cam, 1).reshape([n, l, frames * grid, grid]) as tf.Tensor4D; // [N, L, frames*g, g]
+    return { maps, logits: logits.clone() };
+  } finally {
+    probs?.dispose();
+    logits?.dispose();
+  }
 }

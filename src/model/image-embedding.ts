@@ -58,6 +58,11 @@ export class ImageEmbedding implements CrossAttentionSource {
     }
   }
 
+  /** Image tokens T of the states. */
+  get tokens(): number {
+    return this.states.shape[1];
+  }
+
   crossTarget(layer: number): AttentionTarget {
     this.checkAlive();
     const w = this.textLayers[layer].crossattention;

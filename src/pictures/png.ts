@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import { PNG } from 'pngjs';
 import { RgbImage } from '../image';
 
@@ -15,23 +14,4 @@ export function encodePng(image: RgbImage): Buffer {
     png.data[p * 4 + 3] = 255;
   }
   return PNG.sync.write(png, { colorType: 2, inputHasAlpha: true, deflateLevel: 9 });
-}
-
-/** Writes the image as a PNG file, with an error that names the file. */
-export function writePng(file: string, image: RgbImage): void {
-  const bytes = encodePng(image);
-  try {
-    fs.writeFileSync(file, bytes);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such directory'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (e as Error).message;
-    throw new Error(`${file}: cannot write the PNG (${why})`, { cause: e });
-  }
 }

@@ -18,7 +18,7 @@ function isPixelBatch(x: unknown): x is PixelBatch {
 
 /**
  * The forward of every image with every text (image-major pairs), returning the tensors
- * transformers' reference dump names (probe/names). With `only`, just those names, running
+ * transformers' reference dump names (nn/names). With `only`, just those names, running
  * only what they need. The returned tensors are the caller's to dispose.
  */
 export async function probeForward(
@@ -61,7 +61,7 @@ export async function probeForward(
             }
           }
           if (plan.gradcam !== undefined)
-            col.record(names.gradcam(plan.gradcam), gradcam(embedding, ids, mask, text, c.text, heads, plan.gradcam));
+            col.record(names.gradcam(plan.gradcam), gradcam(embedding, ids, mask, text, c.text, heads, plan.gradcam).maps);
         });
       } finally {
         embedding.dispose();

@@ -8,7 +8,7 @@ export interface ProbeOptions {
   /** Also compute `gradcam.{L}` over text layer L's cross-attention. */
   gradcamLayer?: number;
   /**
-   * Compute and return only these names (see probe/names), running only what they need: e.g.
+   * Compute and return only these names (see nn/names), running only what they need: e.g.
    * ['itm.text.cross_attentions.3'] runs the vision encoder and text layers 0..3 of the ITM pass.
    */
   only?: string[];
