@@ -1,9 +1,9 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { CohereClient, CohereClientV2 } from 'cohere-ai';
 import OpenAI from 'openai';
-import { encodePng } from '../src/inspect/png';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { encodePng } from '../src/pictures/png';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { bearerMatches } from '../src/serve';
 import { IMAGES, TEXTS, TINY, reference } from './helpers/fixtures';
 import { httpCall } from './helpers/http-call';
@@ -78,7 +78,9 @@ describe('blip-itm serve (HTTP service)', function () {
     // Some batch held more than one request's images (and texts): fewer than all batches are of size 1.
     expect(count('image', '1')).to.be.lessThan(total('image'));
     expect(count('text', '1')).to.be.lessThan(total('text'));
-    expect(metrics).to.match(/blip_itm_queue_depth 0/).and.to.match(/blip_itm_queue_wait_seconds_count \d+/);
+    expect(metrics)
+      .to.match(/blip_itm_queue_depth 0/)
+      .and.to.match(/blip_itm_queue_wait_seconds_count \d+/);
   });
 
   it('the stock OpenAI client gets the library embeddings (float and base64) for texts and images', async () => {
@@ -129,7 +131,11 @@ describe('blip-itm serve (HTTP service)', function () {
     });
     expect(png.status).to.equal(200);
     expect(png.headers.get('content-type')).to.equal('image/png');
-    expect(Buffer.from(await png.arrayBuffer()).subarray(1, 4).toString()).to.equal('PNG');
+    expect(
+      Buffer.from(await png.arrayBuffer())
+        .subarray(1, 4)
+        .toString(),
+    ).to.equal('PNG');
     const json = await post<{ probability: number; layer: number; maps: number[][] }>(`${s.url}/v1/explain`, {
       image: URLS[0],
       text: TEXTS[0],
@@ -197,14 +203,32 @@ describe('blip-itm serve (HTTP service)', function () {
     const metrics = await httpCall(`${s.url}/metrics`);
     expect(metrics.headers['content-type']).to.match(/^text\/plain/);
     const text = metrics.body.toString();
-    for (const name of ['blip_itm_requests_total', 'blip_itm_request_duration_seconds', 'blip_itm_queue_wait_seconds', 'blip_itm_queue_depth']) {
+    for (const name of [
+      'blip_itm_requests_total',
+      'blip_itm_request_duration_seconds',
+      'blip_itm_queue_wait_seconds',
+      'blip_itm_queue_depth',
+    ]) {
       expect(text).to.contain(`# TYPE ${name}`);
     }
     expect(text).to.match(/blip_itm_requests_total\{route="\/v1\/score",status="200"\} \d+/);
-    expect(text).to.match(/blip_itm_images_total \d+/).and.to.match(/blip_itm_texts_total \d+/);
+    expect(text)
+      .to.match(/blip_itm_images_total \d+/)
+      .and.to.match(/blip_itm_texts_total \d+/);
     const api = (await httpCall(`${s.url}/openapi.json`)).json() as { openapi: string; paths: Record<string, unknown> };
     expect(api.openapi).to.match(/^3\./);
-    for (const p of ['/v1/score', '/v1/rerank', '/v2/rerank', '/v1/embeddings', '/v1/models', '/v1/search', '/v1/explain', '/health', '/ready', '/metrics']) {
+    for (const p of [
+      '/v1/score',
+      '/v1/rerank',
+      '/v2/rerank',
+      '/v1/embeddings',
+      '/v1/models',
+      '/v1/search',
+      '/v1/explain',
+      '/health',
+      '/ready',
+      '/metrics',
+    ]) {
       expect(api.paths, p).to.have.property(p);
     }
     const docs = await httpCall(`${s.url}/docs`);
@@ -234,7 +258,10 @@ describe('blip-itm serve (HTTP service)', function () {
         Array.from({ length: 40 }, (_, k) => post<Scores>(`${small.url}/v1/score`, { images: [URLS[k % 3]], texts: [TEXTS[(k + 1) % 3]] })),
       );
       const statuses = replies.map((r) => r.status);
-      expect(statuses.filter((c) => c !== 200 && c !== 429), String(statuses)).to.deep.equal([]);
+      expect(
+        statuses.filter((c) => c !== 200 && c !== 429),
+        String(statuses),
+      ).to.deep.equal([]);
       expect(statuses).to.include(200).and.to.include(429);
       replies.forEach((r, k) => {
         if (r.status === 429) {

@@ -42,7 +42,11 @@ if (!values.model && !values.tiny) {
   process.exit(2);
 }
 
-const body = JSON.stringify({ images: [`data:image/png;base64,${fs.readFileSync(IMAGE).toString('base64')}`], texts: [TEXT], mode: 'both' });
+const body = JSON.stringify({
+  images: [`data:image/png;base64,${fs.readFileSync(IMAGE).toString('base64')}`],
+  texts: [TEXT],
+  mode: 'both',
+});
 
 /** Starts `blip-itm serve` and resolves with its URL (its first stdout line) and the child. */
 function startServer(model, extra) {
@@ -86,7 +90,16 @@ async function sequential(url, n) {
   for (let i = 0; i < n; i++) times.push(await score(url));
   const seconds = (performance.now() - t0) / 1000;
   times.sort((a, b) => a - b);
-  return { clients: 'sequential', requests: n, rps: n / seconds, imagesPerS: n / seconds, p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99), share429: 0 };
+  return {
+    clients: 'sequential',
+    requests: n,
+    rps: n / seconds,
+    imagesPerS: n / seconds,
+    p50: percentile(times, 50),
+    p95: percentile(times, 95),
+    p99: percentile(times, 99),
+    share429: 0,
+  };
 }
 
 function load(url, clients, seconds) {
@@ -96,13 +109,32 @@ function load(url, clients, seconds) {
     let other = 0;
     const t0 = performance.now();
     const instance = autocannon(
-      { url: `${url}/v1/score`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: clients, duration: seconds, timeout: 600 },
+      {
+        url: `${url}/v1/score`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections: clients,
+        duration: seconds,
+        timeout: 600,
+      },
       (err) => {
         if (err) return reject(err);
         const elapsed = (performance.now() - t0) / 1000;
         ok.sort((a, b) => a - b);
         const total = ok.length + limited + other;
-        resolve({ clients, requests: total, ok: ok.length, rps: ok.length / elapsed, imagesPerS: ok.length / elapsed, p50: percentile(ok, 50), p95: percentile(ok, 95), p99: percentile(ok, 99), share429: total ? limited / total : 0, errors: other });
+        resolve({
+          clients,
+          requests: total,
+          ok: ok.length,
+          rps: ok.length / elapsed,
+          imagesPerS: ok.length / elapsed,
+          p50: percentile(ok, 50),
+          p95: percentile(ok, 95),
+          p99: percentile(ok, 99),
+          share429: total ? limited / total : 0,
+          errors: other,
+        });
       },
     );
     instance.on('response', (_client, status, _bytes, ms) => {
@@ -149,7 +181,10 @@ function fmt(v, d = 1) {
 
 function table(rows) {
   const head = '| clients | batching | requests | req/s | images/s | p50 ms | p95 ms | p99 ms | 429 share |';
-  const lines = rows.map((r) => `| ${r.clients} | ${r.batching} | ${r.requests} | ${fmt(r.rps, 2)} | ${fmt(r.imagesPerS, 2)} | ${fmt(r.p50, 0)} | ${fmt(r.p95, 0)} | ${fmt(r.p99, 0)} | ${fmt(100 * r.share429, 0)} % |`);
+  const lines = rows.map(
+    (r) =>
+      `| ${r.clients} | ${r.batching} | ${r.requests} | ${fmt(r.rps, 2)} | ${fmt(r.imagesPerS, 2)} | ${fmt(r.p50, 0)} | ${fmt(r.p95, 0)} | ${fmt(r.p99, 0)} | ${fmt(100 * r.share429, 0)} % |`,
+  );
   return [head, '| --- | --- | --- | --- | --- | --- | --- | --- | --- |', ...lines].join('\n');
 }
 
@@ -158,7 +193,10 @@ async function main() {
   const seconds = Number(values.seconds);
   const clients = values.clients.split(',').map(Number);
   if (values.model) {
-    for (const [batching, maxBatch] of [['on (16)', '16'], ['off (1)', '1']]) {
+    for (const [batching, maxBatch] of [
+      ['on (16)', '16'],
+      ['off (1)', '1'],
+    ]) {
       const server = await startServer(values.model, ['--max-queue', values['max-queue'], '--max-batch', maxBatch, '--batch-wait-ms', '5']);
       try {
         if (maxBatch === '16') report.rows.push({ ...(await sequential(server.url, Number(values.sequential))), batching: '-' });

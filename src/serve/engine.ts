@@ -2,7 +2,7 @@ import { RawImage, RgbImage } from '../image';
 import { BlipItm, GradcamResult, MatchResult, TextOptions } from '../model/blip-itm';
 import { ImageEmbedding } from '../model/image-embedding';
 import { ImageIndex, RetrievalOptions, SearchHit } from '../retrieval';
-import { Explanation, explainImage } from '../inspect/explain';
+import { Explanation, explainImage } from '../pictures/explain';
 import { ServeMetrics } from './metrics';
 import { Admission, Batcher, SerialExecutor, Ticket } from './scheduler';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'crypto';
 import { RawImage } from '../image';
 import { ImageEmbedding } from '../model/image-embedding';
-import { encodePng } from '../inspect/png';
+import { encodePng } from '../pictures/png';
 import { DEFAULT_RERANK, DEFAULT_TOP_K, RERANK_ORDERS } from '../retrieval';
 import { ServeEngine, cosines } from './engine';
 import { HttpError, fieldError } from './errors';

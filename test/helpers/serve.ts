@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { NodeBlipItm as BlipItm } from '../../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../../src/node/platform';
 import { ServeEngine, Service, buildService } from '../../src/serve';
 import { EngineOptions } from '../../src/serve/engine';
 import { ServerOptions } from '../../src/serve/server';

@@ -2,7 +2,7 @@ import * as path from 'path';
 import { ImageIndex } from '../../retrieval';
 import { ServeEngine, buildService } from '../../serve';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
-import { loadModel, modelSource } from '../load';
+import { loadModel, modelSource } from '../inputs';
 
 /** The server's own pixel limit: a 32 MB body must not decode into gigabytes. */
 const SERVE_MAX_PIXELS = 50_000_000;
