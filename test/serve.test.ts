@@ -251,8 +251,8 @@ describe('blip-itm serve (HTTP service)', function () {
   });
 
   it('with a small --max-queue, 40 concurrent requests get only 200 or 429 (Retry-After), every 200 right', async () => {
-    // The batcher holds the first requests for 200 ms, so the 40 arrive while 2 already wait.
-    const small = await startService(model, { maxQueue: 2, maxBatch: 4, batchWaitMs: 200 });
+    // The batcher holds the first requests for 1 s, so the 40 arrive while 2 already wait.
+    const small = await startService(model, { maxQueue: 2, maxBatch: 4, batchWaitMs: 1000 });
     try {
       const replies = await Promise.all(
         Array.from({ length: 40 }, (_, k) => post<Scores>(`${small.url}/v1/score`, { images: [URLS[k % 3]], texts: [TEXTS[(k + 1) % 3]] })),

@@ -8,7 +8,7 @@
  *
  * For the checkpoint --model: N sequential single requests (one client, one request at a time),
  * then for each client count an autocannon run of S seconds against the server with batching on
- * (--max-batch 16) and off (--max-batch 1): requests/s, images/s, p50/p95/p99 latency of the 200s,
+ * (--max-batch 16) and off (--max-batch 1, for --off-clients only): requests/s, images/s, p50/p95/p99 latency of the 200s,
  * 429 share. Each request is POST /v1/score with one image and one text. With --tiny DIR, a soak of
  * --soak requests (default 10,000) on that checkpoint, RSS read from /metrics after the first 100
  * and at the end. Servers bind 127.0.0.1 on a free port; run `npm run build` first.
@@ -28,9 +28,10 @@ const { values } = parseArgs({
   options: {
     model: { type: 'string' },
     tiny: { type: 'string' },
-    seconds: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '30' },
     clients: { type: 'string', default: '1,4,16,64' },
-    'max-queue': { type: 'string', default: '16' },
+    'max-queue': { type: 'string', default: '4' },
+    'off-clients': { type: 'string', default: '16' },
     sequential: { type: 'string', default: '5' },
     soak: { type: 'string', default: '10000' },
     threads: { type: 'string' },
@@ -60,13 +61,13 @@ function startServer(model, extra) {
       out += d;
       if (out.includes('\n')) resolve({ child, url: out.split('\n')[0] });
     });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
   });
 }
 
-async function stopServer({ child }) {
+async function stopServer({ child }, signal = 'SIGTERM') {
   const done = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
+  child.kill(signal);
   await done;
 }
 
@@ -180,12 +181,12 @@ function fmt(v, d = 1) {
 }
 
 function table(rows) {
-  const head = '| clients | batching | requests | req/s | images/s | p50 ms | p95 ms | p99 ms | 429 share |';
+  const head = '| clients | batching | requests | req/s | images/s | p50 ms | p95 ms | p99 ms | 429 share | RSS MiB |';
   const lines = rows.map(
     (r) =>
       `| ${r.clients} | ${r.batching} | ${r.requests} | ${fmt(r.rps, 2)} | ${fmt(r.imagesPerS, 2)} | ${fmt(r.p50, 0)} | ${fmt(r.p95, 0)} | ${fmt(r.p99, 0)} | ${fmt(100 * r.share429, 0)} % |`,
   );
-  return [head, '| --- | --- | --- | --- | --- | --- | --- | --- | --- |', ...lines].join('\n');
+  return [head, '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |', ...lines].join('\n');
 }
 
 async function main() {
@@ -193,21 +194,29 @@ async function main() {
   const seconds = Number(values.seconds);
   const clients = values.clients.split(',').map(Number);
   if (values.model) {
-    for (const [batching, maxBatch] of [
-      ['on (16)', '16'],
-      ['off (1)', '1'],
-    ]) {
-      const server = await startServer(values.model, ['--max-queue', values['max-queue'], '--max-batch', maxBatch, '--batch-wait-ms', '5']);
+    const base = ['--max-queue', values['max-queue'], '--batch-wait-ms', '5'];
+    // A fresh, warmed-up server per run: autocannon abandons the requests in flight when it stops,
+    // and a base-size request takes seconds, so the next run must not inherit that queue.
+    const fresh = async (maxBatch) => {
+      const server = await startServer(values.model, [...base, '--max-batch', maxBatch]);
+      await score(server.url);
+      return server;
+    };
+    const server = await fresh('16');
+    try {
+      report.rows.push({ ...(await sequential(server.url, Number(values.sequential))), batching: '-', rssMiB: await rssOf(server.url) });
+    } finally {
+      await stopServer(server, 'SIGKILL');
+    }
+    const runs = [...clients.map((c) => ['on (16)', '16', c]), ...values['off-clients'].split(',').map((c) => ['off (1)', '1', Number(c)])];
+    for (const [batching, maxBatch, c] of runs) {
+      const server = await fresh(maxBatch);
       try {
-        if (maxBatch === '16') report.rows.push({ ...(await sequential(server.url, Number(values.sequential))), batching: '-' });
-        else await score(server.url); // warm-up
-        for (const c of clients) {
-          const row = { ...(await load(server.url, c, seconds)), batching };
-          report.rows.push(row);
-          process.stderr.write(`${batching} ${c} clients: ${fmt(row.rps, 2)} req/s, 429 ${fmt(100 * row.share429, 0)} %\n`);
-        }
+        const row = { ...(await load(server.url, c, seconds)), batching, rssMiB: await rssOf(server.url) };
+        report.rows.push(row);
+        process.stderr.write(`${batching} ${c} clients: ${fmt(row.rps, 3)} req/s, 429 ${fmt(100 * row.share429, 0)} %\n`);
       } finally {
-        await stopServer(server);
+        await stopServer(server, 'SIGKILL');
       }
     }
     process.stdout.write(table(report.rows) + '\n');
