@@ -10,7 +10,7 @@ import { RunningInspector, serveInspector } from '../src/inspector/server';
 import { DEFAULT_LIMITS, GradcamView, InspectorSession, ScoreResult, groupWords } from '../src/inspector/session';
 import { AttentionSet } from '../src/inspector/analysis';
 import { decodeImage } from '../src/node/image';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { IMAGES, TEXTS, TINY, fixture } from './helpers/fixtures';
 import { httpCall, postJson } from './helpers/http-call';
 

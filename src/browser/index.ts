@@ -3,18 +3,23 @@
  * condition; dist/browser/blip-itm.js is this entry bundled as one ES module.
  * Nothing here reads the file system: models come from URLs, the hub or the user's Files.
  */
-export { BlipItm } from './platform';
-export type { BrowserLoadOptions, BrowserImageLike } from './platform';
+import { usePlatform } from '../model/platform';
+import { browserPlatform } from './platform';
+
+// This entry supplies the browser platform (model files over fetch, browser backends, DOM images).
+usePlatform(browserPlatform);
+
+export { BlipItm, defaultGradcamLayer } from '../model/blip-itm';
+export type { MatchResult, GradcamResult, TextOptions, ForwardOptions, PixelBatch, ImageLike } from '../model/blip-itm';
+export type { BackendInUse, BackendName, ComputeDType, ImageSource, LoadOptions, LoadProgress, ModelSource } from '../model/blip-itm';
 export { useBrowserBackend, BROWSER_BACKENDS } from './backend';
-export type { BrowserBackendName, BackendChoice, ComputeDType } from './backend';
+export type { BrowserBackendName, BackendChoice } from './backend';
 export type { BrowserImage } from './images';
 export { toImageInput } from './images';
 export { modelBaseUrl } from './model-files';
-export type { ModelSource, FetchModelOptions } from './model-files';
+export type { FetchModelOptions } from './model-files';
 export { clearCache } from './fetch';
 export type { ProgressCallback } from './fetch';
-export { BlipItm as CoreBlipItm, defaultGradcamLayer } from '../model/blip-itm';
-export type { MatchResult, GradcamResult, TextOptions, ForwardOptions, PixelBatch } from '../model/blip-itm';
 export { ImageEmbedding } from '../model/image-embedding';
 export { parseConfig } from '../config';
 export { BertTokenizer } from '../tokenizer';

@@ -134,7 +134,7 @@ export class InspectorSession {
     return {
       // A local directory by its name (the page needs no path of this machine), a hub id as it is.
       source: fs.existsSync(this.source) ? path.basename(path.resolve(this.source)) : this.source,
-      backend: this.model.backend,
+      backend: this.model.backend.name,
       textLayers: text.numHiddenLayers,
       textHeads: text.numAttentionHeads,
       visionLayers: vision.numHiddenLayers,

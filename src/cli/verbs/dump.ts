@@ -67,7 +67,7 @@ export const dump: Command = {
         pairs: 'image-major',
         enc_token: args.flag('enc-token') ? 'True' : 'False',
         producer: 'blip-itm',
-        backend: model.backend,
+        backend: model.backend.name,
       };
       const raw = await toRaw(tensors);
       writeFileAtomic(out, (tmp) => writeSafetensors(tmp, raw, metadata));
