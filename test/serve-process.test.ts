@@ -34,19 +34,20 @@ function serveChild(args: string[], env: Record<string, string> = {}): Promise<C
 }
 
 describe('blip-itm serve (process)', function () {
-  this.timeout(120_000);
+  this.timeout(240_000);
 
   it('prints the URL first, turns ready, and on SIGTERM finishes 4 requests in flight with 200 and exits 0', async () => {
-    const child = await serveChild(['--batch-wait-ms', '400', '--max-batch', '64']);
+    const child = await serveChild(['--batch-wait-ms', '3000', '--max-batch', '64']);
     try {
       expect(child.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect((await httpCall(`${child.url}/ready`)).status).to.equal(200);
       const image = dataUrl(IMAGES[0]);
       const requests = [0, 1, 2, 3].map(() => post<{ itm: number[][] }>(`${child.url}/v1/score`, { images: [image], texts: [TEXTS[0]] }));
       // Wait until the four are admitted (the batcher holds them for --batch-wait-ms), then stop.
-      for (;;) {
+      const admitted = (m: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(m)?.[1] ?? 0);
+      for (let t = 0; t < 500; t++) {
         const m = (await httpCall(`${child.url}/metrics`)).body.toString();
-        if (/^blip_itm_queue_depth 4$/m.test(m)) break;
+        if (admitted(m, 'blip_itm_queue_depth') + admitted(m, 'blip_itm_requests_in_service') >= 4) break;
         await new Promise((r) => setTimeout(r, 20));
       }
       child.proc.kill('SIGTERM');
