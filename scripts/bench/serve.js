@@ -148,7 +148,8 @@ function load(url, clients, seconds) {
 
 async function rssOf(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)[1]) / 2 ** 20;
+  const m = /^process_resident_memory_bytes ([\d.e+]+)/m.exec(text);
+  return m ? Number(m[1]) / 2 ** 20 : null;
 }
 
 async function soak(model, n) {
