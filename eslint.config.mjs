@@ -82,7 +82,7 @@ export default defineConfig(
   },
   {
     // Pages that run in the browser: the inspector's page and the browser test harness.
-    files: ['src/inspector/page/**/*.js', 'test/browser/pages/**/*.mjs', 'examples/browser/**/*.mjs'],
+    files: ['src/inspector/page/**/*.js', 'test/browser/pages/**/*.mjs'],
     languageOptions: { sourceType: 'module', globals: browserGlobals },
   },
 );

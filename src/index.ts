@@ -34,3 +34,7 @@ export * from './retrieval';
 export { MemoryBytes, drain } from './weights/source';
 export type { ByteReader, ByteSource } from './weights/source';
 export * from './eval';
+export { FfmpegDecoder, DEFAULT_MAX_VIDEO_FRAMES } from './node/video';
+export type { FfmpegOptions } from './node/video';
+export { uniformFrameIndices, DEFAULT_FRAMES, MAX_FRAMES } from './video';
+export type { VideoDecoder, VideoInput, VideoOptions, VideoSource } from './video';

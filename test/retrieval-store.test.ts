@@ -183,6 +183,13 @@ describe('retrieval store: interruption, concurrent writers, integrity (LanceDB)
         .and.to.match(/corrupted.*checksum mismatch in its ITC vector/);
     });
 
+    it('a flipped bit in a stored path is a clear error, not a path that does not exist', async () => {
+      expect(flip(new TextEncoder().encode('photos/rocket.jpg'))).to.be.greaterThan(0); // byte 5: 'photos' becomes 'photo3'
+      expect(await searchError({ rerank: 0 }))
+        .to.contain(index)
+        .and.to.match(/corrupted.*checksum mismatch in its ITC vector/);
+    });
+
     it('a flipped byte in stored states is a clear error when re-ranking reads them', async () => {
       const ix = await ImageIndex.open(index);
       const [row] = await ix.rows([(await ix.entries())[0]]);

@@ -27,6 +27,9 @@ mkdir -p "$stage/reference"
   --images "${images[@]}" --texts "${texts[@]}" --no-activations >/dev/null
 "$py" $ref/make_image_cases.py $fx/blip-itm-tiny "$stage/reference/images-384.safetensors" \
   "${images[@]}" $fx/images/camera.png --size 384 --first-pixel-values-only
+"$py" $ref/make_video_cases.py $fx/blip-itm-tiny "$stage/reference/tiny-video.safetensors" \
+  --frame-pattern $fx/video/frames/%02d.png --video clip20.mkv=0:20 clip7.mkv=13:7 \
+  --texts "a cat lying on a rug" "A rocket launching into the sky, with smoke!" "a horse" --frames 8 3 --gradcam 1 >/dev/null
 # The strings of the tokenizer cases are the committed ones (how they were first drawn: README-tokenizer.md).
 for name in tokenizer-cases tokenizer-cases-extra; do
   "$py" $ref/make_tokenizer_cases.py $fx/blip-itm-tiny "$stage/reference/$name.jsonl" --strings $fx/reference/$name.jsonl

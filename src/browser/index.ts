@@ -34,8 +34,9 @@ export { MemoryBytes, drain } from '../weights/source';
 export type { ByteReader, ByteSource } from '../weights/source';
 /** The tfjs instance the model runs on (e.g. for tf.memory()). */
 export * as tf from '@tensorflow/tfjs-core';
-/** What the serverless inspector page (dist/browser/inspector/) computes with: the server's own analysis. */
-export { attentionSet, compact, groupWords } from '../inspector/analysis';
+/** The inspector's session, which the serverless inspector page (dist/browser/inspector/) runs in the page. */
+export { InspectorSession, DEFAULT_LIMITS, RequestError } from '../inspector/session';
+export type * from '../inspector/session';
+export { attentionSet } from '../inspector/analysis';
 export type { AttentionSet } from '../inspector/analysis';
-export { defaultSelection, meanRows } from '../pictures/tokens';
 export { getColormap } from '../pictures/colormap';

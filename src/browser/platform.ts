@@ -7,7 +7,7 @@ import { toImageInput } from './images';
 import { readModelParts } from './model-files';
 
 /** LoadOptions that only Node honours (the browser reaches the hub through fetch and Cache Storage). */
-const NODE_ONLY = ['token', 'cacheDir', 'offline', 'fetchTimeoutMs'] as const;
+const NODE_ONLY = ['token', 'cacheDir', 'offline'] as const;
 
 /**
  * The browser platform: models from a hub id, a directory URL or the user's Files (fetched

@@ -1,8 +1,10 @@
+import * as fs from 'fs';
 import { BlipItm } from '../model/blip-itm';
+import { Dataset, resolveUri } from '../retrieval/dataset';
 import { ImageIndex, IndexEntry, buildIndex } from '../retrieval';
 import { BuildProgress, BuildReport } from '../retrieval/indexer';
 import { EvalSet } from './annotations';
-import { OUTSIDE, Recalls, recalls, shortlist } from './protocol';
+import { Recalls, recalls, shortlistPairs } from './protocol';
 import { ScoreCache } from './score-cache';
 
 export interface EvalOptions {
@@ -36,6 +38,27 @@ export interface EvalResult {
 export const EVAL_TEXT = { maxLength: 35, encToken: true } as const;
 
 /**
+ * Building the image index keeps exactly the images it is given, so an index holding others (a
+ * user's search index passed as --index) would lose them: refuse it instead.
+ */
+async function refuseForeignRows(where: string, images: readonly string[]): Promise<void> {
+  const dataset = await Dataset.open(resolveUri(where));
+  if (!dataset) return;
+  try {
+    const wanted = new Set(images);
+    const foreign = [...new Set((await dataset.scanEntries()).map((e) => e.path))].filter((p) => !wanted.has(p));
+    if (foreign.length) {
+      throw new Error(
+        `${dataset.uri}: the index holds ${foreign.length} image(s) that are not in the test set (${foreign[0]}${foreign.length > 1 ? ', …' : ''}); ` +
+          'eval keeps only the test set in its index and would remove them: give --index a folder of its own, or leave it out',
+      );
+    }
+  } finally {
+    dataset.close();
+  }
+}
+
+/**
  * BLIP's retrieval evaluation (train_retrieval.py `evaluation` + `itm_eval`). Image features come
  * from an image index built (or resumed) at `opts.index`, so images are encoded once. The ITM
  * score of a pair does not depend on which direction shortlisted it, so each image's states are
@@ -45,6 +68,12 @@ export const EVAL_TEXT = { maxLength: 35, encToken: true } as const;
 export async function evaluate(model: BlipItm, set: EvalSet, opts: EvalOptions): Promise<EvalResult> {
   const kTest = opts.kTest ?? 256;
   if (!Number.isInteger(kTest) || kTest < 1) throw new Error(`k_test must be a whole number ≥ 1, got ${kTest}`);
+  if (set.texts.length === 0) throw new Error('evaluate: the test set has no captions (every caption list is empty)');
+  for (const image of new Set(set.images)) {
+    if (fs.statSync(image, { throwIfNoEntry: false })?.isDirectory())
+      throw new Error(`${image}: a folder, not an image file (each test-set entry names one image)`);
+  }
+  await refuseForeignRows(opts.index, set.images);
   const build = await buildIndex(model, opts.index, [...new Set(set.images)], {
     signal: opts.signal,
     onProgress: (p) => opts.onProgress?.('images', p),
@@ -68,21 +97,7 @@ export async function evaluate(model: BlipItm, set: EvalSet, opts: EvalOptions):
       return textEmbeds.map((t) => dotF32(v, t));
     });
     const nImg = set.images.length;
-    const nTxt = set.texts.length;
-    const i2tList = sims.map((row) => shortlist(row, kTest));
-    const t2iList = set.texts.map((_, t) =>
-      shortlist(
-        sims.map((row) => row[t]),
-        kTest,
-      ),
-    );
-    const pairs: Set<number>[] = sims.map((_, i) => new Set(i2tList[i]));
-    t2iList.forEach((imgs, t) => imgs.forEach((i) => pairs[i].add(t)));
-
-    const i2t = sims.map(() => new Array<number>(nTxt).fill(OUTSIDE));
-    const t2i = set.texts.map(() => new Array<number>(nImg).fill(OUTSIDE));
-    const inI2t = i2tList.map((l) => new Set(l));
-    const inT2i = t2iList.map((l) => new Set(l));
+    const { pairs, rowScores: i2t, colScores: t2i, place } = shortlistPairs(sims, set.texts.length, kTest);
     const cache = await ScoreCache.open(opts.index, index.fingerprint);
     let itmImages = 0;
     let lastSave = Date.now();
@@ -99,11 +114,7 @@ export async function evaluate(model: BlipItm, set: EvalSet, opts: EvalOptions):
           opts.batchSize,
         );
         if (logits.computed) itmImages++;
-        texts.forEach((t, j) => {
-          const score = logits.values[j] + sims[i][t];
-          if (inI2t[i].has(t)) i2t[i][t] = score;
-          if (inT2i[t].has(i)) t2i[t][i] = score;
-        });
+        texts.forEach((t, j) => place(i, t, logits.values[j] + sims[i][t]));
         if (cache.unsaved >= 64 || Date.now() - lastSave > 30_000) {
           await cache.flush();
           lastSave = Date.now();
@@ -137,7 +148,7 @@ async function itmLogits(model: BlipItm, index: ImageIndex, cache: ScoreCache, e
 }
 
 /** The ITC similarity as BLIP computes it: a float32 dot product. */
-function dotF32(a: Float32Array, b: Float32Array): number {
+export function dotF32(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return Math.fround(s);

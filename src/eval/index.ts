@@ -5,3 +5,6 @@ export { loadEvalSet, preCaption, MAX_WORDS } from './annotations';
 export type { EvalSet } from './annotations';
 export { recalls, rankOrder, shortlist, OUTSIDE } from './protocol';
 export type { Recalls } from './protocol';
+export { evaluateVideos, videoRecalls } from './video-evaluate';
+export type { VideoEvalOptions, VideoEvalResult, VideoRecalls } from './video-evaluate';
+export { loadVideoEvalSet, VIDEO_MAX_WORDS } from './video-set';

@@ -62,3 +62,30 @@ export function recalls(i2t: number[][], t2i: number[][], txt2img: number[], img
   r.r_mean = (r.txt_r_mean + r.img_r_mean) / 2;
   return r;
 }
+
+/**
+ * Both shortlists of a similarity matrix (rows = images or videos, columns = texts), the pairs to
+ * re-score (each row's own shortlist plus the texts that shortlisted it), and the two score
+ * matrices filled with OUTSIDE, ready for `place`.
+ */
+export function shortlistPairs(sims: number[][], nTexts: number, kTest: number) {
+  const rowLists = sims.map((row) => shortlist(row, kTest));
+  const colLists = Array.from({ length: nTexts }, (_, t) =>
+    shortlist(
+      sims.map((row) => row[t]),
+      kTest,
+    ),
+  );
+  const pairs: Set<number>[] = sims.map((_, i) => new Set(rowLists[i]));
+  colLists.forEach((rows, t) => rows.forEach((i) => pairs[i].add(t)));
+  const inRow = rowLists.map((l) => new Set(l));
+  const inCol = colLists.map((l) => new Set(l));
+  const rowScores = sims.map(() => new Array<number>(nTexts).fill(OUTSIDE));
+  const colScores = Array.from({ length: nTexts }, () => new Array<number>(sims.length).fill(OUTSIDE));
+  /** Records the score of pair (i, t) in each matrix whose shortlist holds it. */
+  const place = (i: number, t: number, score: number) => {
+    if (inRow[i].has(t)) rowScores[i][t] = score;
+    if (inCol[t].has(i)) colScores[t][i] = score;
+  };
+  return { pairs, rowScores, colScores, place };
+}

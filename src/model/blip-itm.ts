@@ -9,6 +9,9 @@ import { WeightStore } from '../weights/view';
 import { ImageLike, ModelCore, PixelBatch, imageInput, loadModelWeights } from './core';
 import { checkGradcamLayer, gradcam } from './gradcam';
 import { EmbeddingOptions, ImageEmbedding, checkEmbeddingOptions } from './image-embedding';
+import { embedVideo } from './video-embedding';
+import { DEFAULT_FRAMES, checkFrameCount } from '../video/sampling';
+import { VideoInput, VideoOptions, openVideo, videoName } from '../video/source';
 import { BackendInUse, ImageSource, LoadOptions, ModelParts, ModelSource, installedPlatform, requirePlatform } from './platform';
 import { TextOptions, checkImageList, checkTextOptions, checkTexts, displayTokens, encodingTensors, textChunks } from './text-input';
 
@@ -16,6 +19,7 @@ export type { ForwardOptions } from './probe/forward';
 export type { TextOptions } from './text-input';
 export type { ImageLike, PixelBatch } from './core';
 export type { EmbeddingOptions } from './image-embedding';
+export type { VideoInput, VideoOptions } from '../video/source';
 export type { BackendInUse, BackendName, ComputeDType, ImageSource, LoadOptions, LoadProgress, ModelParts, ModelSource } from './platform';
 
 export interface MatchResult {
@@ -30,11 +34,13 @@ export interface GradcamResult {
   layer: number;
   /** Side of each map: image_size / patch_size. */
   grid: number;
+  /** 1 for an image; for a video embedding, its sampled frames (each map then holds one grid per frame). */
+  frames: number;
   /** ITM match probability of the pair. */
   probability: number;
   /** The tokens of the ITM input, [CLS] (or [ENC]) first, [SEP] last. */
   tokens: string[];
-  /** One row-major grid x grid map per token, in token order. */
+  /** One row-major grid x grid map per token, in token order (a video: frames maps stacked, frame-major). */
   maps: Float32Array[];
 }
 
@@ -139,24 +145,55 @@ export class BlipItm {
   }
 
   /**
+   * Encodes videos as BLIP's video retrieval does (model/video-embedding): `frames` (default 8)
+   * frames sampled by np.arange(0, vlen, vlen / n, dtype=int), each through the image pipeline;
+   * the embeddings go wherever an ImageEmbedding goes (match, similarity, gradcam per frame).
+   * A video is a path (Node) or URL (browser), the bytes of a file, a browser File/Blob/<video>,
+   * or all its decoded frames. The caller disposes the embeddings.
+   */
+  async encodeVideos(videos: VideoInput[], opts: VideoOptions & EmbeddingOptions = {}): Promise<ImageEmbedding[]> {
+    this.core.life.check('encodeVideos');
+    checkImageList(videos, 'encodeVideos');
+    checkEmbeddingOptions(opts, 'encodeVideos');
+    const frames = opts.frames ?? DEFAULT_FRAMES;
+    checkFrameCount(frames);
+    const out: ImageEmbedding[] = [];
+    try {
+      for (const [i, video] of videos.entries()) {
+        const source = await openVideo(video, videoName(video, i, videos.length), opts.decoder);
+        try {
+          out.push(await embedVideo(this.core, source, frames, opts));
+        } finally {
+          await source.close();
+        }
+        this.core.life.checkStill('encodeVideos');
+      }
+    } catch (e) {
+      out.forEach((x) => x.dispose());
+      throw e;
+    }
+    return out;
+  }
+
+  /**
    * An ImageEmbedding rebuilt from stored features (e.g. a retrieval index): `states` is one
-   * image's post-LayerNorm `vision.last_hidden_state`, [T x D] row-major, and `itc` its
-   * normalised ITC embedding. The caller disposes it.
+   * image's post-LayerNorm `vision.last_hidden_state`, [T x D] row-major (a video's: its frames'
+   * states concatenated, [n x T x D]), and `itc` its normalised ITC embedding. The caller disposes it.
    */
   async embeddingFromStates(states: Float32Array, itc: Float32Array, opts: EmbeddingOptions = {}): Promise<ImageEmbedding> {
     this.core.life.check('embeddingFromStates');
     checkEmbeddingOptions(opts, 'embeddingFromStates');
     const v = this.config.vision;
     const tokens = imageTokens(v);
-    if (states.length !== tokens * v.hiddenSize) {
-      throw new Error(
-        `embeddingFromStates: ${states.length} values, expected ${tokens} tokens x ${v.hiddenSize} = ${tokens * v.hiddenSize}`,
-      );
+    const perFrame = tokens * v.hiddenSize;
+    if (states.length === 0 || states.length % perFrame !== 0) {
+      throw new Error(`embeddingFromStates: ${states.length} values, expected (frames x) ${tokens} tokens x ${v.hiddenSize} = ${perFrame}`);
     }
     if (itc.length !== this.config.imageTextHiddenSize) {
       throw new Error(`embeddingFromStates: ITC embedding of ${itc.length} values, expected ${this.config.imageTextHiddenSize}`);
     }
-    return this.core.embedding(tf.tensor3d(states, [1, tokens, v.hiddenSize]), itc, opts); // [T*D] → [1, T, D]
+    const frames = states.length / perFrame;
+    return this.core.embedding(tf.tensor3d(states, [1, frames * tokens, v.hiddenSize]), itc, opts); // [T*D] → [1, T, D]
   }
 
   /** Normalised ITC text embeddings (text_proj of the text-only [CLS] state), one per text. */
@@ -246,15 +283,16 @@ export class BlipItm {
     checkGradcamLayer(layer, this.config.text);
     const { text_encoder: weights, heads } = this.core.weights;
     const { embedding, fresh } = await this.core.embeddingOf(image, 'gradcam');
+    const frames = embedding.states.shape[1] / imageTokens(this.config.vision);
     try {
       const enc = this.core.tokenize([text], opts, true);
       const [maps, prob] = tf.tidy(() => {
         const [ids, mask] = encodingTensors(enc);
-        const cams = gradcam(embedding, ids, mask, weights, this.config.text, heads, layer); // [1, L, g, g]
+        const cams = gradcam(embedding, ids, mask, weights, this.config.text, heads, layer, frames); // [1, L, frames*g, g]
         const states = textForward(ids, mask, weights, this.config.text, { image: embedding });
         return [cams, matchProbability(itmLogits(states, heads))];
       });
-      const [, l, grid] = maps.shape;
+      const [, l, , grid] = maps.shape;
       const data = (await maps.data()) as Float32Array;
       const probability = (await prob.data())[0];
       maps.dispose();
@@ -262,9 +300,10 @@ export class BlipItm {
       return {
         layer,
         grid,
+        frames,
         probability,
         tokens: displayTokens(this.tokenizer, enc.inputIds[0]),
-        maps: Array.from({ length: l }, (_, i) => data.slice(i * grid * grid, (i + 1) * grid * grid)),
+        maps: Array.from({ length: l }, (_, i) => data.slice(i * frames * grid * grid, (i + 1) * frames * grid * grid)),
       };
     } finally {
       if (fresh) embedding.dispose();

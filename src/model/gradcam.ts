@@ -26,6 +26,7 @@ export function gradcam(
   c: TextConfig,
   heads: HeadWeights,
   layer: number,
+  frames = 1,
 ): tf.Tensor4D {
   checkGradcamLayer(layer, c);
   const [n, l] = ids.shape;
@@ -47,10 +48,14 @@ export function gradcam(
     return itmLogits(states, heads).slice([0, 1], [n, 1]).sum();
   };
   const grads = tf.grad(matchLogit)(probs) as tf.Tensor4D;
-  const t = probs.shape[3];
+  const t = probs.shape[3] / frames; // tokens per frame
   const grid = Math.round(Math.sqrt(t - 1));
-  const dropCls = (x: tf.Tensor4D) => crossProbsPerText(x, n).slice([0, 0, 0, 1], [-1, -1, -1, t - 1]); // [N, H, L, T-1]
-  const textMask = tf.cast(mask, 'float32').reshape([n, 1, l, 1]); // [N, 1, L, 1]
-  const cam = tf.mul(tf.mul(dropCls(probs), textMask), tf.relu(dropCls(grads))); // [N, H, L, T-1]
-  return tf.mean(cam, 1).reshape([n, l, grid, grid]) as tf.Tensor4D; // [N, L, g, g]
+  const dropCls = (x: tf.Tensor4D) => {
+    const perText = crossProbsPerText(x, n); // [N, H, L, frames*T]
+    const [, h] = perText.shape;
+    return perText.reshape([n, h, l, frames, t]).slice([0, 0, 0, 0, 1], [-1, -1, -1, -1, t - 1]); // [N, H, L, frames, T-1]
+  };
+  const textMask = tf.cast(mask, 'float32').reshape([n, 1, l, 1, 1]); // [N, 1, L, 1, 1]
+  const cam = tf.mul(tf.mul(dropCls(probs), textMask), tf.relu(dropCls(grads))); // [N, H, L, frames, T-1]
+  return tf.mean(cam, 1).reshape([n, l, frames * grid, grid]) as tf.Tensor4D; // [N, L, frames*g, g]
 }

@@ -68,8 +68,12 @@ export interface LoadOptions {
   cacheDir?: string;
   /** Node: use the hub cache only; default $HF_HUB_OFFLINE. */
   offline?: boolean;
-  /** Node: idle timeout per connection in ms (default 10000). */
+  /** Idle timeout in ms: Node, per hub connection (default 10000); browser, per response (default 30000). */
   fetchTimeoutMs?: number;
+  /** Largest weight file accepted, in bytes (Node hub download: default 8 GiB; browser: 4 GiB). */
+  maxFileBytes?: number;
+  /** Browser: stops loading; the load rejects with the signal's reason. */
+  signal?: AbortSignal;
   /** Node: a bar on stderr when true (default: when stderr is a TTY). Both: a callback gets every step. */
   progress?: boolean | ((event: LoadProgress) => void);
   /** Browser: Cache Storage name, or false for no cache. Default 'blip-itm'. */

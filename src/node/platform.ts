@@ -14,11 +14,12 @@ import { openCheckpoint } from './checkpoint';
 import { processorFromDir } from './image';
 import { readConfig } from './read-config';
 import { tokenizerFromDir } from './tokenizer';
+import './video'; // registers ffmpeg as the default decoder of encodeVideos' paths and bytes
 
 export type { LoadOptions } from '../model/platform';
 
 /** LoadOptions that only the browser honours. */
-const BROWSER_ONLY = ['cache', 'fetchInit', 'wasmPaths'] as const;
+const BROWSER_ONLY = ['cache', 'fetchInit', 'wasmPaths', 'signal'] as const;
 
 function checkNodeOptions(opts: LoadOptions): void {
   for (const key of BROWSER_ONLY) {
@@ -40,6 +41,7 @@ function hubOptions(opts: LoadOptions): HubOptions {
     token: opts.token,
     offline: opts.offline,
     fetchTimeoutMs: opts.fetchTimeoutMs,
+    maxFileBytes: opts.maxFileBytes,
     progress: typeof progress === 'function' ? (e) => progress({ file: e.file, loaded: e.done, total: e.total }) : progress,
   };
 }

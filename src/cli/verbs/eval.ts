@@ -6,6 +6,8 @@ import { loadModel } from '../inputs';
 import { Recalls, evaluate, loadEvalSet } from '../../eval';
 import { IndexProgressBar } from '../../retrieval/progress';
 import { withInterrupts } from './index-cmd';
+import { evalVideosVerb } from '../video-eval';
+import { VIDEO_DECODE_OPTIONS } from '../video';
 
 const KEYS: (keyof Recalls)[] = ['txt_r1', 'txt_r5', 'txt_r10', 'txt_r_mean', 'img_r1', 'img_r5', 'img_r10', 'img_r_mean', 'r_mean'];
 
@@ -33,7 +35,9 @@ export function recallsTable(r: Recalls): string {
 export const evalCommand: Command = {
   name: 'eval',
   summary: "Evaluates retrieval with BLIP's protocol on a Karpathy-format test set: TR@1/5/10, IR@1/5/10.",
-  usage: 'eval --model DIR|HUB_ID --annotations ANN.json --images DIR [--k-test K] [--index PATH|URI] [--json]',
+  usage:
+    'eval --model DIR|HUB_ID --annotations ANN.json --images DIR [--k-test K] [--index PATH|URI] [--json]\n' +
+    '       eval --model DIR|HUB_ID --annotations msrvtt_test.jsonl --videos DIR [--frames N] [--k-test K] [--json]',
   options: {
     ...MODEL_OPTIONS,
     annotations: {
@@ -42,6 +46,12 @@ export const evalCommand: Command = {
       help: 'test set in BLIP\'s Karpathy format: [{"image": "relative/path.jpg", "caption": ["…", …]}, …]',
     },
     images: { type: 'string', arg: 'DIR', help: 'folder the annotation image paths are relative to' },
+    videos: {
+      type: 'string',
+      arg: 'DIR',
+      help: "video retrieval (BLIP's eval_retrieval_video.py): folder of the videos of ANN (msrvtt_test.jsonl: DIR/clip_name.mp4)",
+    },
+    ...VIDEO_DECODE_OPTIONS,
     'k-test': {
       type: 'string',
       arg: 'K',
@@ -60,6 +70,7 @@ export const evalCommand: Command = {
     '[ENC] at position 0; everything else scores -100. Ties rank by position in the annotations.',
   ].join('\n'),
   async run(args) {
+    if (args.string('videos') !== undefined) return evalVideosVerb(args);
     const annotations = args.required('annotations');
     const images = args.required('images');
     const kTest = args.integer('k-test', 256) as number;

@@ -6,16 +6,20 @@ import { encodePng } from '../../pictures/png';
 import { Command, MODEL_OPTIONS, ParsedArgs, UsageError } from '../command';
 import { checkOutputPath, imageInputs, writeFileAtomic } from '../io';
 import { loadModel } from '../inputs';
+import { VIDEO_DECODE_OPTIONS, checkVideoFiles, videoSettings } from '../video';
+import { explainVideo } from '../video-explain';
 
 export const explain: Command = {
   name: 'explain',
   summary: 'Draws where in the image the text matches: Grad-CAM of the ITM score (or raw attention) over the image, as a PNG.',
   usage:
-    'explain --model DIR|HUB_ID --image IMG --text TXT --out FILE.png [--layer L] [--token WORD | --grid] ' +
+    'explain --model DIR|HUB_ID (--image IMG | --video V [--frames N]) --text TXT --out FILE.png [--layer L] [--token WORD | --grid] ' +
     '[--attention cross|vision|text [--head H]] [--alpha A] [--colormap NAME] [--size PX] [--json]',
   options: {
     ...MODEL_OPTIONS,
     image: { type: 'string', arg: 'IMG', help: 'image file (JPEG or PNG); - reads it from standard input' },
+    video: { type: 'string', arg: 'V', help: 'a video instead of an image: one Grad-CAM heat map per sampled frame, in one picture' },
+    ...VIDEO_DECODE_OPTIONS,
     text: { type: 'string', arg: 'TXT', help: 'the text to explain (optional with --attention vision)' },
     out: { type: 'string', arg: 'FILE', help: 'PNG file to write' },
     layer: {
@@ -52,6 +56,7 @@ export const explain: Command = {
   ].join('\n'),
   async run(args) {
     const opts = explainOptions(args);
+    if (args.string('video') !== undefined) return explainVideoVerb(args, opts);
     const imageFile = args.required('image');
     const out = args.required('out');
     const text = args.string('text') ?? (opts.attention === 'vision' ? '' : undefined);
@@ -71,6 +76,28 @@ export const explain: Command = {
     if (result.zeroMaps.length) process.stderr.write(zeroNote(result));
   },
 };
+
+async function explainVideoVerb(args: ParsedArgs, opts: ExplainOptions): Promise<void> {
+  const video = args.required('video');
+  if (args.string('image') !== undefined) throw new UsageError('explain: give --image or --video, not both');
+  if (opts.attention !== undefined || opts.grid)
+    throw new UsageError('explain: --video draws Grad-CAM per frame; --attention and --grid apply to images');
+  const text = args.required('text');
+  const out = args.required('out');
+  checkOutputPath(out);
+  const { decoder, frames } = videoSettings(args, 'explain');
+  checkVideoFiles([video]);
+  const model = await loadModel(args);
+  let result: Explanation;
+  try {
+    result = await explainVideo(model, video, text, decoder, frames, opts);
+  } finally {
+    model.dispose();
+  }
+  writeFileAtomic(out, encodePng(result.image));
+  process.stdout.write(args.flag('json') ? JSON.stringify(summary(result, out)) + '\n' : describe(result, out));
+  if (result.zeroMaps.length) process.stderr.write(zeroNote(result));
+}
 
 function explainOptions(args: ParsedArgs): ExplainOptions {
   const attention = args.string('attention');

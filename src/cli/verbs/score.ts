@@ -2,11 +2,12 @@ import * as fs from 'fs';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { ImageArgumentError, imageInputs } from '../io';
 import { loadModel, textsFrom } from '../inputs';
+import { VIDEO_DECODE_OPTIONS, checkVideoFiles, encodeVideoArgs, videoSettings } from '../video';
 
 export const score: Command = {
   name: 'score',
-  summary: 'Scores every image against every text: ITM match probability and/or ITC cosine similarity.',
-  usage: 'score --model DIR|HUB_ID --image IMG... --text TXT... [--mode itm|itc|both] [--json]',
+  summary: 'Scores every image or video against every text: ITM match probability and/or ITC cosine similarity.',
+  usage: 'score --model DIR|HUB_ID (--image IMG... | --video V...) --text TXT... [--mode itm|itc|both] [--frames N] [--json]',
   options: {
     ...MODEL_OPTIONS,
     image: {
@@ -15,30 +16,48 @@ export const score: Command = {
       arg: 'IMG',
       help: 'image files (JPEG or PNG), several after one flag or the flag repeated; - reads one from standard input',
     },
+    video: {
+      type: 'string',
+      multiple: true,
+      arg: 'V',
+      help: "video files (anything ffmpeg reads), scored by BLIP's video protocol; rows follow the images, in the order given",
+    },
+    ...VIDEO_DECODE_OPTIONS,
     text: { type: 'string', multiple: true, arg: 'TXT', help: 'text to match; repeat for several (an empty string is a valid text)' },
     'texts-file': { type: 'string', arg: 'FILE', help: 'more texts, one per line' },
     mode: { type: 'string', arg: 'MODE', help: 'itm (match probability), itc (cosine) or both (default)' },
     'max-length': { type: 'string', arg: 'N', help: 'truncate texts to N tokens (BLIP retrieval uses 35; default: no truncation)' },
     'enc-token': { type: 'boolean', help: "put [ENC] at position 0 of the ITM input, as BLIP's retrieval evaluation does" },
-    json: { type: 'boolean', help: 'print {"itm": [[...]], "itc": [[...]]} (rows = images, columns = texts)' },
+    json: { type: 'boolean', help: 'print {"itm": [[...]], "itc": [[...]]} (rows = images then videos, columns = texts)' },
   },
   async run(args) {
     const mode = args.string('mode') ?? 'both';
     if (!['itm', 'itc', 'both'].includes(mode)) throw new UsageError(`score: --mode must be itm, itc or both, got "${mode}"`);
     const images = args.strings('image');
+    const videos = args.strings('video');
     const texts = textsFrom(args);
-    if (!images.length) throw new UsageError('score: no image given (--image IMG)');
+    if (!images.length && !videos.length) throw new UsageError('score: no image given (--image IMG, or --video V)');
     if (!texts.length) throw new UsageError('score: no text given (--text TXT)');
-    const inputs = await imageInputs(images, 'score').catch((e) => {
-      throw e instanceof ImageArgumentError ? new UsageError(e.message) : e;
-    });
+    const inputs = images.length
+      ? await imageInputs(images, 'score').catch((e) => {
+          throw e instanceof ImageArgumentError ? new UsageError(e.message) : e;
+        })
+      : [];
     for (const image of images) {
       if (image !== '-' && !fs.existsSync(image)) throw new Error(`${image}: no such file`);
     }
+    videoSettings(args, 'score'); // bad --frames etc. are usage errors before the model loads
+    checkVideoFiles(videos);
     const model = await loadModel(args);
     try {
       const opts = { maxLength: args.integer('max-length'), encToken: args.flag('enc-token') };
-      const embeddings = await model.encodeImages(inputs);
+      const embeddings = inputs.length ? await model.encodeImages(inputs) : [];
+      try {
+        if (videos.length) embeddings.push(...(await encodeVideoArgs(model, videos, args, 'score')));
+      } catch (e) {
+        embeddings.forEach((x) => x.dispose());
+        throw e;
+      }
       const result: { itm?: number[][]; itc?: number[][] } = {};
       try {
         if (mode !== 'itc') result.itm = (await model.match(embeddings, texts, opts)).probs;
@@ -49,7 +68,7 @@ export const score: Command = {
       if (args.flag('json')) {
         process.stdout.write(JSON.stringify(result) + '\n');
       } else {
-        process.stdout.write(scoreTable(images, texts, result));
+        process.stdout.write(scoreTable([...images, ...videos], texts, result));
       }
     } finally {
       model.dispose();
