@@ -16,6 +16,7 @@ import { search } from './verbs/search';
 import { parity } from './verbs/parity';
 import { preprocess } from './verbs/preprocess';
 import { score } from './verbs/score';
+import { serve } from './verbs/serve';
 import { tokenize } from './verbs/tokenize';
 
 const COMMANDS: Command[] = [
@@ -26,6 +27,7 @@ const COMMANDS: Command[] = [
   evalCommand,
   explain,
   inspect,
+  serve,
   dump,
   parity,
   bench,
