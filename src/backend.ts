@@ -1,4 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+// Registers the 'cpu' backend (tfjs-core alone has none); wasm, webgpu and tfjs-node load on demand.
+import '@tensorflow/tfjs-backend-cpu';
+import './node/tfjs-extras';
 import * as os from 'os';
 import { WASM_THREADS_MAX, checkWasmThreadsSupported, enableWasmThreads, wasmThreadsInUse } from './wasm-threads';
 import { registerWebGpu, webGpuAdapter } from './webgpu';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { readConfig } from '../src/node/config';
 import { NodeImageProcessor as ImageProcessor } from '../src/node/image';

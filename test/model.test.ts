@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
 import { ForwardOptions } from '../src/model/blip-itm';

@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BlipItm as CoreBlipItm, ForwardOptions, GradcamResult, MatchResult, PixelBatch, TextOptions } from '../model/blip-itm';
 import { ImageEmbedding } from '../model/image-embedding';

@@ -28,7 +28,7 @@ export { TorchBinFile } from '../weights/torch-bin';
 export { MemoryBytes, drain } from '../weights/source';
 export type { ByteReader, ByteSource } from '../weights/source';
 /** The tfjs instance the model runs on (e.g. for tf.memory()). */
-export * as tf from '@tensorflow/tfjs';
+export * as tf from '@tensorflow/tfjs-core';
 /** What the serverless inspector page (dist/browser/inspector/) computes with: the server's own analysis. */
 export { attentionSet, compact, groupWords } from '../inspector/analysis';
 export type { AttentionSet } from '../inspector/analysis';

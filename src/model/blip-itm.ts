@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { BlipConfig, imageTokens } from '../config';
 import { textForward } from '../bert/encoder';
 import { itmLogits, matchProbability, textItcEmbeds } from '../heads/heads';

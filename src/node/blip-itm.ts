@@ -7,7 +7,7 @@
  * methods when Node code loads them, and export the result typed with those methods. src/index.ts
  * (the Node entry), the CLI and Node features import from here; the browser bundle never does.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { LoadOptions, prepareModelSource } from '../load';
 import { BlipItm } from '../model/blip-itm';
 import { WeightStore } from '../weights/view';

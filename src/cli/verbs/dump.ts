@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'path';
 import { toRaw } from '../../parity/to-raw';
 import { NAME_PATTERNS } from '../../nn/names';

@@ -7,11 +7,11 @@ import { Command } from '../command';
 const SCRIPT = path.resolve(__dirname, '../../../../scripts/install-tfjs-node-offline.sh');
 
 /**
- * The folder whose node_modules holds the @tensorflow/tfjs blip-itm itself loads: tfjs-node
+ * The folder whose node_modules holds the @tensorflow/tfjs-core blip-itm itself loads: tfjs-node
  * must land beside it (one tfjs-core), in this checkout or in the project that installed blip-itm.
  */
 function nodeRoot(): string {
-  const tfjsPackage = require.resolve('@tensorflow/tfjs/package.json'); // ROOT/node_modules/@tensorflow/tfjs/package.json
+  const tfjsPackage = require.resolve('@tensorflow/tfjs-core/package.json'); // ROOT/node_modules/@tensorflow/tfjs-core/package.json
   return path.resolve(path.dirname(tfjsPackage), '../../..');
 }
 
