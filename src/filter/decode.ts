@@ -70,7 +70,6 @@ export class DecodePool {
           done({ error: `decoder thread failed: ${e.message}` });
         }
       });
-      w.unref();
       this.workers.push(w);
     }
   }

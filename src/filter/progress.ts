@@ -8,7 +8,7 @@ import { FilterProgress, FilterReport } from './job';
  */
 export class FilterProgressDisplay {
   private readonly started = Date.now();
-  private last = 0;
+  private last = Date.now();
   private drawn = false;
 
   constructor(
