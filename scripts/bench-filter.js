@@ -53,7 +53,14 @@ async function run() {
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const samples = report.rows;
     console.log(
-      JSON.stringify({ impl: 'blip-itm', backend: m.backend, batch, samples, seconds: +seconds.toFixed(2), samples_per_s: +(samples / seconds).toFixed(3) }),
+      JSON.stringify({
+        impl: 'blip-itm',
+        backend: m.backend,
+        batch,
+        samples,
+        seconds: +seconds.toFixed(2),
+        samples_per_s: +(samples / seconds).toFixed(3),
+      }),
     );
   } finally {
     m.dispose();

@@ -30,3 +30,4 @@ export * from './retrieval';
 export { MemoryBytes, drain } from './weights/source';
 export type { ByteReader, ByteSource } from './weights/source';
 export * from './eval';
+export * from './filter';

@@ -4,7 +4,9 @@ import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
-import { FilterRow, runFilter } from '../src/filter';
+import * as arrow from 'apache-arrow';
+import { FilterRow, filterPairs, runFilter } from '../src/filter';
+import { toParquet } from '../src/filter/parquet';
 import { cli } from './helpers/cli';
 import { IMAGES, TEXTS, TINY, reference } from './helpers/fixtures';
 import { tempDir } from './helpers/tmp';
@@ -34,7 +36,10 @@ async function readParquetDir(dir: string): Promise<Row[]> {
   // hyparquet is ESM-only; Node 20.19+ loads it through require.
   const hp = (await import('hyparquet')) as typeof import('hyparquet');
   const rows: Row[] = [];
-  for (const name of fs.readdirSync(dir).filter((f) => f.endsWith('.parquet')).sort()) {
+  for (const name of fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.parquet'))
+    .sort()) {
     const buf = fs.readFileSync(path.join(dir, name));
     const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
     rows.push(...((await hp.parquetReadObjects({ file })) as Row[]));
@@ -67,7 +72,17 @@ function makeDataset(): { dir: string; tar: string; jsonl: string } {
   put('badutf.txt', Buffer.from([0x61, 0xff, 0xfe, 0x62]));
   put('big.png', Buffer.concat([chelsea, Buffer.alloc(100_000)])); // over the 300 kB member limit the tests set
   put('big.txt', 'too big for the member limit');
-  const order = ['cat.png', 'cat.txt', 'cat.json', 'rocket.jpg', 'rocket.txt', `${longKey}.png`, `${longKey}.txt`, 'broken.jpg', 'broken.txt'];
+  const order = [
+    'cat.png',
+    'cat.txt',
+    'cat.json',
+    'rocket.jpg',
+    'rocket.txt',
+    `${longKey}.png`,
+    `${longKey}.txt`,
+    'broken.jpg',
+    'broken.txt',
+  ];
   order.push('nocap.png', 'orphan.txt', 'badutf.png', 'badutf.txt', 'big.png', 'big.txt');
   const tar = path.join(dir, 'shard-000.tar');
   execFileSync('tar', ['--format=gnu', '-cf', tar, '-C', m, ...order]);
@@ -192,7 +207,8 @@ describe('filter: CapFilt over WebDataset tars and tables (tiny checkpoint)', fu
     const x = path.join(data.dir, 'kept-x');
     fs.mkdirSync(x);
     execFileSync('tar', ['-xf', tarFile, '-C', x]);
-    for (const n of expected) expect(fs.readFileSync(path.join(x, n)).equals(fs.readFileSync(path.join(data.dir, 'members', n)))).to.equal(true);
+    for (const n of expected)
+      expect(fs.readFileSync(path.join(x, n)).equals(fs.readFileSync(path.join(data.dir, 'members', n)))).to.equal(true);
   });
 
   it('a job killed with SIGKILL mid-run and run again loses and doubles nothing', async function () {
@@ -243,8 +259,29 @@ describe('filter: CapFilt over WebDataset tars and tables (tiny checkpoint)', fu
     expect(other.stderr).to.match(/made by another run/);
   });
 
+  it('reads CSV (quoted fields, a JSON-list caption cell, --caption-col) and Parquet tables (a list column)', async () => {
+    const csv = path.join(data.dir, 'pairs.csv');
+    const list = JSON.stringify([TEXTS[0], TEXTS[1]]).replace(/"/g, '""');
+    fs.writeFileSync(csv, `id,img,words\r\nc1,images/chelsea.png,"${list}"\r\nc2,images/rocket.jpg,"${TEXTS[1]}"\r\n`);
+    const fromCsv = await runFilter(model, csv, { columns: { image: 'img', caption: 'words', key: 'id' }, decoders: 0 });
+    expect(fromCsv).to.include({ rows: 3, errors: 0 });
+    const table = arrow.tableFromArrays({ image: ['images/horse.png', 'images/chelsea.png'], key: ['p1', 'p2'] });
+    const captions = arrow.vectorFromArray([[TEXTS[2]], [TEXTS[0], TEXTS[2]]], new arrow.List(new arrow.Field('item', new arrow.Utf8())));
+    const withCaptions = table.assign(new arrow.Table({ caption: captions }));
+    const pq = path.join(data.dir, 'pairs.parquet');
+    fs.writeFileSync(pq, toParquet(withCaptions));
+    const rows: FilterRow[] = [];
+    for await (const batch of filterPairs(model, pq, { decoders: 0 })) rows.push(...batch);
+    expect(rows.map((r) => [r.key, r.caption_index])).to.deep.equal([
+      ['p1', 0],
+      ['p2', 0],
+      ['p2', 1],
+    ]);
+    expect(rows[0].itm_prob!).to.be.closeTo(ref('itm.probs', 2, 2), 1e-4);
+    expect(rows[2].itm_prob!).to.be.closeTo(ref('itm.probs', 0, 2), 1e-4);
+  });
+
   it('filterPairs without --out yields the rows (library use)', async () => {
-    const { filterPairs } = await import('../src/filter');
     const tensorsBefore = tf.memory().numTensors;
     const rows: FilterRow[] = [];
     const it = filterPairs(model, [data.jsonl], { decoders: 0 });

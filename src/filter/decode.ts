@@ -62,7 +62,11 @@ export class DecodePool {
       w.on('message', (reply: DecodeReply) => {
         const done = this.waiting.get(reply.id);
         this.waiting.delete(reply.id);
-        done?.('error' in reply ? { error: reply.error } : { image: { data: reply.data, width: reply.width, height: reply.height, channels: 3 } });
+        done?.(
+          'error' in reply
+            ? { error: reply.error }
+            : { image: { data: reply.data, width: reply.width, height: reply.height, channels: 3 } },
+        );
       });
       w.on('error', (e) => {
         for (const [id, done] of this.waiting) {

@@ -80,7 +80,13 @@ export function expandInputs(inputs: string[]): InputFile[] {
       throw new Error(`${input}: compressed tars are not read; decompress them first (WebDataset shards are usually plain .tar)`);
     if (/[*?[]/.test(input)) {
       const parts = input.split('/');
-      const fixed = parts.slice(0, parts.findIndex((p) => /[*?[]/.test(p))).join('/') || '.';
+      const fixed =
+        parts
+          .slice(
+            0,
+            parts.findIndex((p) => /[*?[]/.test(p)),
+          )
+          .join('/') || '.';
       const re = globToRegExp(path.posix.normalize(input));
       const found: string[] = [];
       if (fs.existsSync(fixed) && fs.statSync(fixed).isDirectory()) walk(fixed, found);
@@ -129,7 +135,7 @@ export function* readSamples(files: InputFile[], opts: ReadOptions, onBytes?: (b
       yield* groupMembers(members(), file.path);
       if (problem) yield { key: `${path.basename(file.path)}#tail`, source: file.path, captions: [], error: `${file.path}: ${problem}` };
     } else {
-      yield* tableSamples(file, opts);
+      yield* tableSamples(file, opts, at);
     }
     before += file.size;
     onBytes?.(before);
@@ -137,7 +143,7 @@ export function* readSamples(files: InputFile[], opts: ReadOptions, onBytes?: (b
 }
 
 /** Table rows as plain objects, with the 1-based line (JSONL, CSV) or row number (Parquet). */
-function* tableRows(file: InputFile): Generator<{ row?: Record<string, unknown>; at: string; error?: string }> {
+function* tableRows(file: InputFile): Generator<{ row?: Record<string, unknown>; at: string; error?: string; offset?: number }> {
   if (file.kind === 'parquet') {
     const table = readParquetFile(file.path);
     for (let i = 0; i < table.numRows; i++) {
@@ -184,7 +190,7 @@ function* tableRows(file: InputFile): Generator<{ row?: Record<string, unknown>;
       continue;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) yield { at: `line ${line}`, error: 'not a JSON object' };
-    else yield { row: value as Record<string, unknown>, at: `line ${line}` };
+    else yield { row: value as Record<string, unknown>, at: `line ${line}`, offset: start };
   }
 }
 
@@ -192,7 +198,7 @@ function* parseCsvOrThrow(text: string, file: string) {
   try {
     yield* parseCsv(text);
   } catch (e) {
-    throw new Error(`${file}: ${(e as Error).message}`);
+    throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -208,13 +214,14 @@ function pickColumn(row: Record<string, unknown>, wanted: string | undefined, de
   return defaults.find((c) => c in row) ?? defaults[0];
 }
 
-function* tableSamples(file: InputFile, opts: ReadOptions): Generator<Sample> {
+function* tableSamples(file: InputFile, opts: ReadOptions, at: (offset: number) => void): Generator<Sample> {
   const dir = path.dirname(file.path);
   const cols = opts.columns ?? {};
-  for (const { row, at, error } of tableRows(file)) {
-    const fallbackKey = `${path.basename(file.path)}:${at.replace(/ /, '')}`;
+  for (const { row, at: where, error, offset } of tableRows(file)) {
+    if (offset !== undefined) at(offset);
+    const fallbackKey = `${path.basename(file.path)}:${where.replace(/ /, '')}`;
     if (!row) {
-      yield { key: fallbackKey, source: file.path, captions: [], error: `${at}: ${error}` };
+      yield { key: fallbackKey, source: file.path, captions: [], error: `${where}: ${error}` };
       continue;
     }
     const imageCol = pickColumn(row, cols.image, ['image']) as string;
@@ -228,7 +235,7 @@ function* tableSamples(file: InputFile, opts: ReadOptions): Generator<Sample> {
     const { captions, error: captionError } = captionsFromCell(row[captionCol], captionCol);
     const sample: Sample = { key, source: file.path, captions, row };
     if (imagePath === undefined) {
-      sample.error = `${at}: no image path (column "${imageCol}" is ${imageCell === undefined ? 'missing' : 'empty'})`;
+      sample.error = `${where}: no image path (column "${imageCol}" is ${imageCell === undefined ? 'missing' : 'empty'})`;
     } else {
       const read = readImageFile(path.resolve(dir, imagePath), imagePath, opts.maxBytes);
       if (read.error) sample.error = read.error;

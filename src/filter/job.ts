@@ -76,7 +76,11 @@ const DEFAULT_MAX_BYTES = 64 << 20;
  * (and the ITC cosine), kept when the match probability reaches the threshold. Yields each
  * committed batch's rows; returns the totals. Bad samples are error rows, never exceptions.
  */
-export async function* filterPairs(model: BlipItm, source: SampleSource, opts: FilterOptions = {}): AsyncGenerator<FilterRow[], FilterReport> {
+export async function* filterPairs(
+  model: BlipItm,
+  source: SampleSource,
+  opts: FilterOptions = {},
+): AsyncGenerator<FilterRow[], FilterReport> {
   const started = Date.now();
   const threshold = opts.threshold ?? 0.5;
   const batchSize = opts.batchSize ?? 8;
@@ -84,9 +88,12 @@ export async function* filterPairs(model: BlipItm, source: SampleSource, opts: F
   if (!(threshold >= 0 && threshold <= 1)) throw new Error(`filter: threshold must be 0..1, got ${threshold}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`filter: batchSize must be a positive integer, got ${batchSize}`);
   if (opts.writeKept && !opts.out) throw new Error('filter: writeKept needs out (the kept tars are committed with the rows)');
-  const files = typeof source === 'string' || Array.isArray(source) ? expandInputs(typeof source === 'string' ? [source] : source) : undefined;
+  const paths = typeof source === 'string' ? [source] : isPathList(source) ? source : undefined;
+  const files = paths ? expandInputs(paths) : undefined;
   const fingerprint = modelRecord(model).fingerprint;
-  const store = opts.out ? new ShardStore(opts.out, shard.index, shard.count, identity(files, opts, threshold, fingerprint), opts.writeKept) : undefined;
+  const store = opts.out
+    ? new ShardStore(opts.out, shard.index, shard.count, identity(files, opts, threshold, fingerprint), opts.writeKept)
+    : undefined;
   const opened = store?.open(!!opts.restart) ?? { resumeAt: 0 };
   if ('done' in opened) {
     return { ...opened.done, added: 0, resumed: 0, file: store?.final, keptFile: store?.keptFinal, seconds: (Date.now() - started) / 1000 };
@@ -113,15 +120,34 @@ export async function* filterPairs(model: BlipItm, source: SampleSource, opts: F
       progress.errors += rows.filter((r) => r.error !== null).length;
       opts.onProgress?.({ ...progress });
       yield rows;
+      // The model's awaits can all resolve as microtasks: give the event loop a turn so that
+      // signals (SIGINT/SIGTERM), decoder replies and timers are heard between batches.
+      await new Promise((resolve) => setImmediate(resolve));
       if (opts.signal?.aborted) {
-        throw new FilterInterrupted({ ...totalsOf([]), added: progress.rows, resumed: progress.resumed, seconds: (Date.now() - started) / 1000 });
+        throw new FilterInterrupted({
+          ...totalsOf([]),
+          added: progress.rows,
+          resumed: progress.resumed,
+          seconds: (Date.now() - started) / 1000,
+        });
       }
     }
   } finally {
     await pool.close();
   }
   const totals = store ? store.finish() : totalsOf(all);
-  return { ...totals, added: progress.rows, resumed: progress.resumed, file: store?.final, keptFile: store?.keptFinal, seconds: (Date.now() - started) / 1000 };
+  return {
+    ...totals,
+    added: progress.rows,
+    resumed: progress.resumed,
+    file: store?.final,
+    keptFile: store?.keptFinal,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+function isPathList(source: SampleSource): source is string[] {
+  return Array.isArray(source) && source.every((s) => typeof s === 'string');
 }
 
 /** Runs filterPairs to the end and returns its report. */
@@ -180,7 +206,9 @@ class Lookahead {
       const ordinal = this.ordinal++;
       if (ordinal < this.resumeAt) continue;
       const scorable = sample.image && !sample.error && sample.captions.length;
-      const decoded = scorable ? this.pool.decode(sample.image as Uint8Array, `${sample.source}: ${sample.key}.${sample.imageExt}`) : undefined;
+      const decoded = scorable
+        ? this.pool.decode(sample.image as Uint8Array, `${sample.source}: ${sample.key}.${sample.imageExt}`)
+        : undefined;
       this.items.push({ sample, ordinal, decoded });
     }
   }
@@ -203,7 +231,9 @@ interface ScoreSettings {
  */
 async function scoreBatch(model: BlipItm, batch: Pending[], s: ScoreSettings): Promise<FilterRow[]> {
   const decoded = await Promise.all(batch.map((p) => p.decoded));
-  const errors = batch.map((p, i) => p.sample.error ?? (decoded[i] && 'error' in decoded[i] ? `image: ${(decoded[i] as { error: string }).error}` : undefined));
+  const errors = batch.map(
+    (p, i) => p.sample.error ?? (decoded[i] && 'error' in decoded[i] ? `image: ${(decoded[i] as { error: string }).error}` : undefined),
+  );
   const good = batch.map((_, i) => i).filter((i) => !errors[i] && decoded[i]);
   const scores = new Map<number, { prob: number[]; logit: number[]; itc: number[] }>();
   if (good.length) {
@@ -237,7 +267,8 @@ async function scoreBatch(model: BlipItm, batch: Pending[], s: ScoreSettings): P
     const sc = scores.get(i);
     if (!sc) {
       const error = errors[i] ?? 'not scored';
-      if (!sample.captions.length) rows.push({ ...base, caption: null, caption_index: null, itm_prob: null, itm_logit: null, itc: null, keep: false, error });
+      if (!sample.captions.length)
+        rows.push({ ...base, caption: null, caption_index: null, itm_prob: null, itm_logit: null, itc: null, keep: false, error });
       sample.captions.forEach((caption, c) =>
         rows.push({ ...base, caption, caption_index: c, itm_prob: null, itm_logit: null, itc: null, keep: false, error }),
       );
@@ -282,7 +313,12 @@ function keptRecords(batch: Pending[], rows: FilterRow[]): Uint8Array[] {
     const key = sample.key.replace(/^(\.\.?\/|\/)+/, '').replace(/\./g, '_');
     out.push(...tarEntry(`${key}.${sample.imageExt}`, sample.image as Uint8Array));
     out.push(...tarEntry(`${key}.txt`, Buffer.from(kept.join('\n'))));
-    out.push(...tarEntry(`${key}.json`, Buffer.from(JSON.stringify({ key: sample.key, captions: kept, source: sample.source, row: sample.row ?? null }))));
+    out.push(
+      ...tarEntry(
+        `${key}.json`,
+        Buffer.from(JSON.stringify({ key: sample.key, captions: kept, source: sample.source, row: sample.row ?? null })),
+      ),
+    );
   }
   return out;
 }

@@ -83,7 +83,7 @@ export function readParquetFile(file: string): arrow.Table {
   try {
     ipc = pw.readParquet(bytes).intoIPCStream();
   } catch (e) {
-    throw new Error(`${file}: not a readable Parquet file (${String((e as Error).message ?? e).split('\n')[0]})`);
+    throw new Error(`${file}: not a readable Parquet file (${String((e as Error).message ?? e).split('\n')[0]})`, { cause: e });
   }
   return arrow.tableFromIPC(ipc);
 }

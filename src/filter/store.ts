@@ -86,7 +86,8 @@ export class ShardStore {
     if (fs.existsSync(this.marker)) {
       if (!same(this.marker)) throw this.otherJob(this.final);
       if (!fs.existsSync(this.staging) && fs.existsSync(this.final)) return { done: readJson(this.marker)?.totals as Totals };
-      if (!fs.existsSync(this.staging)) throw new Error(`${this.final}: missing although ${this.marker} says the shard is done; rerun with --restart`);
+      if (!fs.existsSync(this.staging))
+        throw new Error(`${this.final}: missing although ${this.marker} says the shard is done; rerun with --restart`);
       return { resumeAt: this.committed().end };
     }
     if (fs.existsSync(this.final)) throw this.otherJob(this.final);
