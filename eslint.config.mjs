@@ -61,10 +61,10 @@ export default defineConfig(
     // Lazy requires on purpose: optional native backends and Dawn, the vendored tfjs-core extras, wasm's threaded build, Node's zlib
     // where it exists (fflate elsewhere), the package version; tests load them in child processes.
     files: [
-      'src/backend.ts',
+      'src/node/backend.ts',
       'src/node/tfjs-extras.ts',
-      'src/webgpu.ts',
-      'src/wasm-threads.ts',
+      'src/node/webgpu.ts',
+      'src/node/wasm-threads.ts',
       'src/cli/main.ts',
       'src/image/inflate.ts',
       'test/**/*.ts',

@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+import { NamedBlob } from '../model/platform';
 import { ByteSource, MemoryBytes, PIECE_BYTES } from '../weights/source';
 
 /**
@@ -184,7 +185,7 @@ export class BlobSource implements ByteSource {
   readonly size: number;
   constructor(
     readonly name: string,
-    private readonly blob: Blob,
+    private readonly blob: Pick<NamedBlob, 'size' | 'slice'>,
   ) {
     this.size = blob.size;
   }

@@ -3,18 +3,23 @@
  * condition; dist/browser/blip-itm.js is this entry bundled as one ES module.
  * Nothing here reads the file system: models come from URLs, the hub or the user's Files.
  */
-export { BlipItm } from './blip-itm';
-export type { BrowserLoadOptions, BrowserImageLike } from './blip-itm';
+import { usePlatform } from '../model/platform';
+import { browserPlatform } from './platform';
+
+// This entry supplies the browser platform (model files over fetch, browser backends, DOM images).
+usePlatform(browserPlatform);
+
+export { BlipItm, defaultGradcamLayer } from '../model/blip-itm';
+export type { MatchResult, GradcamResult, TextOptions, ForwardOptions, PixelBatch, ImageLike } from '../model/blip-itm';
+export type { BackendInUse, BackendName, ComputeDType, ImageSource, LoadOptions, LoadProgress, ModelSource } from '../model/blip-itm';
 export { useBrowserBackend, BROWSER_BACKENDS } from './backend';
-export type { BrowserBackendName, BackendChoice, ComputeDType } from './backend';
+export type { BrowserBackendName, BackendChoice } from './backend';
 export type { BrowserImage } from './images';
 export { toImageInput } from './images';
-export { modelBaseUrl } from './load';
-export type { ModelSource, FetchModelOptions } from './load';
+export { modelBaseUrl } from './model-files';
+export type { FetchModelOptions } from './model-files';
 export { clearCache } from './fetch';
 export type { ProgressCallback } from './fetch';
-export { BlipItm as CoreBlipItm, defaultGradcamLayer } from '../model/blip-itm';
-export type { MatchResult, GradcamResult, TextOptions, ForwardOptions, PixelBatch } from '../model/blip-itm';
 export { ImageEmbedding } from '../model/image-embedding';
 export { parseConfig } from '../config';
 export { BertTokenizer } from '../tokenizer';
@@ -22,7 +27,7 @@ export { ImageProcessor } from '../image/processor';
 export { decodeImage } from '../image/decode';
 export { resizeBicubic } from '../image';
 export type { ImageInput, RawImage, RgbImage } from '../image';
-export { overlayMap, heatMap, colourise } from '../inspect/overlay';
+export { overlayMap, heatMap, colourise } from '../pictures/overlay';
 export { SafetensorsFile } from '../weights/safetensors';
 export { TorchBinFile } from '../weights/torch-bin';
 export { MemoryBytes, drain } from '../weights/source';
@@ -32,5 +37,5 @@ export * as tf from '@tensorflow/tfjs-core';
 /** What the serverless inspector page (dist/browser/inspector/) computes with: the server's own analysis. */
 export { attentionSet, compact, groupWords } from '../inspector/analysis';
 export type { AttentionSet } from '../inspector/analysis';
-export { defaultSelection, meanRows } from '../inspect/tokens';
-export { getColormap } from '../inspect/colormap';
+export { defaultSelection, meanRows } from '../pictures/tokens';
+export { getColormap } from '../pictures/colormap';

@@ -3,9 +3,9 @@ import * as path from 'path';
 import { RawImage, RgbImage, decodeImage } from '../image';
 import { BlipItm, defaultGradcamLayer } from '../model/blip-itm';
 import { ImageEmbedding } from '../model/image-embedding';
-import { fitImage } from '../inspect/explain';
-import { encodePng } from '../inspect/png';
-import { defaultSelection, meanRows } from '../inspect/tokens';
+import { fitImage } from '../pictures/explain';
+import { encodePng } from '../pictures/png';
+import { defaultSelection, meanRows } from '../pictures/tokens';
 import { AttentionSet, attentionSet, compact, groupWords } from './analysis';
 import { declaredSize } from './image-size';
 import { SerialQueue } from './queue';
@@ -134,7 +134,7 @@ export class InspectorSession {
     return {
       // A local directory by its name (the page needs no path of this machine), a hub id as it is.
       source: fs.existsSync(this.source) ? path.basename(path.resolve(this.source)) : this.source,
-      backend: this.model.backend,
+      backend: this.model.backend.name,
       textLayers: text.numHiddenLayers,
       textHeads: text.numAttentionHeads,
       visionLayers: vision.numHiddenLayers,

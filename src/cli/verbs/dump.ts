@@ -5,7 +5,7 @@ import { NAME_PATTERNS } from '../../nn/names';
 import { writeSafetensors } from '../../node/safetensors';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { ImageArgumentError, checkOutputPath, imageInputs, writeFileAtomic } from '../io';
-import { loadModel, textsFrom } from '../load';
+import { loadModel, textsFrom } from '../inputs';
 
 export const dump: Command = {
   name: 'dump',
@@ -67,7 +67,7 @@ export const dump: Command = {
         pairs: 'image-major',
         enc_token: args.flag('enc-token') ? 'True' : 'False',
         producer: 'blip-itm',
-        backend: model.backend,
+        backend: model.backend.name,
       };
       const raw = await toRaw(tensors);
       writeFileAtomic(out, (tmp) => writeSafetensors(tmp, raw, metadata));

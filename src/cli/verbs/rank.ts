@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { ImageArgumentError, imageInputs } from '../io';
-import { loadModel, textsFrom } from '../load';
+import { loadModel, textsFrom } from '../inputs';
 import { rankTexts } from '../../retrieval';
 import { RETRIEVAL_OPTIONS, resultTable, retrievalOptions } from './search';
 

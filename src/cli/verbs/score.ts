@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { ImageArgumentError, imageInputs } from '../io';
-import { loadModel, textsFrom } from '../load';
+import { loadModel, textsFrom } from '../inputs';
 
 export const score: Command = {
   name: 'score',

@@ -265,7 +265,7 @@ export function attention(id, text, encToken) {
   return run('attention maps', async () => {
     let set = attentionCache.get(key);
     if (!set) {
-      set = await lib.attentionSet(model.core, im.pixels, text, encToken);
+      set = await lib.attentionSet(model, im.pixels, text, encToken);
       attentionCache.set(key, set);
       for (const old of attentionCache.keys()) {
         if (attentionCache.size <= ATTENTION_CACHE) break;

@@ -1,5 +1,5 @@
-import { BackendName } from '../backend';
-import { NodeBlipItm as BlipItm } from '../node/blip-itm';
+import { BackendName } from '../node/backend';
+import { BlipItm } from '../model/blip-itm';
 import { ParsedArgs, UsageError } from './command';
 import { readTextFile, splitLines } from './io';
 

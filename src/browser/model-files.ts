@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { BlipItm as CoreBlipItm } from '../model/blip-itm';
+import { LoadOptions, ModelParts, ModelSource, NamedBlob } from '../model/platform';
 import { BlipConfig, parseConfig } from '../config';
 import { ImageProcessor } from '../image/processor';
 import { BertTokenizer } from '../tokenizer';
@@ -11,25 +11,8 @@ import { TorchBinFile } from '../weights/torch-bin';
 import { parseShardIndex } from '../weights/weight-files';
 import { BlobSource, FetchOptions, ProgressCallback, fetchPieces, fetchText } from './fetch';
 
-/**
- * Where a model comes from in the browser: a hub id ("Salesforce/blip-itm-base-coco"), the URL
- * of a directory holding the model files (absolute, or relative to the page), or the user's
- * own Files (from an <input type=file multiple> or a drop).
- */
-export type ModelSource = string | File[] | FileList;
-
-export interface FetchModelOptions {
-  /** Hub revision (branch, tag or commit) for hub ids. Default 'main'. */
-  revision?: string;
-  /** Hub address for hub ids. Default https://huggingface.co. */
-  endpoint?: string;
-  /** Cache Storage name, or false for no cache. Default 'blip-itm'. */
-  cache?: string | false;
-  /** Bytes loaded so far, per file (weights: once per piece). */
-  progress?: ProgressCallback;
-  /** Extra fetch settings, e.g. { headers: { Authorization: 'Bearer …' } } for a gated repository. */
-  fetchInit?: RequestInit;
-}
+/** The parts of LoadOptions that say where and how model files are fetched. */
+export type FetchModelOptions = Pick<LoadOptions, 'revision' | 'endpoint' | 'cache' | 'progress' | 'fetchInit'>;
 
 /** Weight files in the order they are preferred (as Node's checkpoint.ts). */
 const WEIGHT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin'] as const;
@@ -48,12 +31,12 @@ function urlFiles(base: string, opts: FetchModelOptions): ModelFiles {
   return {
     name: dir,
     text: (file) => fetchText(dir + file, file, fetchOpts),
-    bytes: (file) => fetchPieces(dir + file, file, { ...fetchOpts, progress: opts.progress }),
+    bytes: (file) => fetchPieces(dir + file, file, { ...fetchOpts, progress: progressCallback(opts) }),
   };
 }
 
-function fileListFiles(list: File[] | FileList, opts: FetchModelOptions): ModelFiles {
-  const byName = new Map<string, File>();
+function fileListFiles(list: ArrayLike<NamedBlob>, opts: FetchModelOptions): ModelFiles {
+  const byName = new Map<string, NamedBlob>();
   for (const f of Array.from(list)) byName.set(f.name, f);
   return {
     name: 'the chosen files',
@@ -62,7 +45,7 @@ function fileListFiles(list: File[] | FileList, opts: FetchModelOptions): ModelF
       const f = byName.get(file);
       if (!f) return null;
       return drain(new BlobSource(file, f), {
-        progress: (loaded, total) => opts.progress?.({ file, loaded, total, fromCache: false }),
+        progress: (loaded, total) => progressCallback(opts)?.({ file, loaded, total, fromCache: false }),
       });
     },
   };
@@ -78,9 +61,14 @@ export function modelBaseUrl(source: string, opts: FetchModelOptions = {}): stri
   return new URL(source, page).href;
 }
 
+/** The browser has no progress bar of its own: only a callback is used. */
+function progressCallback(opts: FetchModelOptions): ProgressCallback | undefined {
+  return typeof opts.progress === 'function' ? opts.progress : undefined;
+}
+
 function modelFiles(source: ModelSource, opts: FetchModelOptions): ModelFiles {
   if (typeof source === 'string') return urlFiles(modelBaseUrl(source, opts), opts);
-  if (Array.isArray(source) || (typeof FileList !== 'undefined' && source instanceof FileList)) return fileListFiles(source, opts);
+  if (typeof source === 'object' && source !== null && typeof source.length === 'number') return fileListFiles(source, opts);
   throw new Error('model source must be a hub id, a directory URL, or an array of Files');
 }
 
@@ -134,8 +122,8 @@ async function openShards(files: ModelFiles, indexText: string, where: string): 
   }
 }
 
-/** Reads config, tokenizer, processor and weights and builds the model on the current backend. */
-export async function loadCore(source: ModelSource, opts: FetchModelOptions = {}): Promise<CoreBlipItm> {
+/** Reads config, tokenizer, processor and weights (the weight file stays open until BlipItm.fromParts releases it). */
+export async function readModelParts(source: ModelSource, opts: FetchModelOptions = {}): Promise<ModelParts> {
   const files = modelFiles(source, opts);
   const configText = await required(files, 'config.json', 'a model directory needs config.json');
   const config: BlipConfig = parseConfig(parseJson(configText, files.name + 'config.json'), files.name + 'config.json');
@@ -155,9 +143,5 @@ export async function loadCore(source: ModelSource, opts: FetchModelOptions = {}
   );
   const processor = ImageProcessor.fromConfig(parseJson(preText, files.name + 'preprocessor_config.json') as object);
   const { source: weights, file } = await openWeights(files);
-  try {
-    return CoreBlipItm.fromParts({ config, tokenizer, processor, weights: new WeightStore(weights, file), origin: files.name });
-  } finally {
-    weights.close(); // the store has copied every tensor it uses onto the backend
-  }
+  return { config, tokenizer, processor, weights: new WeightStore(weights, file), origin: files.name, release: () => weights.close() };
 }

@@ -2,9 +2,9 @@
 # Installs the native TensorFlow backend (@tensorflow/tfjs-node, tfjs backend 'tensorflow') for
 # blip-itm WITHOUT the downloads that tfjs-node's own install script makes from Google storage.
 #
-#   bash scripts/install-tfjs-node-offline.sh            # install, or check an existing install
-#   bash scripts/install-tfjs-node-offline.sh --force    # rebuild from scratch
-#   bash scripts/install-tfjs-node-offline.sh --uninstall
+#   bash bin/install-tfjs-node-offline.sh            # install, or check an existing install
+#   bash bin/install-tfjs-node-offline.sh --force    # rebuild from scratch
+#   bash bin/install-tfjs-node-offline.sh --uninstall
 #
 # What it does (run it in the project root, or anywhere: it cds there):
 #   1. pip-downloads TensorFlow's CPU wheel (tensorflow-cpu, default 2.21.0) into a cache folder
