@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { BlipItm } from '../src/model/blip-itm';
 import * as arrow from 'apache-arrow';
 import { FilterRow, filterPairs, runFilter } from '../src/filter';
 import { toParquet } from '../src/filter/parquet';

@@ -1,5 +1,5 @@
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
-import { loadModel } from '../load';
+import { loadModel } from '../inputs';
 import { FilterInterrupted, runFilter } from '../../filter';
 import { FilterProgressDisplay, summaryLines } from '../../filter/progress';
 import { Shard, parseShard } from '../../retrieval/shard';
