@@ -38,3 +38,4 @@ export { FfmpegDecoder, DEFAULT_MAX_VIDEO_FRAMES } from './node/video';
 export type { FfmpegOptions } from './node/video';
 export { uniformFrameIndices, DEFAULT_FRAMES, MAX_FRAMES } from './video';
 export type { VideoDecoder, VideoInput, VideoOptions, VideoSource } from './video';
+export * from './filter';

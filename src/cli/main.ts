@@ -7,6 +7,7 @@ import { download } from './verbs/download';
 import { bench } from './verbs/bench';
 import { dump } from './verbs/dump';
 import { explain } from './verbs/explain';
+import { filter } from './verbs/filter';
 import { indexCommand } from './verbs/index-cmd';
 import { inspect } from './verbs/inspect';
 import { installNative } from './verbs/install-native';
@@ -25,6 +26,7 @@ const COMMANDS: Command[] = [
   indexCommand,
   search,
   evalCommand,
+  filter,
   explain,
   inspect,
   serve,
