@@ -17,7 +17,7 @@ export const explain: Command = {
     ...MODEL_OPTIONS,
     image: { type: 'string', arg: 'IMG', help: 'image file (JPEG or PNG); - reads it from standard input' },
     text: { type: 'string', arg: 'TXT', help: 'the text to explain (optional with --attention vision)' },
-    out: { type: 'string', arg: 'FILE', help: 'PNG file to write' },
+    out: { type: 'string', arg: 'FILE', help: 'PNG file to write (the name must end in .png)' },
     layer: {
       type: 'string',
       arg: 'L',
@@ -56,6 +56,7 @@ export const explain: Command = {
     const out = args.required('out');
     const text = args.string('text') ?? (opts.attention === 'vision' ? '' : undefined);
     if (text === undefined) throw new UsageError('explain: --text is required');
+    if (!/\.png$/i.test(out)) throw new UsageError(`explain: --out ${out}: explain writes PNG; give a file name ending in .png`);
     checkOutputPath(out);
     const [input] = await imageInputs([imageFile], 'explain');
     const image = decodeImage(input, imageFile === '-' ? 'standard input' : imageFile);

@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { ImageArgumentError, imageInputs } from '../io';
 import { loadModel, textsFrom } from '../load';
@@ -21,7 +20,6 @@ export const rank: Command = {
     const image = args.required('image');
     const texts = textsFrom(args);
     if (!texts.length) throw new UsageError('rank: no caption given (--texts-file FILE or --text TXT)');
-    if (image !== '-' && !fs.existsSync(image)) throw new Error(`${image}: no such file`);
     const [input] = await imageInputs([image], 'rank').catch((e) => {
       throw e instanceof ImageArgumentError ? new UsageError(e.message) : e;
     });

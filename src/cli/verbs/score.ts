@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { ImageArgumentError, imageInputs } from '../io';
 import { loadModel, textsFrom } from '../load';
@@ -32,9 +31,6 @@ export const score: Command = {
     const inputs = await imageInputs(images, 'score').catch((e) => {
       throw e instanceof ImageArgumentError ? new UsageError(e.message) : e;
     });
-    for (const image of images) {
-      if (image !== '-' && !fs.existsSync(image)) throw new Error(`${image}: no such file`);
-    }
     const model = await loadModel(args);
     try {
       const opts = { maxLength: args.integer('max-length'), encToken: args.flag('enc-token') };
