@@ -4,6 +4,7 @@ export { NodeBlipItm as BlipItm } from './node/blip-itm';
 export { defaultGradcamLayer } from './model/blip-itm';
 export type { LoadOptions } from './load';
 export type { TextOptions, MatchResult, PixelBatch, ImageLike, ForwardOptions, GradcamResult } from './model/blip-itm';
+export type { ScoreResult, ScoreOptions, PairScore, ScoreProgress } from './model/blip-itm';
 export type { ModelParts, EmbeddingOptions } from './model/blip-itm';
 export { names as activationNames, NAME_PATTERNS } from './nn/names';
 export { prepareModelSource } from './load';

@@ -1,7 +1,17 @@
 /// <reference lib="dom" />
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { BlipItm as CoreBlipItm, ForwardOptions, GradcamResult, MatchResult, PixelBatch, TextOptions } from '../model/blip-itm';
+import {
+  BlipItm as CoreBlipItm,
+  ForwardOptions,
+  GradcamResult,
+  MatchResult,
+  PairScore,
+  PixelBatch,
+  ScoreOptions,
+  ScoreResult,
+  TextOptions,
+} from '../model/blip-itm';
 import { ImageEmbedding } from '../model/image-embedding';
 import { Encoding } from '../tokenizer';
 import { BackendChoice, BrowserBackendName, ComputeDType, useBrowserBackend } from './backend';
@@ -71,6 +81,16 @@ export class BlipItm {
     return this.withImages(images, (ims) => this.core.similarity(ims, texts, opts));
   }
 
+  /** ITM and ITC of every image x text, each image encoded once (match and similarity in one call). */
+  async score(images: BrowserImageLike[], texts: string[], opts: ScoreOptions = {}): Promise<ScoreResult> {
+    return this.withImages(images, (ims) => this.core.score(ims, texts, opts));
+  }
+
+  /** Image i with text i: ITM and ITC of each pair, each distinct image (the same object) encoded once. */
+  async matchPairs(images: BrowserImageLike[], texts: string[], opts: ScoreOptions = {}): Promise<PairScore[]> {
+    return this.withImages(images, (ims) => this.core.matchPairs(ims, texts, opts));
+  }
+
   /** Grad-CAM of the ITM score over one text layer's cross-attention, one map per token. */
   async gradcam(image: BrowserImageLike, text: string, opts: TextOptions & { layer?: number } = {}): Promise<GradcamResult> {
     return this.withImages([image], ([im]) => this.core.gradcam(im, text, opts));
@@ -94,7 +114,14 @@ export class BlipItm {
     images: BrowserImageLike[],
     run: (ims: (ImageEmbedding | Awaited<ReturnType<typeof toImageInput>>)[]) => Promise<T>,
   ): Promise<T> {
-    const ims = await Promise.all(images.map((im) => (im instanceof ImageEmbedding ? im : toImageInput(im))));
+    // The same object converts once, so that matchPairs still sees one image where the caller gave one.
+    const converted = new Map<BrowserImageLike, Promise<ImageEmbedding | Awaited<ReturnType<typeof toImageInput>>>>();
+    const convert = (im: BrowserImageLike) => {
+      let c = converted.get(im);
+      if (!c) converted.set(im, (c = im instanceof ImageEmbedding ? Promise.resolve(im) : toImageInput(im)));
+      return c;
+    };
+    const ims = await Promise.all(images.map(convert));
     return run(ims);
   }
 }

@@ -14,7 +14,16 @@ export type { ModelSource, FetchModelOptions } from './load';
 export { clearCache } from './fetch';
 export type { ProgressCallback } from './fetch';
 export { BlipItm as CoreBlipItm, defaultGradcamLayer } from '../model/blip-itm';
-export type { MatchResult, GradcamResult, TextOptions, ForwardOptions, PixelBatch } from '../model/blip-itm';
+export type {
+  MatchResult,
+  GradcamResult,
+  TextOptions,
+  ForwardOptions,
+  PixelBatch,
+  ScoreResult,
+  ScoreOptions,
+  PairScore,
+} from '../model/blip-itm';
 export { ImageEmbedding } from '../model/image-embedding';
 export { parseConfig } from '../config';
 export { BertTokenizer } from '../tokenizer';

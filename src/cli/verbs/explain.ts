@@ -6,6 +6,7 @@ import { encodePng } from '../../inspect/png';
 import { Command, MODEL_OPTIONS, ParsedArgs, UsageError } from '../command';
 import { checkOutputPath, imageInputs, writeFileAtomic } from '../io';
 import { loadModel } from '../load';
+import { StatusLine } from '../progress';
 
 export const explain: Command = {
   name: 'explain',
@@ -56,15 +57,18 @@ export const explain: Command = {
     const out = args.required('out');
     const text = args.string('text') ?? (opts.attention === 'vision' ? '' : undefined);
     if (text === undefined) throw new UsageError('explain: --text is required');
-    if (!/\.png$/i.test(out)) throw new UsageError(`explain: --out ${out}: explain writes PNG; give a file name ending in .png`);
     checkOutputPath(out);
+    if (!/\.png$/i.test(out)) throw new UsageError(`explain: --out ${out}: explain writes PNG; give a file name ending in .png`);
     const [input] = await imageInputs([imageFile], 'explain');
     const image = decodeImage(input, imageFile === '-' ? 'standard input' : imageFile);
-    const model = await loadModel(args);
+    const status = StatusLine.forStderr(args.flag('quiet'));
+    const model = await loadModel(args, status);
     let result: Explanation;
     try {
+      status.stage(opts.attention ? 'reading attention…' : 'computing Grad-CAM…');
       result = await explainImage(model, image, text, opts);
     } finally {
+      status.clear();
       model.dispose();
     }
     writeFileAtomic(out, encodePng(result.image));

@@ -1,6 +1,7 @@
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { ImageArgumentError, imageInputs } from '../io';
 import { loadModel, textsFrom } from '../load';
+import { StatusLine } from '../progress';
 import { rankTexts } from '../../retrieval';
 import { RETRIEVAL_OPTIONS, resultTable, retrievalOptions } from './search';
 
@@ -24,9 +25,12 @@ export const rank: Command = {
       throw e instanceof ImageArgumentError ? new UsageError(e.message) : e;
     });
     const opts = retrievalOptions(args, 'rank');
-    const model = await loadModel(args);
+    const status = StatusLine.forStderr(args.flag('quiet'));
+    const model = await loadModel(args, status);
     try {
+      status.stage(`ranking ${texts.length} captions…`);
       const ranked = await rankTexts(model, input, texts, opts);
+      status.clear();
       if (args.flag('json')) {
         const rows = ranked.map((r) => (r.itm === undefined ? { text: r.text, itc: r.itc } : { text: r.text, itc: r.itc, itm: r.itm }));
         process.stdout.write(JSON.stringify(rows) + '\n');
