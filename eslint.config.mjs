@@ -42,7 +42,7 @@ const browserGlobals = readonly([
 ]);
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', 'test/fixtures/', 'weights/', '.venv-ref/', 'docs/'] },
+  { ignores: ['dist/', 'vendor/', 'node_modules/', 'test/fixtures/', 'weights/', '.venv-ref/', 'docs/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
@@ -58,9 +58,17 @@ export default defineConfig(
     rules: { 'no-undef': 'off' },
   },
   {
-    // Lazy requires on purpose: optional native backends and Dawn, wasm's threaded build, Node's zlib
+    // Lazy requires on purpose: optional native backends and Dawn, the vendored tfjs-core extras, wasm's threaded build, Node's zlib
     // where it exists (fflate elsewhere), the package version; tests load them in child processes.
-    files: ['src/backend.ts', 'src/webgpu.ts', 'src/wasm-threads.ts', 'src/cli/main.ts', 'src/image/inflate.ts', 'test/**/*.ts'],
+    files: [
+      'src/node/backend.ts',
+      'src/node/webgpu.ts',
+      'src/node/wasm-threads.ts',
+      'src/node/tfjs-extras.ts',
+      'src/cli/main.ts',
+      'src/image/inflate.ts',
+      'test/**/*.ts',
+    ],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

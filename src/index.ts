@@ -1,18 +1,18 @@
 /** blip-itm: BLIP image-text matching on TensorFlow.js. */
-// Node flavours of the core classes (file-system constructors added): see src/node/blip-itm.ts.
-export { NodeBlipItm as BlipItm } from './node/blip-itm';
+// Node flavours of the core classes (file-system constructors added): see src/node/platform.ts.
+export { NodeBlipItm as BlipItm } from './node/platform';
 export { defaultGradcamLayer } from './model/blip-itm';
-export type { LoadOptions } from './load';
+export type { LoadOptions } from './node/platform';
 export type { TextOptions, MatchResult, PixelBatch, ImageLike, ForwardOptions, GradcamResult } from './model/blip-itm';
 export type { ScoreResult, ScoreOptions, PairScore, ScoreProgress } from './model/blip-itm';
 export type { ModelParts, EmbeddingOptions } from './model/blip-itm';
 export { names as activationNames, NAME_PATTERNS } from './nn/names';
-export { prepareModelSource } from './load';
+export { prepareModelSource } from './node/platform';
 export { ImageEmbedding } from './model/image-embedding';
-export { useBackend, backendInfo, BACKENDS } from './backend';
-export type { BackendName } from './backend';
+export { useBackend, backendInfo, BACKENDS } from './node/backend';
+export type { BackendName } from './node/backend';
 export { parseConfig } from './config';
-export { readConfig } from './node/config';
+export { readConfig } from './node/read-config';
 export type { BlipConfig, VisionConfig, TextConfig } from './config';
 export { NodeBertTokenizer as BertTokenizer } from './node/tokenizer';
 export { NodeImageProcessor as ImageProcessor, decodeImage } from './node/image';
@@ -22,11 +22,11 @@ export { compareTensors, formatDiffs } from './parity/compare';
 export type { TensorDiff } from './parity/compare';
 export { NodeSafetensorsFile as SafetensorsFile, readAllSafetensors, writeSafetensors } from './node/safetensors';
 export { downloadModel, resolveModel } from './hub';
-export { explainImage } from './inspect/explain';
-export type { ExplainOptions } from './inspect/explain';
-export { attentionMaps } from './inspect/attention';
-export type { AttentionKind } from './inspect/attention';
-export { overlayMap } from './inspect/overlay';
+export { explainImage } from './pictures/explain';
+export type { ExplainOptions } from './pictures/explain';
+export { attentionMaps } from './pictures/attention';
+export type { AttentionKind } from './pictures/attention';
+export { overlayMap } from './pictures/overlay';
 export * from './retrieval';
 export { MemoryBytes, drain } from './weights/source';
 export type { ByteReader, ByteSource } from './weights/source';

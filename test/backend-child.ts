@@ -8,8 +8,8 @@
  * JSON line: the backend info, each final output's max abs difference from the reference and its
  * float32 bytes as hex (for bit-identity checks between runs).
  */
-import { BackendName, backendInfo, useBackend } from '../src/backend';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { BackendName, backendInfo, useBackend } from '../src/node/backend';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { readAllSafetensors } from '../src/node/safetensors';
 
 const OUTPUTS = ['itm.logits', 'itm.probs', 'itc.image_embeds', 'itc.text_embeds', 'itc.cosine'];

@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BACKENDS, defaultThreads, useBackend } from '../src/backend';
-import { WASM_THREADS_MAX, WASM_THREADS_TFJS_VERSION, checkWasmThreadsSupported } from '../src/wasm-threads';
-import { isSoftwareAdapter } from '../src/webgpu';
+import { BACKENDS, defaultThreads, useBackend } from '../src/node/backend';
+import { WASM_THREADS_MAX, WASM_THREADS_TFJS_VERSION, checkWasmThreadsSupported } from '../src/node/wasm-threads';
+import { isSoftwareAdapter } from '../src/node/webgpu';
 import { runChild } from './backend-spawn';
 import { TINY, fixture } from './helpers/fixtures';
 
@@ -65,10 +65,10 @@ describe('backends: choice, threads and devices', function () {
 
   it('ships the offline native installer that `blip-itm install-native` runs', async () => {
     const root = path.resolve(__dirname, '../..');
-    const script = path.join(root, 'scripts', 'install-tfjs-node-offline.sh');
+    const script = path.join(root, 'bin', 'install-tfjs-node-offline.sh');
     expect(fs.existsSync(script)).to.equal(true);
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { files: string[] };
-    expect(pkg.files).to.include('scripts/install-tfjs-node-offline.sh');
+    expect(pkg.files).to.include('bin');
     const { main } = require('../src/cli/main') as typeof import('../src/cli/main');
     const write = process.stdout.write;
     let help = '';

@@ -1,9 +1,9 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { evaluate, loadEvalSet, preCaption, recalls } from '../src/eval';
 import { cli } from './helpers/cli';
 import { TINY, fixture } from './helpers/fixtures';

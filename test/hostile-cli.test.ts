@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { fsProblem, invalidUtf8Offset, splitLines, writeFileAtomic } from '../src/cli/io';
 import { parseConfig } from '../src/config';
-import { fitText } from '../src/inspect/font';
+import { fitText } from '../src/pictures/font';
 import { NodeBertTokenizer as BertTokenizer } from '../src/node/tokenizer';
 import { cli } from './helpers/cli';
 import { IMAGES, TINY } from './helpers/fixtures';

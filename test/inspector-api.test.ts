@@ -1,16 +1,16 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
-import { attentionMaps } from '../src/inspect/attention';
-import { defaultSelection, meanRows } from '../src/inspect/tokens';
+import { attentionMaps } from '../src/pictures/attention';
+import { defaultSelection, meanRows } from '../src/pictures/tokens';
 import { declaredSize } from '../src/inspector/image-size';
 import { ACTIVATION } from '../src/inspector/names';
 import { RunningInspector, serveInspector } from '../src/inspector/server';
 import { DEFAULT_LIMITS, GradcamView, InspectorSession, ScoreResult, groupWords } from '../src/inspector/session';
 import { AttentionSet } from '../src/inspector/analysis';
 import { decodeImage } from '../src/node/image';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { IMAGES, TEXTS, TINY, fixture } from './helpers/fixtures';
 import { httpCall, postJson } from './helpers/http-call';
 

@@ -4,7 +4,7 @@ import * as path from 'path';
 import puppeteer, { Browser } from 'puppeteer-core';
 import { attentionSet } from '../src/inspector/analysis';
 import { decodeImage } from '../src/image';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { CHROMIUM, missingBrowser } from './browser/chromium';
 import { StaticServer, startServer } from './browser/static-server';
 import { TINY, fixture } from './helpers/fixtures';

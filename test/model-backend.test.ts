@@ -1,8 +1,8 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { expectBackend, requestedBackend } from './helpers/backend';
 
-/** Named model-* so scripts/test.js runs it on every backend: each run proves which backend it was. */
+/** Named model-* so scripts/test/run.js runs it on every backend: each run proves which backend it was. */
 describe(`test run backend (BLIP_ITM_BACKEND=${process.env.BLIP_ITM_BACKEND ?? '(unset: wasm)'})`, () => {
   it('tfjs runs on the requested backend', async () => {
     expectBackend(requestedBackend());

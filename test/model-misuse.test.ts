@@ -1,8 +1,8 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { readConfig } from '../src/node/config';
+import { readConfig } from '../src/node/read-config';
 import { NodeImageProcessor as ImageProcessor } from '../src/node/image';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { ImageEmbedding } from '../src/model/image-embedding';
 import { attentionRuns } from '../src/nn/attention';
 import { NodeBertTokenizer as BertTokenizer } from '../src/node/tokenizer';

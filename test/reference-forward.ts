@@ -3,7 +3,7 @@
  * token-major tensors, batched matMuls, the checkpoint read by its keys, no layout tricks and
  * no backend branches. Every fast path of src/ is checked against it (test/model-path.test.ts).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { BlipConfig } from '../src/config';
 import { RawTensor } from '../src/weights/raw-tensor';
 

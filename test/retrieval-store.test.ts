@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { ImageIndex, buildIndex } from '../src/retrieval';
 import { Dataset, makeRow } from '../src/retrieval/dataset';
 import { FORMAT_NAME, FORMAT_VERSION, IndexMeta } from '../src/retrieval/schema';

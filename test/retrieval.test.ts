@@ -1,9 +1,9 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { cli } from './helpers/cli';
 import * as fs from 'fs';
 import * as path from 'path';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { BuildOptions, BuildReport, ImageIndex, IndexInterrupted, buildIndex, findImages, rankTexts, topIndices } from '../src/retrieval';
 import { toFloat16, fromFloat16Bytes } from '../src/retrieval/float16';
 import { IndexProgressBar } from '../src/retrieval/progress';

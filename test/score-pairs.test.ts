@@ -1,8 +1,8 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { ModelCore } from '../src/model/core';
 import { csvRecords, readPairsFile } from '../src/cli/pairs-file';
 import { StatusLine } from '../src/cli/progress';

@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { NodeBlipItm as BlipItm } from '../src/node/blip-itm';
+import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { openSafetensors, readAllSafetensors, writeSafetensors } from '../src/node/safetensors';
 import { RawTensor, decodeElements } from '../src/weights/raw-tensor';
 import { TINY, fixture } from './helpers/fixtures';

@@ -1,11 +1,11 @@
 import * as fs from 'fs';
-import { BackendName, backendInfo, useBackend } from '../backend';
-import { NodeBlipItm as BlipItm } from '../node/blip-itm';
+import { BackendName, backendInfo, useBackend } from '../node/backend';
+import { NodeBlipItm as BlipItm } from '../node/platform';
 import captions from './captions.json';
 
 /** 16 captions of 6-10 words: the ITM/ITC batch of the benchmark (the PyTorch twin uses the same). */
 /**
- * The benchmark's texts, shared with the PyTorch twin (scripts/bench_pytorch.py reads the same
+ * The benchmark's texts, shared with the PyTorch twin (scripts/bench/model.py reads the same
  * file): one text for itm1_s and 16 captions of 6-10 words for itm16_s / text16_s.
  */
 export const BENCH_TEXTS: readonly string[] = captions.texts16;

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { TextConfig } from '../config';
 import { AttentionTarget, additivePaddingMask, attention, projectedTarget } from '../nn/attention';
 import { linear, linears, mlp } from '../nn/linear';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { TextConfig } from '../config';
 import { LayerNormWeights, Linear, WeightView } from '../weights/view';
 

@@ -1,7 +1,13 @@
 /// <reference lib="dom" />
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+// Importing a backend package registers it: cpu and webgl (tfjs-core alone has none), webgpu.
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
+// Gradients and chained tensor methods (x.reshape(...)): the @tensorflow/tfjs umbrella would add them.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 
 /** Backends a page can ask for; 'auto' takes the first of webgpu, webgl, wasm, cpu that initialises. */
 export type BrowserBackendName = 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';

@@ -1,4 +1,4 @@
-import { BACKENDS } from '../backend';
+import { BACKENDS } from '../node/backend';
 import { Command, ParsedArgs, UsageError, helpText, parse } from './command';
 import { quietOnClosedPipe } from './io';
 import { download } from './verbs/download';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { BlipConfig } from '../config';
 import { linear } from '../nn/linear';
 import { l2Normalize } from '../nn/ops';

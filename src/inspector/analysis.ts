@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 // Type-only imports: the browser bundle (src/browser/index.ts) carries this file, so nothing here may reach Node.
 import type { RawImage } from '../image';
 import type { BlipItm } from '../model/blip-itm';

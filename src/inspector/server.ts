@@ -3,7 +3,7 @@ import * as http from 'http';
 import * as os from 'os';
 import { AddressInfo } from 'net';
 import * as path from 'path';
-import { getColormap, isColormapName } from '../inspect/colormap';
+import { getColormap, isColormapName } from '../pictures/colormap';
 import { InspectorSession, RequestError } from './session';
 
 export interface ServeOptions {

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { BlipConfig, imageTokens } from '../config';
 import { textForward } from '../bert/encoder';
 import { itmLogits, matchProbability, textItcEmbeds } from '../heads/heads';
@@ -96,7 +96,7 @@ export class BlipItm {
     return this.core.processor;
   }
 
-  /** Builds a model from parts already read (Node's BlipItm.load/fromDir read them: src/node/blip-itm.ts). */
+  /** Builds a model from parts already read (Node's BlipItm.load/fromDir read them: src/node/platform.ts). */
   static fromParts(parts: ModelParts, backend = tf.getBackend()): BlipItm {
     const { config, tokenizer, processor, weights: store } = parts;
     const origin = parts.origin ?? store.origin;

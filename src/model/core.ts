@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { BlipConfig } from '../config';
 import { TextWeights, loadTextWeights } from '../bert/weights';
 import { HeadWeights, imageItcEmbeds, loadHeadWeights } from '../heads/heads';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { TextConfig } from '../config';
 import { CrossAttentionSource, crossProbsPerText, textForward } from '../bert/encoder';
 import { TextWeights } from '../bert/weights';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { CrossAttentionSource, crossKeysAndValues } from '../bert/encoder';
 import { TextLayerWeights } from '../bert/weights';
 import { AttentionTarget } from '../nn/attention';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Linear } from '../weights/view';
 import { onWasm, unstack0 } from './wasm';
 import { halfFloatStorage } from './ops';

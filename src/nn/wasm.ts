@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Whether the active backend is wasm (whose matMul is fast only for untransposed 2-D products). */
 export function onWasm(): boolean {

@@ -1,6 +1,6 @@
 // BERT WordPiece tokenizer (bert-base-uncased as BLIP uses it), matching transformers 5.x
 // BertTokenizer / BertTokenizerFast token for token.
-import { resolveSettings, SpecialTokens, TokenizerSettings } from './config';
+import { resolveSettings, SpecialTokens, TokenizerSettings } from './settings';
 import { decodeTokens } from './decode';
 import { normalizeText, NormalizeOptions } from './normalize';
 import { splitWords } from './pretokenize';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { RawTensor, TensorSource, numel, shapeString } from './raw-tensor';
 
 /** A source that can read a stored float32 tensor's bytes into a caller's buffer. */

@@ -1,8 +1,8 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { BackendName, useBackend } from '../../src/backend';
+import { BackendName, useBackend } from '../../src/node/backend';
 
-/** The backend this mocha run was asked for: BLIP_ITM_BACKEND, default wasm (scripts/test.js sets it per run). */
+/** The backend this mocha run was asked for: BLIP_ITM_BACKEND, default wasm (scripts/test/run.js sets it per run). */
 export function requestedBackend(): Exclude<BackendName, 'auto'> {
   const name = process.env.BLIP_ITM_BACKEND ?? 'wasm';
   // webgpu needs a Vulkan driver (SwiftShader here: VK_ICD_FILENAMES, LD_LIBRARY_PATH; see README).

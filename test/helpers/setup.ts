@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { requestedBackend, selectRequestedBackend } from './backend';
 import { removeTempDirs } from './tmp';
 

@@ -1,6 +1,6 @@
 /**
  * Stands in for Node's fs, path, os and worker_threads in the browser bundle (see
- * scripts/build-browser.mjs). Only the Node paths of the core use them (reading a model
+ * scripts/build/browser.mjs). Only the Node paths of the core use them (reading a model
  * directory or an image file by path), so reaching one in a page is a usage error.
  */
 function unavailable(name: string): () => never {

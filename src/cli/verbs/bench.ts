@@ -1,7 +1,7 @@
-import { BackendName } from '../../backend';
+import { BackendName } from '../../node/backend';
 import { runBench } from '../../bench';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
-import { modelSource, threadsFrom } from '../load';
+import { modelSource, threadsFrom } from '../inputs';
 
 export const bench: Command = {
   name: 'bench',
@@ -18,7 +18,7 @@ export const bench: Command = {
     'itm1_s (one image file and one text, encoding included), itm16_s (one encoded image against',
     '16 built-in captions), text16_s (ITC embeddings of those captions); rss_mb (peak RSS, MiB);',
     "backend, threads (wasm's pool; 0 where the backend runs its own) and device (cpu, or the GPU adapter).",
-    'scripts/bench_pytorch.py measures the same quantities with transformers.',
+    'scripts/bench/model.py measures the same quantities with transformers.',
   ].join('\n'),
   async run(args) {
     const image = args.string('image');

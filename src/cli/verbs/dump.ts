@@ -1,11 +1,11 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'path';
 import { toRaw } from '../../parity/to-raw';
 import { NAME_PATTERNS } from '../../nn/names';
 import { writeSafetensors } from '../../node/safetensors';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { ImageArgumentError, checkOutputPath, imageInputs, writeFileAtomic } from '../io';
-import { loadModel, textsFrom } from '../load';
+import { loadModel, textsFrom } from '../inputs';
 import { StatusLine } from '../progress';
 
 export const dump: Command = {

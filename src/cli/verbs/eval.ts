@@ -2,7 +2,7 @@ import * as crypto from 'crypto';
 import * as os from 'os';
 import * as path from 'path';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
-import { loadModel } from '../load';
+import { loadModel } from '../inputs';
 import { Recalls, evaluate, loadEvalSet } from '../../eval';
 import { IndexProgressBar } from '../../retrieval/progress';
 import { withInterrupts } from './index-cmd';

@@ -1,11 +1,11 @@
 import { decodeImage } from '../../node/image';
-import { ATTENTION_KINDS, AttentionKind } from '../../inspect/attention';
-import { COLORMAPS, isColormapName } from '../../inspect/colormap';
-import { ExplainOptions, Explanation, explainImage } from '../../inspect/explain';
-import { encodePng } from '../../inspect/png';
+import { ATTENTION_KINDS, AttentionKind } from '../../pictures/attention';
+import { COLORMAPS, isColormapName } from '../../pictures/colormap';
+import { ExplainOptions, Explanation, explainImage } from '../../pictures/explain';
+import { encodePng } from '../../pictures/png';
 import { Command, MODEL_OPTIONS, ParsedArgs, UsageError } from '../command';
 import { checkOutputPath, imageInputs, writeFileAtomic } from '../io';
-import { loadModel } from '../load';
+import { loadModel } from '../inputs';
 import { StatusLine } from '../progress';
 
 export const explain: Command = {

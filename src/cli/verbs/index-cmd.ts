@@ -1,5 +1,5 @@
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
-import { loadModel } from '../load';
+import { loadModel } from '../inputs';
 import { IndexInterrupted, STATES_STORAGES, Shard, StatesStorage, buildIndex, parseShard } from '../../retrieval';
 import { IndexProgressBar, summaryLine } from '../../retrieval/progress';
 

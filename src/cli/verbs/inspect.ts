@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import { InspectorSession } from '../../inspector/session';
 import { serveInspector } from '../../inspector/server';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
-import { loadModel, modelSource, textsFrom } from '../load';
+import { loadModel, modelSource, textsFrom } from '../inputs';
 
 export const inspect: Command = {
   name: 'inspect',

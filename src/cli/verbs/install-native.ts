@@ -3,15 +3,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from '../command';
 
-/** The offline installer shipped with the package (scripts/ sits beside dist/ in the package). */
-const SCRIPT = path.resolve(__dirname, '../../../../scripts/install-tfjs-node-offline.sh');
+/** The offline installer shipped with the package (bin/ sits beside dist/ in the package). */
+const SCRIPT = path.resolve(__dirname, '../../../../bin/install-tfjs-node-offline.sh');
 
 /**
- * The folder whose node_modules holds the @tensorflow/tfjs blip-itm itself loads: tfjs-node
+ * The folder whose node_modules holds the @tensorflow/tfjs-core blip-itm itself loads: tfjs-node
  * must land beside it (one tfjs-core), in this checkout or in the project that installed blip-itm.
  */
 function nodeRoot(): string {
-  const tfjsPackage = require.resolve('@tensorflow/tfjs/package.json'); // ROOT/node_modules/@tensorflow/tfjs/package.json
+  const tfjsPackage = require.resolve('@tensorflow/tfjs-core/package.json'); // ROOT/node_modules/@tensorflow/tfjs-core/package.json
   return path.resolve(path.dirname(tfjsPackage), '../../..');
 }
 
@@ -24,7 +24,7 @@ export const installNative: Command = {
     uninstall: { type: 'boolean', help: 'remove @tensorflow/tfjs-node again' },
   },
   details: [
-    'Runs scripts/install-tfjs-node-offline.sh: pip-downloads tensorflow-cpu (about 270 MB, cached),',
+    'Runs bin/install-tfjs-node-offline.sh: pip-downloads tensorflow-cpu (about 270 MB, cached),',
     'npm-installs @tensorflow/tfjs-node without its download script, and builds its addon against the',
     "wheel's libtensorflow (Linux x86_64; needs python3 with pip, g++, make and Node's headers).",
     'Afterwards --backend auto picks it (after a hardware GPU through WebGPU).',

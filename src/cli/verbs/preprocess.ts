@@ -4,7 +4,7 @@ import { resolveModel } from '../../hub';
 import { writeSafetensors } from '../../node/safetensors';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { checkOutputPath, writeFileAtomic } from '../io';
-import { modelSource } from '../load';
+import { modelSource } from '../inputs';
 
 export const preprocess: Command = {
   name: 'preprocess',

@@ -1,6 +1,6 @@
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { ImageArgumentError, imageInputs } from '../io';
-import { loadModel, textsFrom } from '../load';
+import { loadModel, textsFrom } from '../inputs';
 import { StatusLine } from '../progress';
 import { rankTexts } from '../../retrieval';
 import { RETRIEVAL_OPTIONS, resultTable, retrievalOptions } from './search';

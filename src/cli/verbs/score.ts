@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { Command, MODEL_OPTIONS, ParsedArgs, UsageError } from '../command';
 import { ImageArgumentError, imageInputs, readTextFile } from '../io';
-import { loadModel, textsFrom } from '../load';
+import { loadModel, textsFrom } from '../inputs';
 import { readPairsFile } from '../pairs-file';
 import { StatusLine } from '../progress';
 

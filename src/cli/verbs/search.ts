@@ -1,5 +1,5 @@
 import { Command, MODEL_OPTIONS, ParsedArgs, UsageError } from '../command';
-import { loadModel } from '../load';
+import { loadModel } from '../inputs';
 import { DEFAULT_RERANK, DEFAULT_TOP_K, ImageIndex, RERANK_ORDERS, RerankOrder, RetrievalOptions } from '../../retrieval';
 
 /** Options search and rank share. */

@@ -2,7 +2,7 @@ import { tokenizeLines } from '../../tokenizer';
 import { NodeBertTokenizer as BertTokenizer } from '../../node/tokenizer';
 import { Command } from '../command';
 import { readStdin, splitLines } from '../io';
-import { modelSource } from '../load';
+import { modelSource } from '../inputs';
 import { resolveModel } from '../../hub';
 
 export const tokenize: Command = {

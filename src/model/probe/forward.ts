@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { textForward } from '../../bert/encoder';
 import { imageItcEmbeds, itmLogits, matchProbability, textItcEmbeds } from '../../heads/heads';
 import { ImageInput } from '../../image';

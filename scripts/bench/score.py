@@ -2,7 +2,7 @@
 """The job of `blip-itm score --json` (images x texts, ITM + ITC, load included) done efficiently
 with transformers, for timing a whole process against ours:
 
-  /usr/bin/time -v python scripts/score_pytorch.py --model DIR --image IMG... --text TXT...
+  /usr/bin/time -v python scripts/bench/score.py --model DIR --image IMG... --text TXT...
 
 Efficient: inference mode, safetensors mmap load, each image encoded once, its states expanded
 over all texts in one text-encoder batch, ITC from one text-only batch. Prints the same JSON.

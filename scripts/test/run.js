@@ -5,15 +5,15 @@
  * installed. Each run is a separate mocha process (a tfjs backend is chosen once per process);
  * mocha prints its own summary for each. Exits non-zero when any run fails.
  *
- *   node scripts/test.js [mocha args...]     e.g. --grep parity (passed to every run)
- *   BLIP_ITM_TEST_BACKENDS=cpu node scripts/test.js   only the named extra backends (comma list; "none" for none)
+ *   node scripts/test/run.js [mocha args...]     e.g. --grep parity (passed to every run)
+ *   BLIP_ITM_TEST_BACKENDS=cpu node scripts/test/run.js   only the named extra backends (comma list; "none" for none)
  */
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '../..');
 const mocha = require.resolve('mocha/bin/mocha.js', { paths: [root] });
 /** Test files that exercise the model path; new ones are picked up by name. */
 const MODEL_FILES = /^(model|parity|probe|determinism|reference)[^/]*\.test\.js$/;

@@ -2,10 +2,10 @@
 // Measures scores and timings of dist/browser/blip-itm.js in headless Chromium for one model
 // directory (e.g. a base-size checkpoint kept outside the repo), per backend/dtype, images x the
 // 16 benchmark captions. Used for the float16 table in notes/i13-closing.md.
-// usage: node scripts/browser-scores.cjs MODEL_DIR OUT_JSON backend[:float16] ... (after npm run build)
+// usage: node scripts/bench/float16-browser.cjs MODEL_DIR OUT_JSON backend[:float16] ... (after npm run build)
 const path = require('path');
 const fs = require('fs');
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '../..');
 const { startServer } = require(path.join(root, 'dist/test/browser/static-server.js'));
 const { launch, openHarness } = require(path.join(root, 'dist/test/browser/chromium.js'));
 

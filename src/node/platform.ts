@@ -7,16 +7,32 @@
  * methods when Node code loads them, and export the result typed with those methods. src/index.ts
  * (the Node entry), the CLI and Node features import from here; the browser bundle never does.
  */
-import * as tf from '@tensorflow/tfjs';
-import { LoadOptions, prepareModelSource } from '../load';
+import * as tf from '@tensorflow/tfjs-core';
+import { HubOptions, resolveModel } from '../hub';
 import { BlipItm } from '../model/blip-itm';
 import { WeightStore } from '../weights/view';
 import { openCheckpoint } from './checkpoint';
-import { readConfig } from './config';
+import { BackendName, useBackend } from './backend';
+import { readConfig } from './read-config';
 import { processorFromDir } from './image';
 import { tokenizerFromDir } from './tokenizer';
 
-export type { LoadOptions } from '../load';
+export interface LoadOptions extends HubOptions {
+  /** tfjs backend: 'auto' (a hardware GPU via tfjs-node-gpu or WebGPU, else tensorflow, else wasm), 'webgpu', 'tensorflow', 'wasm' or 'cpu'. */
+  backend?: BackendName;
+  /** wasm only: threads of its multi-threaded build (default: every core, at most 8; 1 = the single-threaded build). */
+  threads?: number;
+}
+
+/**
+ * Node: selects the backend and resolves a local directory or a hub id (fetched once into the
+ * Hugging Face cache) to a model directory. BlipItm.load is this followed by BlipItm.fromDir.
+ */
+export async function prepareModelSource(source: string, opts: LoadOptions = {}): Promise<{ dir: string; backend: string }> {
+  const backend = await useBackend(opts.backend ?? 'auto', { threads: opts.threads });
+  const dir = await resolveModel(source, opts);
+  return { dir, backend };
+}
 
 /** Loads a local directory on the backend already selected. */
 export function blipItmFromDir(dir: string, backend = tf.getBackend()): BlipItm {

@@ -26,7 +26,7 @@
  * It relies on internals of tfjs-backend-wasm 4.22 (pinned in package.json); `useBackend` checks
  * the installed version first (checkWasmThreadsSupported) and otherwise runs one thread.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';

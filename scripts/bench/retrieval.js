@@ -5,7 +5,7 @@
  * vectors at the base model's width (256). No states are written (zero-width states rows): this
  * measures the shortlist, which is what grows with the collection. Build first: npx tsc -p .
  *
- *   node scripts/bench-retrieval.js [--rows 100000,1000000] [--work /tmp/blip-itm-scale]
+ *   node scripts/bench/retrieval.js [--rows 100000,1000000] [--work /tmp/blip-itm-scale]
  *        [--queries 100] [--clusters 1000] [--json FILE]
  *
  * Per size: write time (batches of 10,000 rows, one commit each), IVF-PQ build time, size on
@@ -17,7 +17,7 @@
 const fs = require('fs');
 const path = require('path');
 
-const DIST = path.resolve(__dirname, '../dist/src');
+const DIST = path.resolve(__dirname, '../../dist/src');
 const { ImageIndex } = require(`${DIST}/retrieval`);
 const { Dataset, makeRow } = require(`${DIST}/retrieval/dataset`);
 const { FORMAT_NAME, FORMAT_VERSION } = require(`${DIST}/retrieval/schema`);

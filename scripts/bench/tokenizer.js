@@ -2,15 +2,15 @@
 // Throughput of the TypeScript BertTokenizer on 10,000 caption-like strings (two sets: "mixed",
 // words of the fixture's 85 hand-written texts, some with accents, CJK, emoji, odd spaces;
 // "ascii", only their printable-ASCII words). Best of several runs, since the machine may be busy.
-// usage: npx tsc -p . && node scripts/bench-tokenizer.js [CKPT_DIR] [--dump DIR]
+// usage: npx tsc -p . && node scripts/bench/tokenizer.js [CKPT_DIR] [--dump DIR]
 //   --dump writes DIR/mixed.jsonl and DIR/ascii.jsonl (one JSON string a line) for
-//   scripts/bench_tokenizer.py, the transformers twin.
+//   scripts/bench/tokenizer.py, the transformers twin.
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { NodeBertTokenizer: BertTokenizer } = require('../dist/src/node/tokenizer');
+const { NodeBertTokenizer: BertTokenizer } = require('../../dist/src/node/tokenizer');
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '../..');
 const args = process.argv.slice(2);
 const dumpAt = args.indexOf('--dump');
 const dump = dumpAt >= 0 ? args.splice(dumpAt, 2)[1] : undefined;

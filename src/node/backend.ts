@@ -1,4 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+// Registers the 'cpu' backend (tfjs-core alone has none); wasm, webgpu and tfjs-node load on demand.
+import '@tensorflow/tfjs-backend-cpu';
+import './tfjs-extras';
 import * as os from 'os';
 import { WASM_THREADS_MAX, checkWasmThreadsSupported, enableWasmThreads, wasmThreadsInUse } from './wasm-threads';
 import { registerWebGpu, webGpuAdapter } from './webgpu';
@@ -39,7 +42,7 @@ function tryNativeBackend(only?: '@tensorflow/tfjs-node-gpu'): string | null {
       require(pkg); // registers the 'tensorflow' backend as a side effect
       return pkg;
     } catch {
-      // not installed (see docs/native-backend.md: scripts/install-tfjs-node-offline.sh)
+      // not installed (see docs/native-backend.md: bin/install-tfjs-node-offline.sh)
     }
   }
   return null;

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Twin of scripts/bench-image.js: the same file through transformers' load_image (Pillow decode,
+"""Twin of scripts/bench/image.js: the same file through transformers' load_image (Pillow decode,
 EXIF transpose, convert RGB) and BlipImageProcessor (PIL backend: bicubic resize, rescale,
 normalise). Not used by the tests. Run with the reference venv:
-  .venv-ref/bin/python scripts/bench_image.py [IMAGE] [--size N] [--runs N]
+  .venv-ref/bin/python scripts/bench/image.py [IMAGE] [--size N] [--runs N]
 """
 import argparse, json, os, statistics, time
 
@@ -11,7 +11,7 @@ from transformers import BlipImageProcessorPil
 from transformers.image_utils import load_image
 
 ap = argparse.ArgumentParser()
-ap.add_argument('image', nargs='?', default=os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'images-extra', 'j1411.jpg'))
+ap.add_argument('image', nargs='?', default=os.path.join(os.path.dirname(__file__), '..', '..', 'test', 'fixtures', 'images-extra', 'j1411.jpg'))
 ap.add_argument('--size', type=int, default=384)
 ap.add_argument('--runs', type=int, default=20)
 a = ap.parse_args()

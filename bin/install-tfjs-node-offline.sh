@@ -2,9 +2,9 @@
 # Installs the native TensorFlow backend (@tensorflow/tfjs-node, tfjs backend 'tensorflow') for
 # blip-itm WITHOUT the downloads that tfjs-node's own install script makes from Google storage.
 #
-#   bash scripts/install-tfjs-node-offline.sh            # install, or check an existing install
-#   bash scripts/install-tfjs-node-offline.sh --force    # rebuild from scratch
-#   bash scripts/install-tfjs-node-offline.sh --uninstall
+#   bash bin/install-tfjs-node-offline.sh            # install, or check an existing install
+#   bash bin/install-tfjs-node-offline.sh --force    # rebuild from scratch
+#   bash bin/install-tfjs-node-offline.sh --uninstall
 #
 # What it does (run it in the project root, or anywhere: it cds there):
 #   1. pip-downloads TensorFlow's CPU wheel (tensorflow-cpu, default 2.21.0) into a cache folder
@@ -24,7 +24,7 @@
 #   TF_WHEEL_SPEC     pip requirement for the wheel      (default tensorflow-cpu==2.21.0)
 #   TF_WHEEL_PYTHON   python version tag to ask pip for  (default 3.11; the libraries are the same
 #                     for every Python version, only the wheel's tag differs)
-#   TFJS_NODE_VERSION                                    (default 4.22.0: must equal @tensorflow/tfjs)
+#   TFJS_NODE_VERSION                                    (default 4.22.0: must equal @tensorflow/tfjs-core)
 #   BLIP_ITM_CACHE    where the wheel is kept            (default ${XDG_CACHE_HOME:-~/.cache}/blip-itm)
 #   PYTHON            python interpreter with pip        (default python3)
 #   BLIP_ITM_NODE_ROOT the folder whose node_modules gets tfjs-node (default: this checkout; set by
@@ -52,7 +52,7 @@ esac
 if [ -n "${BLIP_ITM_NODE_ROOT:-}" ]; then
   ROOT="$(cd "$BLIP_ITM_NODE_ROOT" && pwd)"
   cd "$ROOT"
-  [ -d node_modules/@tensorflow/tfjs ] || die "$ROOT/node_modules has no @tensorflow/tfjs (BLIP_ITM_NODE_ROOT must be the project that installed blip-itm)"
+  [ -d node_modules/@tensorflow/tfjs-core ] || die "$ROOT/node_modules has no @tensorflow/tfjs-core (BLIP_ITM_NODE_ROOT must be the project that installed blip-itm)"
 else
   ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   cd "$ROOT"
@@ -72,7 +72,7 @@ fi
 # The check that the install works: the backend registers on the project's own tfjs.
 verify() {
   TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-1}" node -e '
-    const tf = require("@tensorflow/tfjs");
+    const tf = require("@tensorflow/tfjs-core");
     require("@tensorflow/tfjs-node");
     if (tf.getBackend() !== "tensorflow") throw new Error("backend is " + tf.getBackend() + ", not tensorflow");
     const y = tf.tensor2d([[1, 2], [3, 4]]).matMul(tf.tensor2d([[1], [1]])).dataSync();
@@ -97,10 +97,10 @@ GLIBC="$(ldd --version 2>/dev/null | head -1 | grep -oE '[0-9]+\.[0-9]+$' || tru
 [ -n "$GLIBC" ] || die "could not read the glibc version (musl/Alpine is not supported by TensorFlow's wheels)"
 GLIBC_MINOR="${GLIBC#2.}"
 [ "$GLIBC_MINOR" -ge 27 ] || die "glibc $GLIBC is older than 2.27, which TensorFlow 2.21's wheel needs"
-TFJS_VERSION="$(node -p 'require("@tensorflow/tfjs/package.json").version' 2>/dev/null)" \
-  || die "node_modules/@tensorflow/tfjs is missing: run 'npm ci' (or npm install) first"
+TFJS_VERSION="$(node -p 'require("@tensorflow/tfjs-core/package.json").version' 2>/dev/null)" \
+  || die "node_modules/@tensorflow/tfjs-core is missing: run 'npm ci' (or npm install) first"
 [ "$TFJS_VERSION" = "$TFJS_NODE_VERSION" ] \
-  || die "@tensorflow/tfjs is $TFJS_VERSION but tfjs-node would be $TFJS_NODE_VERSION: they must match (set TFJS_NODE_VERSION)"
+  || die "@tensorflow/tfjs-core is $TFJS_VERSION but tfjs-node would be $TFJS_NODE_VERSION: they must match (set TFJS_NODE_VERSION)"
 
 # Node's headers: node-gyp would otherwise download them (offline that fails).
 NODEDIR="$(npm config get nodedir 2>/dev/null || true)"

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Times the image preprocessor on one file: decode (+EXIF, RGB) → Pillow-exact bicubic resize →
-// pixel values, as ImageProcessor.preprocess does. Twin of scripts/bench_image.py (same file,
+// pixel values, as ImageProcessor.preprocess does. Twin of scripts/bench/image.py (same file,
 // same steps in Pillow + transformers). Needs a build: `npx tsc -p .`.
-// usage: node scripts/bench-image.js [IMAGE] [--size N] [--runs N]
+// usage: node scripts/bench/image.js [IMAGE] [--size N] [--runs N]
 'use strict';
 const path = require('path');
-const { NodeImageProcessor: ImageProcessor, decodeImage } = require('../dist/src/node/image');
-const { resizeBicubic } = require('../dist/src/image');
+const { NodeImageProcessor: ImageProcessor, decodeImage } = require('../../dist/src/node/image');
+const { resizeBicubic } = require('../../dist/src/image');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -15,7 +15,7 @@ const opt = (name, dflt) => {
 };
 const size = opt('--size', 384);
 const runs = opt('--runs', 20);
-const file = args[0] || path.join(__dirname, '../test/fixtures/images-extra/j1411.jpg');
+const file = args[0] || path.join(__dirname, '../../test/fixtures/images-extra/j1411.jpg');
 const proc = ImageProcessor.fromConfig({ size: { height: size, width: size } });
 
 function time(fn) {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Prints the float16 table of notes/i13-closing.md from the JSON written by
-// scripts/reference/float16-cost.py (transformers float32 and model.half()) and
-// scripts/browser-scores.cjs (ours in Chromium): max |difference| of ITM probability and ITC
+// scripts/bench/float16-torch.py (transformers float32 and model.half()) and
+// scripts/bench/float16-browser.cjs (ours in Chromium): max |difference| of ITM probability and ITC
 // cosine against transformers float32, and how the ranking of the 16 captions changes per image.
-// usage: node scripts/compare-float16.cjs TORCH_JSON BROWSER_JSON
+// usage: node scripts/bench/float16-compare.cjs TORCH_JSON BROWSER_JSON
 const fs = require('fs');
 
 const [torchFile, browserFile] = process.argv.slice(2);

@@ -7,7 +7,7 @@
  * backend on that adapter's device. Picking it here is what lets `auto` refuse software adapters
  * (SwiftShader, lavapipe, llvmpipe, WARP): they run WebGPU on the CPU, far slower than wasm.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as path from 'path';
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Python twin of scripts/bench-tokenizer.js (never used by tests): transformers' BertTokenizer
+"""Python twin of scripts/bench/tokenizer.js (never used by tests): transformers' BertTokenizer
 (= BertTokenizerFast in transformers 5, Rust tokenizers) on the same strings. Best of 7 runs.
-usage: node scripts/bench-tokenizer.js --dump /tmp/bench
-       python scripts/bench_tokenizer.py [--ckpt DIR] /tmp/bench/mixed.jsonl /tmp/bench/ascii.jsonl"""
+usage: node scripts/bench/tokenizer.js --dump /tmp/bench
+       python scripts/bench/tokenizer.py [--ckpt DIR] /tmp/bench/mixed.jsonl /tmp/bench/ascii.jsonl"""
 import argparse, json, os, time
 
 import tokenizers
@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 
 RUNS = 7
 ap = argparse.ArgumentParser()
-ap.add_argument("--ckpt", default=os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "blip-itm-tiny"))
+ap.add_argument("--ckpt", default=os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures", "blip-itm-tiny"))
 ap.add_argument("strings", nargs="+")
 a = ap.parse_args()
 t0 = time.perf_counter()

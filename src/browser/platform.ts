@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
   BlipItm as CoreBlipItm,
@@ -16,7 +16,7 @@ import { ImageEmbedding } from '../model/image-embedding';
 import { Encoding } from '../tokenizer';
 import { BackendChoice, BrowserBackendName, ComputeDType, useBrowserBackend } from './backend';
 import { BrowserImage, toImageInput } from './images';
-import { FetchModelOptions, ModelSource, loadCore } from './load';
+import { FetchModelOptions, ModelSource, loadCore } from './model-files';
 
 export interface BrowserLoadOptions extends FetchModelOptions {
   /** 'auto' (default: webgpu, webgl, wasm, cpu — the first that initialises) or one of them. */

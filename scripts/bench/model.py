@@ -2,7 +2,7 @@
 """PyTorch twin of `blip-itm bench`: the same quantities, measured the same way, with
 transformers' BlipForImageTextRetrieval. Prints one JSON line of medians after a warm-up run.
 
-  .venv-ref/bin/python scripts/bench_pytorch.py --model DIR --image IMG [--runs N] [--threads N]
+  .venv-ref/bin/python scripts/bench/model.py --model DIR --image IMG [--runs N] [--threads N]
 
 load_s    directory to ready model (config + safetensors, mmap-loaded, + processor)
 image_s   encode one image (preprocess + vision_model)
@@ -25,7 +25,7 @@ from PIL import Image
 from transformers import BlipForImageTextRetrieval, BlipProcessor
 
 # The same texts as `blip-itm bench` (one file serves both).
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src', 'bench', 'captions.json')) as f:
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'src', 'bench', 'captions.json')) as f:
     _captions = json.load(f)
 TEXTS = _captions['texts16']
 TEXT = _captions['itm1_text']

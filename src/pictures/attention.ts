@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ImageInput } from '../image';
 import { BlipItm, TextOptions, defaultGradcamLayer } from '../model/blip-itm';
 import { displayTokens, itmIds } from '../model/text-input';
