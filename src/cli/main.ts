@@ -1,6 +1,7 @@
 import { BACKENDS } from '../node/backend';
 import { Command, ParsedArgs, UsageError, helpText, parse } from './command';
 import { quietOnClosedPipe } from './io';
+import { convert } from './verbs/convert';
 import { download } from './verbs/download';
 import { bench } from './verbs/bench';
 import { dump } from './verbs/dump';
@@ -29,6 +30,7 @@ const COMMANDS: Command[] = [
   bench,
   tokenize,
   preprocess,
+  convert,
   download,
   installNative,
 ];
