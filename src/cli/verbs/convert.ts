@@ -1,6 +1,6 @@
 import { resolveModel } from '../../hub';
 import { HALF_DTYPES, HalfDType, convertCheckpoint } from '../../node/convert';
-import { Command, UsageError } from '../command';
+import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { modelSource } from '../inputs';
 import { StatusLine } from '../progress';
 
@@ -10,14 +10,10 @@ export const convert: Command = {
     'Writes a copy of a checkpoint with its weights in float16 or bfloat16: half the download (the model still computes in float32).',
   usage: 'convert --model DIR|HUB_ID --dtype float16|bfloat16 --out DIR [--quiet]',
   options: {
-    model: {
-      type: 'string',
-      arg: 'DIR|HUB_ID',
-      help: 'model directory, or a hub id such as Salesforce/blip-itm-base-coco (default: $BLIP_ITM_MODEL)',
-    },
+    model: MODEL_OPTIONS.model,
+    quiet: MODEL_OPTIONS.quiet,
     dtype: { type: 'string', arg: 'DTYPE', help: 'float16 (as transformers model.half()) or bfloat16' },
     out: { type: 'string', arg: 'DIR', help: 'the new model directory (must not exist, or be empty); written whole or not at all' },
-    quiet: { type: 'boolean', short: 'q', help: 'no progress on stderr (it is shown only when stderr is a terminal)' },
   },
   details:
     'The output holds model.safetensors (F16 or BF16; integer buffers stay I64) and the config, preprocessor and\n' +
