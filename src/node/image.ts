@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { HEADER_BYTES, checkFormat, resolveMaxPixels, setImageFileReader } from '../image/decode';
 import { headerSize } from '../image/header';
+import { WebpModuleFactory, setWebpDecoderProvider, webpDecoderFrom } from '../image/webp';
 import { pixelLimitProblem } from '../image/limits';
 import { ImageProcessor, ProcessorOptions } from '../image/processor';
 import { ImageDecodeError } from '../image/types';
@@ -91,6 +92,13 @@ function withFile<T>(file: string, source: string, use: (fd: number) => T): T {
 }
 
 setImageFileReader(readImageFile);
+
+// libwebp's wasm and its Emscripten glue from the @jsquash/webp package, loaded on the first WebP.
+setWebpDecoderProvider(() => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const glue = require('@jsquash/webp/codec/dec/webp_dec.js') as { default: WebpModuleFactory };
+  return webpDecoderFrom(glue.default, fs.readFileSync(require.resolve('@jsquash/webp/codec/dec/webp_dec.wasm')));
+});
 
 /** Reads DIR/preprocessor_config.json; `size` overrides both height and width. */
 export function processorFromDir(dir: string, overrides?: ProcessorOptions): ImageProcessor {
