@@ -62,9 +62,9 @@ export default defineConfig(
     // where it exists (fflate elsewhere), the package version; tests load them in child processes.
     files: [
       'src/node/backend.ts',
+      'src/node/tfjs-extras.ts',
       'src/node/webgpu.ts',
       'src/node/wasm-threads.ts',
-      'src/node/tfjs-extras.ts',
       'src/cli/main.ts',
       'src/image/inflate.ts',
       'test/**/*.ts',
@@ -82,7 +82,7 @@ export default defineConfig(
   },
   {
     // Pages that run in the browser: the inspector's page and the browser test harness.
-    files: ['src/inspector/page/**/*.js', 'test/browser/pages/**/*.mjs', 'examples/browser/**/*.mjs'],
+    files: ['src/inspector/page/**/*.js', 'test/browser/pages/**/*.mjs'],
     languageOptions: { sourceType: 'module', globals: browserGlobals },
   },
 );

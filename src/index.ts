@@ -1,8 +1,12 @@
 /** blip-itm: BLIP image-text matching on TensorFlow.js. */
-// Node flavours of the core classes (file-system constructors added): see src/node/platform.ts.
-export { NodeBlipItm as BlipItm } from './node/platform';
-export { defaultGradcamLayer } from './model/blip-itm';
-export type { LoadOptions } from './node/platform';
+import { usePlatform } from './model/platform';
+import { nodePlatform } from './node/platform';
+
+// This entry supplies the Node platform (files and the hub, Node backends); see src/model/platform.ts.
+usePlatform(nodePlatform);
+
+export { BlipItm, defaultGradcamLayer } from './model/blip-itm';
+export type { BackendInUse, ComputeDType, ImageSource, LoadOptions, LoadProgress, ModelSource } from './model/blip-itm';
 export type { TextOptions, MatchResult, PixelBatch, ImageLike, ForwardOptions, GradcamResult } from './model/blip-itm';
 export type { ScoreResult, ScoreOptions, PairScore, ScoreProgress } from './model/blip-itm';
 export type { ModelParts, EmbeddingOptions } from './model/blip-itm';

@@ -1,4 +1,4 @@
-import { inflateSync as fflateInflateRaw } from 'fflate';
+import { Inflate } from 'fflate';
 
 /**
  * Deflate support for the core (zip members of pytorch_model.bin, PNG data). The core imports no
@@ -42,10 +42,32 @@ export function crc32(data: Uint8Array): number {
   return ~c >>> 0;
 }
 
-/** Inflates a raw deflate stream; more than `maxOutputLength` bytes of output is an error. */
+/** Input fed to fflate at a time: deflate expands at most 1032:1, so one step yields at most ~2 MB past the bound. */
+const RAW_SLICE = 2048;
+
+/**
+ * Inflates a raw deflate stream; more than `maxOutputLength` bytes of output is an error. Without
+ * native zlib, fflate is fed small slices and stopped as soon as the output passes the bound, so a
+ * bomb costs at most the bound plus one slice's output, never its full expansion.
+ */
 export function inflateRaw(data: Uint8Array, maxOutputLength: number): Uint8Array {
   if (native) return native.inflateRawSync(data, { maxOutputLength });
-  const out = fflateInflateRaw(data);
-  if (out.length > maxOutputLength) throw new Error('Cannot create a Buffer larger than maxOutputLength');
+  const chunks: Uint8Array[] = [];
+  let have = 0;
+  const stream = new Inflate((chunk) => {
+    have += chunk.length;
+    if (have <= maxOutputLength) chunks.push(chunk);
+  });
+  for (let p = 0; p < data.length && have <= maxOutputLength; p += RAW_SLICE) {
+    stream.push(data.subarray(p, Math.min(data.length, p + RAW_SLICE)), p + RAW_SLICE >= data.length);
+  }
+  if (have > maxOutputLength) throw new Error('Cannot create a Buffer larger than maxOutputLength');
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(have);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
   return out;
 }

@@ -9,7 +9,9 @@
  * float32 bytes as hex (for bit-identity checks between runs).
  */
 import { BackendName, backendInfo, useBackend } from '../src/node/backend';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
+import { usePlatform } from '../src/model/platform';
+import { nodePlatform } from '../src/node/platform';
 import { readAllSafetensors } from '../src/node/safetensors';
 
 const OUTPUTS = ['itm.logits', 'itm.probs', 'itc.image_embeds', 'itc.text_embeds', 'itc.cosine'];
@@ -23,6 +25,7 @@ export interface ChildResult {
 }
 
 async function main(): Promise<void> {
+  usePlatform(nodePlatform);
   const [backend, threads, modelDir, referenceFile] = process.argv.slice(2);
   const notices: string[] = [];
   await useBackend(backend as BackendName, { threads: threads ? Number(threads) : undefined, notice: (l) => notices.push(l) });

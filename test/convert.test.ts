@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { File } from 'buffer';
-import { loadCore } from '../src/browser/model-files';
+import { readModelParts } from '../src/browser/model-files';
 import { convertCheckpoint } from '../src/node/convert';
 import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { openSafetensors } from '../src/node/safetensors';
@@ -71,7 +71,7 @@ describe('convert: float16 and bfloat16 checkpoints', function () {
       const s = await node.score(IMAGES, TEXTS);
       node.dispose();
       const files = fs.readdirSync(dir).map((name) => new File([fs.readFileSync(path.join(dir, name))], name));
-      const browser = await loadCore(files as unknown as globalThis.File[]);
+      const browser = BlipItm.fromParts(await readModelParts(files as unknown as globalThis.File[]));
       const b = await browser.score(IMAGES, TEXTS);
       browser.dispose();
       expect(b).to.deep.equal(s);

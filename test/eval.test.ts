@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { evaluate, loadEvalSet, preCaption, recalls } from '../src/eval';
 import { cli } from './helpers/cli';
 import { TINY, fixture } from './helpers/fixtures';

@@ -15,7 +15,7 @@ import { gridLayout } from '../src/pictures/grid';
 import { heatMap, normaliseMap, overlayMap } from '../src/pictures/overlay';
 import { encodePng } from '../src/pictures/png';
 import { gaussianBlur, upsampleMap } from '../src/pictures/upsample';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { IMAGES, TEXTS, TINY, reference } from './helpers/fixtures';
 import { expectReject } from './helpers/expect';
 import { tempDir } from './helpers/tmp';

@@ -280,7 +280,9 @@ describe('hub download', function () {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
     const err2 = await rejection(downloadModel(TINY, opts({ endpoint: `http://127.0.0.1:${port}` })));
-    expect(err2.message).to.equal(`cannot reach http://127.0.0.1:${port}: ECONNREFUSED; set HF_HUB_OFFLINE=1 to use the cache`);
+    expect(err2.message).to.equal(
+      `cannot reach http://127.0.0.1:${port}: ECONNREFUSED; ${TINY}@main is not in the cache ${cacheDir} either`,
+    );
   });
 
   it('reads HF_ENDPOINT, HF_HUB_CACHE, HF_TOKEN and HF_HUB_OFFLINE when options are absent', async () => {

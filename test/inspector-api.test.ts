@@ -6,11 +6,11 @@ import { attentionMaps } from '../src/pictures/attention';
 import { defaultSelection, meanRows } from '../src/pictures/tokens';
 import { declaredSize } from '../src/inspector/image-size';
 import { ACTIVATION } from '../src/inspector/names';
-import { RunningInspector, serveInspector } from '../src/inspector/server';
-import { DEFAULT_LIMITS, GradcamView, InspectorSession, ScoreResult, groupWords } from '../src/inspector/session';
+import { RunningInspector, addImageFile, nodeSession, serveInspector } from '../src/inspector/server';
+import { DEFAULT_LIMITS, GradcamView, ScoreResult, groupWords } from '../src/inspector/session';
 import { AttentionSet } from '../src/inspector/analysis';
 import { decodeImage } from '../src/node/image';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { IMAGES, TEXTS, TINY, fixture } from './helpers/fixtures';
 import { httpCall, postJson } from './helpers/http-call';
 
@@ -32,9 +32,9 @@ describe('inspector HTTP API', function () {
   before(async () => {
     model = BlipItm.fromDir(TINY);
     tensorsBefore = tf.memory().numTensors;
-    const session = new InspectorSession(model, TINY, TEXTS, { ...DEFAULT_LIMITS, maxUploadBytes: 200_000, maxPixels: 400_000 });
-    session.addFile(IMAGES[1]); // rocket.jpg: id 0
-    session.addFile(IMAGES[2]); // horse.png: id 1
+    const session = nodeSession(model, TINY, TEXTS, { ...DEFAULT_LIMITS, maxUploadBytes: 200_000, maxPixels: 400_000 });
+    await addImageFile(session, IMAGES[1]); // rocket.jpg: id 0
+    await addImageFile(session, IMAGES[2]); // horse.png: id 1
     running = await serveInspector(session, { port: 0 });
     url = running.url;
   });
@@ -65,7 +65,7 @@ describe('inspector HTTP API', function () {
     expect(page.status).to.equal(200);
     expect(page.headers['content-type']).to.match(/text\/html/);
     expect(page.headers['content-security-policy']).to.contain("default-src 'self'");
-    for (const asset of ['app.js', 'api.js', 'draw.js', 'views.js', 'style.css'])
+    for (const asset of ['app.js', 'api.js', 'draw.js', 'views.js', 'style.css', 'favicon.svg'])
       expect((await httpCall(url + asset)).status, asset).to.equal(200);
   });
 
@@ -168,7 +168,7 @@ describe('inspector HTTP API', function () {
   });
 
   it("bound to every interface, answers to the machine's names only", async () => {
-    const wide = await serveInspector(new InspectorSession(model, TINY, []), { host: '0.0.0.0', port: 0 });
+    const wide = await serveInspector(nodeSession(model, TINY, []), { host: '0.0.0.0', port: 0 });
     try {
       expect(wide.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/$/);
       const port = new URL(wide.url).port;

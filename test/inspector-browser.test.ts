@@ -1,14 +1,13 @@
 import { expect } from 'chai';
 import { ChildProcessWithoutNullStreams, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import puppeteer, { Browser } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
+import { accessibilityViolations, launch, requireBrowser, watchProblems } from './browser/chromium';
 import { cli } from './helpers/cli';
 import { TINY, fixture } from './helpers/fixtures';
 import { canvasPixels, inPage, redrawsAfter } from './helpers/inspector-page';
-
-const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
+import { tempDir } from './helpers/tmp';
 const BIN = path.resolve(__dirname, '../../bin/blip-itm.js');
 const IMAGE = fixture('images', 'chelsea.png');
 const CAPTIONS = ['a cat lying on a rug', 'a rocket launching into the sky', 'a tabby cat with green eyes'];
@@ -41,11 +40,7 @@ describe('inspector in a real browser (headless Chromium)', function () {
   let server: Awaited<ReturnType<typeof startInspector>> | undefined;
 
   before(function () {
-    if (fs.existsSync(CHROMIUM)) return;
-    if (process.env.CI === 'true')
-      throw new Error(`Chromium is missing at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium)`);
-    console.log(`    (skipped: no Chromium at ${CHROMIUM}; install Debian's chromium package to run these tests)`);
-    this.skip();
+    requireBrowser(this);
   });
 
   after(async () => {
@@ -68,21 +63,13 @@ describe('inspector in a real browser (headless Chromium)', function () {
     expect(scored.code, scored.stderr).to.equal(0);
     const expected = (JSON.parse(scored.stdout) as { itm: number[][] }).itm[0].map((p) => p.toFixed(4));
 
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-    });
+    browser = await launch();
     const page = await browser.newPage();
     await page.setViewport({ width: 1400, height: 900 });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warn') problems.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+    const problems = watchProblems(page, { warnings: true });
     await page.goto(server.url);
     await page.waitForFunction('window.inspector && window.inspector.redraws > 0', { timeout: 60_000 });
+    expect(await accessibilityViolations(page), 'axe on the served inspector').to.deep.equal([]);
 
     // The preloaded image, and each caption's probability in input order.
     expect(await inPage(page, `document.getElementById('preview').naturalWidth`)).to.equal(451);
@@ -160,8 +147,7 @@ describe('inspector in a real browser (headless Chromium)', function () {
     );
     await redrawsAfter(page, () => page.click('#score-button'));
 
-    const shot =
-      process.env.INSPECTOR_SCREENSHOT ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'blip-itm-inspector-')), 'inspector.png');
+    const shot = process.env.INSPECTOR_SCREENSHOT ?? path.join(tempDir('blip-itm-inspector-'), 'inspector.png');
     await redrawsAfter(page, () => page.click('button[data-view=gradcam]'));
     await redrawsAfter(page, () => page.select('#layer', '0'));
     await redrawsAfter(page, async () => (await page.$$('#tokens .chip'))[3].click()); // pin "cat"

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SerialQueue } from '../src/inspector/queue';
+import { JobCancelled, SerialQueue } from '../src/inspector/queue';
 
 describe('inspector job queue', () => {
   it('runs jobs one at a time in arrival order, reports progress, and survives a failing job', async () => {
@@ -34,5 +34,28 @@ describe('inspector job queue', () => {
     await queue.idle();
     expect(log).to.deep.equal(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
     expect(queue.status()).to.deep.equal({ running: null, elapsedMs: 0, waiting: 0 });
+  });
+
+  it('drops a waiting job whose signal is aborted, and runs the rest', async () => {
+    const queue = new SerialQueue();
+    const ran: string[] = [];
+    let release = () => {};
+    const first = queue.run('first', () => new Promise<void>((r) => (release = r)));
+    const gone = new AbortController();
+    const dropped = queue.run('dropped', async () => ran.push('dropped'), gone.signal);
+    const kept = queue.run('kept', async () => ran.push('kept'), new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 5));
+    gone.abort();
+    release();
+    await first;
+    let error: unknown;
+    await dropped.catch((e: unknown) => {
+      error = e;
+    });
+    expect(error).to.be.instanceOf(JobCancelled);
+    expect((error as Error).message).to.equal('dropped: cancelled before it started (the client went away)');
+    await kept;
+    expect(ran).to.deep.equal(['kept']);
+    expect(queue.cancelled).to.equal(1);
   });
 });

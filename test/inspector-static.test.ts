@@ -1,31 +1,30 @@
 import { expect } from 'chai';
-import * as fs from 'fs';
 import * as path from 'path';
-import puppeteer, { Browser } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
 import { attentionSet } from '../src/inspector/analysis';
 import { decodeImage } from '../src/image';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
-import { CHROMIUM, missingBrowser } from './browser/chromium';
-import { StaticServer, startServer } from './browser/static-server';
+import { BROWSER_DIST, StaticServer, startStaticServer } from '../src/inspector/static-server';
+import { BlipItm } from '../src/model/blip-itm';
+import { accessibilityViolations, launch, requireBrowser, watchProblems } from './browser/chromium';
 import { TINY, fixture } from './helpers/fixtures';
 import { canvasPixels, inPage, redrawsAfter } from './helpers/inspector-page';
 
-const BUNDLE = path.resolve(__dirname, '../../dist/browser/blip-itm.js');
-const PAGE = path.resolve(__dirname, '../../dist/browser/inspector/index.html');
+const BUNDLE = path.join(BROWSER_DIST, 'blip-itm.js');
+const PAGE = path.join(BROWSER_DIST, 'inspector/index.html');
 const IMAGE = fixture('images', 'chelsea.png');
 const CAPTIONS = ['a cat lying on a rug', 'a rocket launching into the sky', 'a tabby cat with green eyes'];
 
-describe('inspector without a server (static page, model in the browser)', function () {
-  this.timeout(60_000);
+/** The page as `npm run demo` serves it: the build at /, the test fixtures as its models folder. */
+const INSPECTOR = '/inspector/index.html';
+const TINY_URL = '/models/blip-itm-tiny/';
+
+describe('inspector without a server (the browser demo: static page, model in the browser)', function () {
+  this.timeout(180_000);
   let browser: Browser | undefined;
   let server: StaticServer | undefined;
 
   before(function () {
-    const missing = missingBrowser(BUNDLE) ?? (fs.existsSync(PAGE) ? null : `${PAGE} is missing (npm run build writes it)`);
-    if (!missing) return;
-    if (process.env.CI === 'true') throw new Error(missing);
-    console.log(`    (skipped: ${missing})`);
-    this.skip();
+    requireBrowser(this, BUNDLE, PAGE);
   });
 
   after(async () => {
@@ -40,27 +39,26 @@ describe('inspector without a server (static page, model in the browser)', funct
     const nodeMaps = await attentionSet(model, image, CAPTIONS[0], false);
     model.dispose();
 
-    server = await startServer();
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    server = await startStaticServer({
+      mounts: [
+        ['/models/', fixture()],
+        ['/', BROWSER_DIST],
+      ],
     });
+    browser = await launch();
     const page = await browser.newPage();
     await page.setViewport({ width: 1400, height: 900 });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
-    page.on('response', (r) => {
-      if (r.status() >= 400) problems.push(`${r.status()}: ${r.url()}`);
-    });
+    const problems = watchProblems(page);
 
-    // No inspector server behind the page: it finds none and asks for a model.
-    await page.goto(`${server.url}/dist/browser/inspector/index.html`);
+    // No inspector server behind the page: it asks for a model. The picker is readable and labelled.
+    await page.goto(`${server.url}${INSPECTOR}`);
     await page.waitForSelector('#picker-form:not([hidden])', { timeout: 20_000 });
-    await page.type('#picker-source', '/fixtures/blip-itm-tiny/');
+    expect(await accessibilityViolations(page), 'axe on the model picker').to.deep.equal([]);
+    // Load with nothing chosen says what to do.
+    await page.click('#picker-load');
+    expect(await inPage<string>(page, `document.getElementById('picker-error').textContent`)).to.match(/^Type a hub id .* then Load\.$/);
+    expect(await inPage(page, `document.getElementById('picker-error').hidden`)).to.equal(false);
+    await page.type('#picker-source', TINY_URL);
     await page.select('#picker-backend', 'wasm');
     await page.click('#picker-load');
     await page.waitForFunction(`document.getElementById('model-info').textContent.includes('wasm')`, { timeout: 30_000 });
@@ -108,6 +106,9 @@ describe('inspector without a server (static page, model in the browser)', funct
     expect(got.length).to.equal(want.length);
     const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
     expect(worst).to.be.lessThan(1e-4);
+    expect(await accessibilityViolations(page), 'axe on the loaded inspector').to.deep.equal([]);
+    const shot = process.env.INSPECTOR_SCREENSHOT_SERVERLESS;
+    if (shot) await page.screenshot({ path: shot as `${string}.png`, fullPage: true });
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
@@ -116,18 +117,14 @@ describe('inspector without a server (static page, model in the browser)', funct
     const expected = (await model.match([{ ...decodeImage(IMAGE), channels: 3 }], CAPTIONS.slice(0, 2))).probs[0].map((p) => p.toFixed(4));
     model.dispose();
     const page = await browser!.newPage();
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
+    const problems = watchProblems(page);
     const query = new URLSearchParams([
-      ['model', '/fixtures/blip-itm-tiny/'],
+      ['model', TINY_URL],
       ['backend', 'wasm'],
-      ['image', '/fixtures/images/chelsea.png'],
+      ['image', '/models/images/chelsea.png'],
       ...CAPTIONS.slice(0, 2).map((t) => ['text', t]),
     ]);
-    await page.goto(`${server!.url}/dist/browser/inspector/index.html?${query}`);
+    await page.goto(`${server!.url}${INSPECTOR}?${query}`);
     await page.waitForFunction('window.inspector && window.inspector.redraws > 0', { timeout: 30_000 });
     const probs = await inPage<string[]>(
       page,
@@ -140,9 +137,9 @@ describe('inspector without a server (static page, model in the browser)', funct
 
   it('says why a model did not load and asks again', async () => {
     const page = await browser!.newPage();
-    await page.goto(`${server!.url}/dist/browser/inspector/index.html`);
+    await page.goto(`${server!.url}${INSPECTOR}`);
     await page.waitForSelector('#picker-form:not([hidden])', { timeout: 20_000 });
-    await page.type('#picker-source', '/fixtures/no-such-model/');
+    await page.type('#picker-source', '/models/no-such-model/');
     await page.select('#picker-backend', 'wasm');
     await page.click('#picker-load');
     await page.waitForSelector('#picker-error:not([hidden])', { timeout: 20_000 });

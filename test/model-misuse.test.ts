@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { readConfig } from '../src/node/read-config';
 import { NodeImageProcessor as ImageProcessor } from '../src/node/image';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { ImageEmbedding } from '../src/model/image-embedding';
 import { attentionRuns } from '../src/nn/attention';
 import { NodeBertTokenizer as BertTokenizer } from '../src/node/tokenizer';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as path from 'path';
 import { readConfig } from '../src/node/read-config';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { MatchResult } from '../src/model/blip-itm';
 import { AttentionTarget, AttentionVariant, attention, attentionRuns, projectedTarget } from '../src/nn/attention';
 import { readAllSafetensors } from '../src/node/safetensors';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { ForwardOptions } from '../src/model/blip-itm';
 import { compareTensors, formatDiffs } from '../src/parity/compare';
 import { toRaw } from '../src/parity/to-raw';

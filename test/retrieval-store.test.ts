@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { ImageIndex, buildIndex } from '../src/retrieval';
 import { Dataset, makeRow } from '../src/retrieval/dataset';
 import { FORMAT_NAME, FORMAT_VERSION, IndexMeta } from '../src/retrieval/schema';
@@ -178,6 +178,13 @@ describe('retrieval store: interruption, concurrent writers, integrity (LanceDB)
       const [row] = await ix.rows([(await ix.entries())[1]]);
       ix.close();
       expect(flip(new Uint8Array(row.vector.buffer, row.vector.byteOffset, 64))).to.be.greaterThan(0);
+      expect(await searchError({ rerank: 0 }))
+        .to.contain(index)
+        .and.to.match(/corrupted.*checksum mismatch in its ITC vector/);
+    });
+
+    it('a flipped bit in a stored path is a clear error, not a path that does not exist', async () => {
+      expect(flip(new TextEncoder().encode('photos/rocket.jpg'))).to.be.greaterThan(0); // byte 5: 'photos' becomes 'photo3'
       expect(await searchError({ rerank: 0 }))
         .to.contain(index)
         .and.to.match(/corrupted.*checksum mismatch in its ITC vector/);

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { cli } from './helpers/cli';
 import * as fs from 'fs';
 import * as path from 'path';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { BuildOptions, BuildReport, ImageIndex, IndexInterrupted, buildIndex, findImages, rankTexts, topIndices } from '../src/retrieval';
 import { toFloat16, fromFloat16Bytes } from '../src/retrieval/float16';
 import { IndexProgressBar } from '../src/retrieval/progress';

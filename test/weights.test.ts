@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { NodeBlipItm as BlipItm } from '../src/node/platform';
+import { BlipItm } from '../src/model/blip-itm';
 import { openSafetensors, readAllSafetensors, writeSafetensors } from '../src/node/safetensors';
 import { RawTensor, decodeElements } from '../src/weights/raw-tensor';
 import { TINY, fixture } from './helpers/fixtures';

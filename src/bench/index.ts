@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { BackendName, backendInfo, useBackend } from '../node/backend';
-import { NodeBlipItm as BlipItm } from '../node/platform';
+import { BlipItm } from '../model/blip-itm';
 import captions from './captions.json';
 
 /** 16 captions of 6-10 words: the ITM/ITC batch of the benchmark (the PyTorch twin uses the same). */

@@ -8,39 +8,25 @@ import '@tensorflow/tfjs-backend-webgpu';
 // Gradients and chained tensor methods (x.reshape(...)): the @tensorflow/tfjs umbrella would add them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
+import { BackendInUse, BackendName, ComputeDType } from '../model/platform';
+import { backendStarted, silenceCpuBanner } from '../tfjs-internals';
 
 /** Backends a page can ask for; 'auto' takes the first of webgpu, webgl, wasm, cpu that initialises. */
-export type BrowserBackendName = 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+export type BrowserBackendName = Exclude<BackendName, 'tensorflow'>;
 export const BROWSER_BACKENDS: readonly BrowserBackendName[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
 /** Fastest first, as measured in headless Chromium (see notes): GPU, then wasm SIMD, then plain JS. */
 const AUTO_ORDER = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 
-/**
- * float32 everywhere; float16 only on webgl, where tfjs can store every texture (weights and
- * every intermediate) as half floats (WEBGL_FORCE_F16_TEXTURES). tfjs 4.22's webgpu, wasm and
- * cpu backends have no float16 storage, so asking for it there is an error, never a silent float32.
- */
-export type ComputeDType = 'float32' | 'float16';
-
-export interface BackendChoice {
-  /** The backend in use. */
-  name: string;
-  dtype: ComputeDType;
-  /** wasm: threads in use (1 unless the page is cross-origin isolated). */
-  threads?: number;
-}
+/** What the page computes on: the model's `backend` (float16: webgl with half-float textures). */
+export type BackendChoice = BackendInUse;
 
 function webglHalfFloat(): boolean {
   return tf.env().getBool('WEBGL_FORCE_F16_TEXTURES');
 }
 
-function started(backend: string): boolean {
-  return (tf.engine() as unknown as { registry: Record<string, unknown> }).registry[backend] !== undefined;
-}
-
 /** The webgl backend, once created, keeps the precision it started with. */
 function webglStarted(): boolean {
-  return started('webgl');
+  return backendStarted('webgl');
 }
 
 async function tryBackend(name: string): Promise<boolean> {
@@ -75,7 +61,7 @@ export async function useBrowserBackend(
     }
     if (!webglStarted()) tf.env().set('WEBGL_FORCE_F16_TEXTURES', wantHalf);
   }
-  if ((name === 'wasm' || name === 'auto') && !started('wasm')) {
+  if ((name === 'wasm' || name === 'auto') && !backendStarted('wasm')) {
     // tfjs would take half the cores (at most 4); a page that asked for isolation wants them all.
     const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
     if (isolated) setThreadsCount(Math.max(1, opts.threads ?? (navigator.hardwareConcurrency || 1)));
@@ -84,9 +70,8 @@ export async function useBrowserBackend(
   for (const candidate of candidates) {
     if (await tryBackend(candidate)) {
       await tf.ready();
-      if (candidate === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
-      const choice: BackendChoice = { name: tf.getBackend(), dtype };
-      if (choice.name === 'wasm') choice.threads = wasmThreads();
+      if (candidate === 'cpu') silenceCpuBanner();
+      const choice: BackendChoice = { name: tf.getBackend(), dtype, threads: tf.getBackend() === 'wasm' ? wasmThreads() : 0 };
       if (choice.name === 'webgl' && dtype === 'float16' && tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')) {
         throw new Error('webgl did not switch to half-float textures (WEBGL_RENDER_FLOAT32_ENABLED is still true)');
       }
@@ -103,4 +88,10 @@ export async function useBrowserBackend(
 /** tfjs-backend-wasm runs its threaded build by itself when the page is cross-origin isolated. */
 function wasmThreads(): number {
   return getThreadsCount();
+}
+
+/** The backend tfjs runs on now, as BackendInUse. */
+export function currentBrowserBackend(): BackendInUse {
+  const name = tf.getBackend();
+  return { name, dtype: name === 'webgl' && webglHalfFloat() ? 'float16' : 'float32', threads: name === 'wasm' ? wasmThreads() : 0 };
 }

@@ -1,10 +1,16 @@
 /// <reference lib="dom" />
+import { NamedBlob } from '../model/platform';
 import { ByteSource, MemoryBytes, PIECE_BYTES } from '../weights/source';
+import { Transfer } from './transfer';
 
 /**
  * Downloads in pieces (HTTP Range requests, PIECE_BYTES each) into Cache Storage, so a second
- * visit reads the pieces back from the cache and makes no request. A file counts as cached
- * only once its manifest (written after its last piece) is there.
+ * visit reads the pieces back from the cache. Every download is bounded: no more bytes than the
+ * file's kind allows (`maxBytes`), than the response claims (Content-Length, Content-Range) or
+ * than the file's own header declares; and timed: a response that brings nothing for `timeoutMs`
+ * is dropped. A file counts as cached only once its manifest is written, and that happens only
+ * when the caller has validated the bytes (`commit`); a cached file is revalidated with its
+ * ETag or Last-Modified before use.
  */
 
 export type ProgressCallback = (event: { file: string; loaded: number; total: number; fromCache: boolean }) => void;
@@ -16,13 +22,37 @@ export interface FetchOptions {
   pieceBytes?: number;
   /** Passed to fetch (e.g. headers with a token). */
   init?: RequestInit;
+  /** Stops the download (the error is the signal's reason). */
+  signal?: AbortSignal;
+  /** Milliseconds without a byte before the download is given up. Default 30000. */
+  timeoutMs?: number;
+  /** Most bytes the file may have; more is refused. */
+  maxBytes: number;
+  /** The file's size as its first bytes declare it (null: unknown); may throw for bytes that cannot be the file. */
+  declaredSize?: (head: Uint8Array) => number | null;
 }
 
 export const DEFAULT_CACHE = 'blip-itm';
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** A downloaded (or cached) file, not yet trusted: `commit` once it has been read successfully. */
+export interface Fetched {
+  bytes: MemoryBytes;
+  fromCache: boolean;
+  /** Records the file as complete in the cache (a no-op for cached files and without a cache). */
+  commit(): Promise<void>;
+  /** Removes the file from the cache, after it failed validation. */
+  evict(): Promise<void>;
+}
+
+/** The server answered with a web page where a model file was expected (a single-page app's fallback). */
+export class HtmlInsteadOfFile extends Error {}
 
 interface Manifest {
   size: number;
   pieces: [number, number][];
+  etag?: string;
+  lastModified?: string;
 }
 
 function withQuery(url: string, key: string): string {
@@ -44,21 +74,48 @@ function rangeTotal(res: Response): number | null {
   return m ? Number(m[1]) : null;
 }
 
-async function fetchOk(url: string, init: RequestInit, what: string): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetch(url, init);
-  } catch (e) {
-    throw new Error(`${url}: cannot fetch ${what} (${(e as Error).message}; a cross-origin server must allow it)`, { cause: e });
-  }
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} fetching ${what}`);
-  return res;
+/** Content-Length when it counts the body we read (not with a content encoding), else null. */
+function bodyLength(res: Response): number | null {
+  const enc = res.headers.get('Content-Encoding');
+  const len = res.headers.get('Content-Length');
+  if ((enc && enc !== 'identity') || len === null || !/^\d+$/.test(len)) return null;
+  return Number(len);
 }
 
-async function readCached(cache: Cache, url: string, file: string, progress?: ProgressCallback): Promise<MemoryBytes | null> {
-  const manifestRes = await cache.match(withQuery(url, 'manifest'));
-  if (!manifestRes) return null;
-  const manifest = (await manifestRes.json()) as Manifest;
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** `<!doctype html` or `<html` (after a BOM and whitespace), or an HTML content type. */
+function looksLikeHtml(res: Response, head: Uint8Array): boolean {
+  if (/^\s*text\/html\b/i.test(res.headers.get('Content-Type') ?? '')) return true;
+  const text = new TextDecoder()
+    .decode(head.subarray(0, 256))
+    .replace(/^\uFEFF/, '')
+    .trimStart()
+    .toLowerCase();
+  return text.startsWith('<!doctype html') || text.startsWith('<html');
+}
+
+function htmlError(url: string, file: string): HtmlInsteadOfFile {
+  return new HtmlInsteadOfFile(`${file}: ${url} answered with an HTML page, not the model file (a web app's fallback for a missing file?)`);
+}
+
+async function readCached(
+  cache: Cache,
+  url: string,
+  manifest: Manifest,
+  file: string,
+  progress?: ProgressCallback,
+): Promise<MemoryBytes | null> {
   const pieces: Uint8Array[] = [];
   let loaded = 0;
   for (const [start, end] of manifest.pieces) {
@@ -70,99 +127,180 @@ async function readCached(cache: Cache, url: string, file: string, progress?: Pr
     loaded += piece.length;
     progress?.({ file, loaded, total: manifest.size, fromCache: true });
   }
-  return new MemoryBytes(url, pieces);
+  return loaded === manifest.size ? new MemoryBytes(url, pieces) : null;
+}
+
+async function readManifest(cache: Cache, url: string): Promise<Manifest | null> {
+  const res = await cache.match(withQuery(url, 'manifest'));
+  if (!res) return null;
+  try {
+    const m = (await res.json()) as Manifest;
+    return Number.isSafeInteger(m?.size) && Array.isArray(m.pieces) ? m : null;
+  } catch {
+    return null;
+  }
+}
+
+async function evictAll(cache: Cache | null, url: string, pieces: readonly [number, number][]): Promise<void> {
+  if (!cache) return;
+  await cache.delete(withQuery(url, 'manifest'));
+  for (const [start, end] of pieces) await cache.delete(withQuery(url, `piece=${start}-${end}`));
 }
 
 /**
- * The whole file at `url` as pieces in memory, from the cache when complete there; null on 404.
- * Servers without Range support send the whole body, which is streamed into pieces.
+ * Whether the cached copy is still what the server has: a conditional one-byte request. Offline
+ * (the request fails) the cached copy serves; a server without validators is trusted.
  */
-export async function fetchPieces(url: string, file: string, opts: FetchOptions = {}): Promise<MemoryBytes | null> {
+async function stillFresh(t: Transfer, manifest: Manifest, opts: FetchOptions): Promise<boolean> {
+  if (!manifest.etag && !manifest.lastModified) return true;
+  const conditional: Record<string, string> = { Range: 'bytes=0-0' };
+  if (manifest.etag) conditional['If-None-Match'] = manifest.etag;
+  else if (manifest.lastModified) conditional['If-Modified-Since'] = manifest.lastModified;
+  let res: Response;
+  try {
+    res = await t.fetch({ ...opts.init, cache: 'no-store', headers: { ...headersOf(opts.init), ...conditional } });
+  } catch (e) {
+    if (t.aborted) throw e;
+    return true;
+  }
+  await res.body?.cancel().catch(() => undefined);
+  if (res.status === 304) return true;
+  if (!res.ok) return false;
+  const etag = res.headers.get('ETag');
+  const lastModified = res.headers.get('Last-Modified');
+  if (manifest.etag && etag) return etag === manifest.etag;
+  if (manifest.lastModified && lastModified) return lastModified === manifest.lastModified;
+  return false;
+}
+
+/**
+ * The whole file at `url` as pieces in memory (from the cache when complete and still current);
+ * null on 404. Throws HtmlInsteadOfFile for a web page, and one line naming the file and URL for
+ * anything else.
+ */
+export async function fetchFile(url: string, file: string, opts: FetchOptions): Promise<Fetched | null> {
   const cache = await openCache(opts.cache);
-  if (cache) {
-    const cached = await readCached(cache, url, file, opts.progress);
-    if (cached) return cached;
-  }
-  const step = opts.pieceBytes ?? PIECE_BYTES;
-  const first = await fetch(url, { ...opts.init, headers: { ...headersOf(opts.init), Range: `bytes=0-${step - 1}` } }).catch((e: Error) => {
-    throw new Error(`${url}: cannot fetch ${file} (${e.message}; a cross-origin server must allow it)`);
-  });
-  if (first.status === 404) return null;
-  if (!first.ok) throw new Error(`${url}: HTTP ${first.status} fetching ${file}`);
-  const pieces: Uint8Array[] = [];
-  const ranges: [number, number][] = [];
-  const add = async (piece: Uint8Array, total: number): Promise<void> => {
-    const start = ranges.length ? ranges[ranges.length - 1][1] : 0;
-    pieces.push(piece);
-    ranges.push([start, start + piece.length]);
-    if (cache) await cache.put(withQuery(url, `piece=${start}-${start + piece.length}`), new Response(piece as Uint8Array<ArrayBuffer>)); // made by arrayBuffer() or new Uint8Array(step)
-    opts.progress?.({ file, loaded: start + piece.length, total, fromCache: false });
-  };
-  if (first.status === 206) {
-    const firstPiece = new Uint8Array(await first.arrayBuffer());
-    // Without an exposed Content-Range the size is unknown: read until a short piece.
-    const total = rangeTotal(first) ?? Number.NaN;
-    await add(firstPiece, total);
-    let at = firstPiece.length;
-    let last = firstPiece.length;
-    while (Number.isNaN(total) ? last === step : at < total) {
-      const end = Number.isNaN(total) ? at + step : Math.min(at + step, total);
-      const res = await fetchOk(url, { ...opts.init, headers: { ...headersOf(opts.init), Range: `bytes=${at}-${end - 1}` } }, file);
-      if (res.status !== 206) throw new Error(`${url}: the server ignored a Range request for ${file} (HTTP ${res.status})`);
-      const piece = new Uint8Array(await res.arrayBuffer());
-      if (!Number.isNaN(total) && piece.length !== end - at)
-        throw new Error(`${url}: got ${piece.length} bytes at ${at}, expected ${end - at}`);
-      if (piece.length === 0) break;
-      await add(piece, total);
-      at += piece.length;
-      last = piece.length;
-    }
-  } else {
-    await streamPieces(first, step, async (piece, total) => add(piece, total));
-  }
-  const bytes = new MemoryBytes(url, pieces);
-  if (cache) {
-    const manifest: Manifest = { size: bytes.size, pieces: ranges };
-    await cache.put(withQuery(url, 'manifest'), new Response(JSON.stringify(manifest)));
-  }
-  return bytes;
-}
-
-/** A whole small text file (config, vocabulary), cached like the weights; null on 404. */
-export async function fetchText(url: string, file: string, opts: FetchOptions = {}): Promise<string | null> {
-  const bytes = await fetchPieces(url, file, { ...opts, progress: undefined });
-  if (!bytes) return null;
-  const all = new Uint8Array(bytes.size);
-  bytes.readAt(all, 0);
-  return new TextDecoder().decode(all);
-}
-
-async function streamPieces(res: Response, step: number, onPiece: (piece: Uint8Array, total: number) => Promise<void>): Promise<void> {
-  const length = Number(res.headers.get('Content-Length') ?? Number.NaN);
-  if (!res.body) {
-    await onPiece(new Uint8Array(await res.arrayBuffer()), length);
-    return;
-  }
-  const reader = res.body.getReader();
-  let buf = new Uint8Array(step);
-  let fill = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    let from = 0;
-    while (from < value.length) {
-      const n = Math.min(step - fill, value.length - from);
-      buf.set(value.subarray(from, from + n), fill);
-      fill += n;
-      from += n;
-      if (fill === step) {
-        await onPiece(buf, length);
-        buf = new Uint8Array(step);
-        fill = 0;
+  const t = new Transfer(url, file, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.signal);
+  try {
+    if (cache) {
+      const manifest = await readManifest(cache, url);
+      if (manifest) {
+        const cached = (await stillFresh(t, manifest, opts)) ? await readCached(cache, url, manifest, file, opts.progress) : null;
+        if (cached)
+          return { bytes: cached, fromCache: true, commit: async () => undefined, evict: () => evictAll(cache, url, manifest.pieces) };
+        await cache.delete(withQuery(url, 'manifest')); // stale or damaged: never mixed with new pieces
       }
     }
+    return await download(t, cache, url, file, opts);
+  } finally {
+    t.finish();
   }
-  if (fill > 0) await onPiece(buf.slice(0, fill), length);
+}
+
+async function download(t: Transfer, cache: Cache | null, url: string, file: string, opts: FetchOptions): Promise<Fetched | null> {
+  const step = opts.pieceBytes ?? PIECE_BYTES;
+  const first = await t.fetch({ ...opts.init, headers: { ...headersOf(opts.init), Range: `bytes=0-${step - 1}` } });
+  if (first.status === 404) {
+    await first.body?.cancel().catch(() => undefined);
+    return null;
+  }
+  if (!first.ok) {
+    await first.body?.cancel().catch(() => undefined);
+    throw new Error(`${file}: HTTP ${first.status} from ${url}`);
+  }
+  if (/^\s*text\/html\b/i.test(first.headers.get('Content-Type') ?? '')) {
+    await first.body?.cancel().catch(() => undefined);
+    throw htmlError(url, file);
+  }
+  const pieces: Uint8Array[] = [];
+  const ranges: [number, number][] = [];
+  let limit = opts.maxBytes;
+  let limitWhy = `more than a ${file} can be (limit ${formatBytes(opts.maxBytes)})`;
+  const lower = (n: number, why: string): void => {
+    if (n < limit) {
+      limit = n;
+      limitWhy = why;
+    }
+  };
+  const add = async (piece: Uint8Array, total: number): Promise<void> => {
+    const start = ranges.length ? ranges[ranges.length - 1][1] : 0;
+    if (start === 0) {
+      if (looksLikeHtml(first, piece)) throw htmlError(url, file);
+      const declared = opts.declaredSize?.(piece) ?? null;
+      if (declared !== null) {
+        if (Number.isFinite(total) && total > declared)
+          throw new Error(`${file}: ${url} claims ${total} bytes but the file's header declares ${declared}`);
+        lower(declared, `more than the ${declared} bytes its header declares`);
+      }
+    }
+    if (start + piece.length > limit) throw new Error(`${file}: ${url} sent ${limitWhy}`);
+    pieces.push(piece);
+    ranges.push([start, start + piece.length]);
+    if (cache) await cache.put(withQuery(url, `piece=${start}-${start + piece.length}`), new Response(piece as Uint8Array<ArrayBuffer>));
+    opts.progress?.({ file, loaded: start + piece.length, total: Number.isFinite(total) ? total : limit, fromCache: false });
+  };
+  try {
+    if (first.status === 206) {
+      // Without an exposed Content-Range the size is unknown: read until a short piece.
+      const claimed = rangeTotal(first);
+      if (claimed !== null && claimed > limit) {
+        await first.body?.cancel().catch(() => undefined);
+        throw new Error(`${file}: ${url} claims ${formatBytes(claimed)}, ${limitWhy}`);
+      }
+      const total = claimed ?? Number.NaN;
+      const firstPiece = await t.readBody(first, Math.min(step, Number.isNaN(total) ? step : total), 'exact-or-less');
+      await add(firstPiece, total);
+      let at = firstPiece.length;
+      let last = firstPiece.length;
+      while (Number.isNaN(total) ? last === step : at < total) {
+        const end = Number.isNaN(total) ? at + step : Math.min(at + step, total);
+        const res = await t.fetch({ ...opts.init, headers: { ...headersOf(opts.init), Range: `bytes=${at}-${end - 1}` } });
+        if (res.status !== 206) {
+          await res.body?.cancel().catch(() => undefined);
+          throw new Error(`${file}: ${url} ignored a Range request (HTTP ${res.status})`);
+        }
+        const piece = await t.readBody(res, end - at, Number.isNaN(total) ? 'exact-or-less' : 'exact');
+        if (piece.length === 0) break;
+        await add(piece, total);
+        at += piece.length;
+        last = piece.length;
+      }
+    } else {
+      const length = bodyLength(first);
+      if (length !== null && length > limit) {
+        await first.body?.cancel().catch(() => undefined);
+        throw new Error(`${file}: ${url} claims ${formatBytes(length)}, ${limitWhy}`);
+      }
+      if (length !== null) lower(length, `more than the ${length} bytes its Content-Length says`);
+      await t.streamPieces(
+        first,
+        step,
+        () => limit,
+        async (piece) => add(piece, length ?? Number.NaN),
+      );
+      const got = ranges.length ? ranges[ranges.length - 1][1] : 0;
+      if (length !== null && got < length)
+        throw new Error(`${file}: the body from ${url} ended after ${got} of ${length} bytes (truncated)`);
+    }
+  } catch (e) {
+    await evictAll(cache, url, ranges).catch(() => undefined);
+    throw e;
+  }
+  const bytes = new MemoryBytes(url, pieces);
+  const manifest: Manifest = {
+    size: bytes.size,
+    pieces: ranges,
+    etag: first.headers.get('ETag') ?? undefined,
+    lastModified: first.headers.get('Last-Modified') ?? undefined,
+  };
+  return {
+    bytes,
+    fromCache: false,
+    commit: async () => {
+      if (cache) await cache.put(withQuery(url, 'manifest'), new Response(JSON.stringify(manifest)));
+    },
+    evict: () => evictAll(cache, url, ranges),
+  };
 }
 
 function headersOf(init: RequestInit | undefined): Record<string, string> {
@@ -184,7 +322,7 @@ export class BlobSource implements ByteSource {
   readonly size: number;
   constructor(
     readonly name: string,
-    private readonly blob: Blob,
+    private readonly blob: Pick<NamedBlob, 'size' | 'slice'>,
   ) {
     this.size = blob.size;
   }

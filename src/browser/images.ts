@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import { ImageInput, RawImage } from '../image/types';
+import { ImageSource } from '../model/platform';
 
 /**
  * What the browser API accepts as an image.
@@ -54,7 +55,9 @@ function pixelsOf(x: CanvasImageSource & { width: number; height: number }): Raw
 }
 
 /** A browser image as the core's ImageInput (encoded bytes or raw RGBA pixels). */
-export async function toImageInput(image: BrowserImage): Promise<ImageInput> {
+export async function toImageInput(image: BrowserImage | ImageSource): Promise<ImageInput> {
+  if (typeof image === 'string')
+    throw new Error(`image "${image}": a file path is a Node image source; in the browser pass bytes, a Blob/File or an image element`);
   if (image instanceof Uint8Array) return image;
   if (image instanceof ArrayBuffer) return new Uint8Array(image);
   if (typeof Blob !== 'undefined' && image instanceof Blob) return new Uint8Array(await image.arrayBuffer());

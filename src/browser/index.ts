@@ -3,27 +3,24 @@
  * condition; dist/browser/blip-itm.js is this entry bundled as one ES module.
  * Nothing here reads the file system: models come from URLs, the hub or the user's Files.
  */
-export { BlipItm } from './platform';
-export type { BrowserLoadOptions, BrowserImageLike } from './platform';
+import { usePlatform } from '../model/platform';
+import { browserPlatform } from './platform';
+
+// This entry supplies the browser platform (model files over fetch, browser backends, DOM images).
+usePlatform(browserPlatform);
+
+export { BlipItm, defaultGradcamLayer } from '../model/blip-itm';
+export type { MatchResult, GradcamResult, TextOptions, ForwardOptions, PixelBatch, ImageLike } from '../model/blip-itm';
+export type { ScoreResult, ScoreOptions, PairScore, ScoreProgress } from '../model/blip-itm';
+export type { BackendInUse, BackendName, ComputeDType, ImageSource, LoadOptions, LoadProgress, ModelSource } from '../model/blip-itm';
 export { useBrowserBackend, BROWSER_BACKENDS } from './backend';
-export type { BrowserBackendName, BackendChoice, ComputeDType } from './backend';
+export type { BrowserBackendName, BackendChoice } from './backend';
 export type { BrowserImage } from './images';
 export { toImageInput } from './images';
 export { modelBaseUrl } from './model-files';
-export type { ModelSource, FetchModelOptions } from './model-files';
+export type { FetchModelOptions } from './model-files';
 export { clearCache } from './fetch';
 export type { ProgressCallback } from './fetch';
-export { BlipItm as CoreBlipItm, defaultGradcamLayer } from '../model/blip-itm';
-export type {
-  MatchResult,
-  GradcamResult,
-  TextOptions,
-  ForwardOptions,
-  PixelBatch,
-  ScoreResult,
-  ScoreOptions,
-  PairScore,
-} from '../model/blip-itm';
 export { ImageEmbedding } from '../model/image-embedding';
 export { parseConfig } from '../config';
 export { BertTokenizer } from '../tokenizer';
@@ -38,8 +35,9 @@ export { MemoryBytes, drain } from '../weights/source';
 export type { ByteReader, ByteSource } from '../weights/source';
 /** The tfjs instance the model runs on (e.g. for tf.memory()). */
 export * as tf from '@tensorflow/tfjs-core';
-/** What the serverless inspector page (dist/browser/inspector/) computes with: the server's own analysis. */
-export { attentionSet, compact, groupWords } from '../inspector/analysis';
+/** The inspector's session, which the serverless inspector page (dist/browser/inspector/) runs in the page. */
+export { InspectorSession, DEFAULT_LIMITS, RequestError } from '../inspector/session';
+export type * from '../inspector/session';
+export { attentionSet } from '../inspector/analysis';
 export type { AttentionSet } from '../inspector/analysis';
-export { defaultSelection, meanRows } from '../pictures/tokens';
 export { getColormap } from '../pictures/colormap';

@@ -1,5 +1,5 @@
 import { BackendName } from '../node/backend';
-import { NodeBlipItm as BlipItm } from '../node/platform';
+import { BlipItm } from '../model/blip-itm';
 import { ParsedArgs, UsageError } from './command';
 import { readTextFile, splitLines } from './io';
 import { StatusLine } from './progress';

@@ -1,4 +1,6 @@
+import { usePlatform } from '../model/platform';
 import { BACKENDS } from '../node/backend';
+import { nodePlatform } from '../node/platform';
 import { Command, ParsedArgs, UsageError, helpText, parse } from './command';
 import { quietOnClosedPipe } from './io';
 import { convert } from './verbs/convert';
@@ -72,6 +74,10 @@ function editDistance(a: string, b: string): number {
 
 /** Runs the CLI; resolves to the process exit code. Errors print one line (the stack with --verbose). */
 export async function main(argv: string[]): Promise<number> {
+  usePlatform(nodePlatform); // the CLI is a Node entry point: models from files and the hub
+  // TensorFlow (tfjs-node) prints start-up info lines at level 0; the CLI hides them unless the
+  // user set the level. The library leaves its host's environment alone.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
   quietOnClosedPipe();
   const [name, ...rest] = argv;
   if (name === 'help' && rest.length) {

@@ -47,7 +47,11 @@ export function loadEvalSet(annotations: string, imageRoot: string): EvalSet {
     if (typeof item?.image !== 'string' || !Array.isArray(captions) || !captions.every((c) => typeof c === 'string')) {
       throw new Error(`${annotations}: entry ${i} is not {"image": "path", "caption": ["…", …]}`);
     }
-    set.images.push(path.resolve(imageRoot, item.image));
+    const image = path.resolve(imageRoot, item.image);
+    if (item.image === '' || fs.statSync(image, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new Error(`${annotations}: entry ${i}: "image": ${JSON.stringify(item.image)} is a folder, not an image file`);
+    }
+    set.images.push(image);
     set.img2txt.push([]);
     for (const c of captions as string[]) {
       set.img2txt[i].push(set.texts.length);
@@ -55,5 +59,8 @@ export function loadEvalSet(annotations: string, imageRoot: string): EvalSet {
       set.texts.push(preCaption(c));
     }
   });
+  if (set.texts.length === 0) {
+    throw new Error(`${annotations}: no captions: every entry's "caption" list is empty (each test image needs its captions)`);
+  }
   return set;
 }

@@ -1,4 +1,6 @@
+import * as fs from 'fs';
 import { BlipItm } from '../model/blip-itm';
+import { Dataset, resolveUri } from '../retrieval/dataset';
 import { ImageIndex, IndexEntry, buildIndex } from '../retrieval';
 import { BuildProgress, BuildReport } from '../retrieval/indexer';
 import { EvalSet } from './annotations';
@@ -36,6 +38,27 @@ export interface EvalResult {
 export const EVAL_TEXT = { maxLength: 35, encToken: true } as const;
 
 /**
+ * Building the image index keeps exactly the images it is given, so an index holding others (a
+ * user's search index passed as --index) would lose them: refuse it instead.
+ */
+async function refuseForeignRows(where: string, images: readonly string[]): Promise<void> {
+  const dataset = await Dataset.open(resolveUri(where));
+  if (!dataset) return;
+  try {
+    const wanted = new Set(images);
+    const foreign = [...new Set((await dataset.scanEntries()).map((e) => e.path))].filter((p) => !wanted.has(p));
+    if (foreign.length) {
+      throw new Error(
+        `${dataset.uri}: the index holds ${foreign.length} image(s) that are not in the test set (${foreign[0]}${foreign.length > 1 ? ', …' : ''}); ` +
+          'eval keeps only the test set in its index and would remove them: give --index a folder of its own, or leave it out',
+      );
+    }
+  } finally {
+    dataset.close();
+  }
+}
+
+/**
  * BLIP's retrieval evaluation (train_retrieval.py `evaluation` + `itm_eval`). Image features come
  * from an image index built (or resumed) at `opts.index`, so images are encoded once. The ITM
  * score of a pair does not depend on which direction shortlisted it, so each image's states are
@@ -45,6 +68,12 @@ export const EVAL_TEXT = { maxLength: 35, encToken: true } as const;
 export async function evaluate(model: BlipItm, set: EvalSet, opts: EvalOptions): Promise<EvalResult> {
   const kTest = opts.kTest ?? 256;
   if (!Number.isInteger(kTest) || kTest < 1) throw new Error(`k_test must be a whole number ≥ 1, got ${kTest}`);
+  if (set.texts.length === 0) throw new Error('evaluate: the test set has no captions (every caption list is empty)');
+  for (const image of new Set(set.images)) {
+    if (fs.statSync(image, { throwIfNoEntry: false })?.isDirectory())
+      throw new Error(`${image}: a folder, not an image file (each test-set entry names one image)`);
+  }
+  await refuseForeignRows(opts.index, set.images);
   const build = await buildIndex(model, opts.index, [...new Set(set.images)], {
     signal: opts.signal,
     onProgress: (p) => opts.onProgress?.('images', p),

@@ -20,7 +20,19 @@ export interface FetchContext {
   cache: RepoCache;
   repoId: string;
   progress: ProgressSetting | undefined;
+  /** Largest size a weight file may declare (HubOptions.maxFileBytes). */
+  maxFileBytes: number;
 }
+
+/** Config, tokenizer and shard-index files: no BLIP one comes near this. */
+export const MAX_SMALL_FILE_BYTES = 16 * 1024 * 1024;
+/** A body bringing fewer bytes than this per timeout window counts as stalled (a trickle is no download). */
+const MIN_BYTES_PER_WINDOW = 1024;
+/**
+ * ETags become blob file names: a hex content hash, or a plain name that starts with a letter or
+ * digit (so never `.` or `..`) and holds no separator.
+ */
+const SAFE_ETAG = /^[A-Za-z0-9][\w.-]{0,199}$/;
 
 /** Attempts per file within one run; an interrupted transfer resumes from what is on disk. */
 const ATTEMPTS = 3;
@@ -63,10 +75,25 @@ async function fetchMeta(ctx: FetchContext, revision: string, file: string): Pro
   const from = `${r.url.origin}${r.url.pathname}`;
   if (!commit || !COMMIT_RE.test(commit))
     throw new Error(`no commit sha (X-Repo-Commit) in the answer from ${from}; is it a Hugging Face hub?`);
-  if (!etag || !/^[\w.-]+$/.test(etag)) throw new Error(`no usable ETag in the answer from ${from}`);
+  if (!etag) throw new Error(`no ETag in the answer from ${from}`);
+  if (!SAFE_ETAG.test(etag))
+    throw new Error(`refusing the ETag ${JSON.stringify(etag.slice(0, 80))} from ${from}: it cannot name a cache file`);
   if (!Number.isSafeInteger(size) || size < 0) throw new Error(`no file size in the answer from ${from}`);
+  const limit = sizeLimit(ctx, file);
+  if (size > limit) {
+    throw new Error(
+      `${file} in ${ctx.repoId}: the hub declares ${formatBytes(size)}, more than any BLIP ${limit === ctx.maxFileBytes ? 'weight file' : 'config or tokenizer file'} ` +
+        `(limit ${formatBytes(limit)}${limit === ctx.maxFileBytes ? '; raise it with maxFileBytes or BLIP_ITM_MAX_DOWNLOAD_BYTES' : ''})`,
+    );
+  }
   const location = redirected ? new URL(headerValue(r.res, 'location') ?? '', r.url) : r.url;
   return { commit, etag, size, location };
+}
+
+/** The most bytes `file` may have: weights up to maxFileBytes, anything else a few MB. */
+function sizeLimit(ctx: FetchContext, file: string): number {
+  const weights = /\.(safetensors|bin)$/.test(file);
+  return weights ? ctx.maxFileBytes : Math.min(ctx.maxFileBytes, MAX_SMALL_FILE_BYTES);
 }
 
 /** `W/"abc"` → `abc`: the hub quotes etags and proxies may weaken them. */
@@ -86,6 +113,7 @@ async function downloadBlob(ctx: FetchContext, meta: FileMeta, file: string): Pr
   const { cache } = ctx;
   const part = cache.incompletePath(meta.etag);
   fs.mkdirSync(path.dirname(part), { recursive: true });
+  fs.closeSync(fs.openSync(part, 'a')); // an empty file needs no transfer but is verified and renamed all the same
   let have = fileSize(part);
   if (have > meta.size) {
     fs.truncateSync(part, 0);
@@ -142,25 +170,60 @@ async function transfer(
   } else {
     throw statusError(r, { repoId: ctx.repoId, revision: meta.commit, file }, ctx.client.token !== undefined);
   }
-  await writeBody(r, part, offset, meta, file, progress);
+  await writeBody(r, part, offset, meta, file, progress, ctx.client.timeoutMs);
 }
 
-async function writeBody(r: Response, part: string, offset: number, meta: FileMeta, file: string, progress: FileProgress): Promise<void> {
+async function writeBody(
+  r: Response,
+  part: string,
+  offset: number,
+  meta: FileMeta,
+  file: string,
+  progress: FileProgress,
+  windowMs: number,
+): Promise<void> {
   const fh = await fs.promises.open(part, offset > 0 ? 'a' : 'w');
   let done = offset;
+  let windowStart = done;
+  let stalled: Error | undefined;
+  let oversize = false;
+  // The socket's idle timeout is reset by every byte; this one wants real progress in each window.
+  const watchdog = setInterval(() => {
+    if (done - windowStart < Math.min(MIN_BYTES_PER_WINDOW, meta.size - done)) {
+      stalled = new Error(`download of ${file} stalled: ${done - windowStart} bytes in ${windowMs} ms (server too slow or hung)`);
+      r.res.destroy(stalled);
+    }
+    windowStart = done;
+  }, windowMs);
   try {
     for await (const chunk of r.res) {
       const b = chunk as Buffer;
+      const room = meta.size - done;
+      if (b.length > room) {
+        // Never write past the declared size: a server sending more is wrong, whatever it sends.
+        if (room > 0) await fh.write(b.subarray(0, room));
+        done += Math.max(room, 0);
+        oversize = true;
+        r.res.destroy();
+        break;
+      }
       await fh.write(b);
       done += b.length;
       progress.update(done);
     }
   } catch (e) {
-    const cause = r.failure() ?? (e as NodeJS.ErrnoException);
+    const cause = stalled ?? r.failure() ?? (e as NodeJS.ErrnoException);
     const reason = cause.message === 'aborted' ? 'connection lost' : cause.message;
     throw new Interrupted(`download of ${file} interrupted after ${formatBytes(done)} of ${formatBytes(meta.size)} (${reason})`);
   } finally {
+    clearInterval(watchdog);
     await fh.close();
+  }
+  if (oversize) {
+    fs.rmSync(part, { force: true });
+    throw new Error(
+      `corrupted download of ${file}: the server sent more than the ${formatBytes(meta.size)} it declared; stopped there and deleted the partial file`,
+    );
   }
   if (done < meta.size) {
     throw new Interrupted(

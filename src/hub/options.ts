@@ -18,8 +18,14 @@ export interface HubOptions {
   offline?: boolean;
   /** Progress bar on stderr (default: when stderr is a TTY), false for silence, or a callback. */
   progress?: ProgressSetting;
-  /** Idle timeout per connection in ms (default 10000, like huggingface_hub). */
+  /** Idle timeout per connection in ms (default 10000, like huggingface_hub); a body that brings less than 1 KiB in this time counts as stalled. */
   fetchTimeoutMs?: number;
+  /**
+   * Largest file the hub may declare, in bytes (default $BLIP_ITM_MAX_DOWNLOAD_BYTES or 8 GiB: BLIP's
+   * largest checkpoint, blip-itm-large in float32, is under 2 GB). Config, tokenizer and index files
+   * are held to 16 MiB whatever this says.
+   */
+  maxFileBytes?: number;
 }
 
 /** HubOptions with every default and env var applied. */
@@ -31,8 +37,11 @@ export interface HubSettings {
   offline: boolean;
   progress: ProgressSetting | undefined;
   timeoutMs: number;
+  maxFileBytes: number;
 }
 
+/** Default for HubOptions.maxFileBytes. */
+export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 ** 3;
 const DEFAULT_ENDPOINT = 'https://huggingface.co';
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -41,6 +50,9 @@ export function resolveSettings(opts: HubOptions = {}, env: NodeJS.ProcessEnv = 
   validateRevision(revision);
   const timeoutMs = opts.fetchTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(timeoutMs > 0)) throw new Error(`fetchTimeoutMs must be a positive number, got ${timeoutMs}`);
+  const maxFileBytes = opts.maxFileBytes ?? maxBytesFromEnv(env);
+  if (!(Number.isSafeInteger(maxFileBytes) && maxFileBytes > 0))
+    throw new Error(`maxFileBytes must be a positive whole number, got ${maxFileBytes}`);
   return {
     revision,
     cacheDir: path.resolve(expandHome(opts.cacheDir ?? hubCacheFromEnv(env))),
@@ -49,7 +61,17 @@ export function resolveSettings(opts: HubOptions = {}, env: NodeJS.ProcessEnv = 
     offline: opts.offline ?? isTruthy(env.HF_HUB_OFFLINE),
     progress: opts.progress,
     timeoutMs,
+    maxFileBytes,
   };
+}
+
+function maxBytesFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = nonEmpty(env.BLIP_ITM_MAX_DOWNLOAD_BYTES);
+  if (raw === undefined) return DEFAULT_MAX_FILE_BYTES;
+  const n = Number(raw);
+  if (!(Number.isSafeInteger(n) && n > 0))
+    throw new Error(`BLIP_ITM_MAX_DOWNLOAD_BYTES must be a positive whole number of bytes, got "${raw}"`);
+  return n;
 }
 
 export function expandHome(p: string): string {

@@ -36,7 +36,11 @@ export async function downloadSnapshot(s: HubSettings, repoId: string): Promise<
       if (s.progress !== false) process.stderr.write(`note: ${(e as Error).message.split(';')[0]}; using the cached ${repoId}\n`);
       return dir;
     } catch {
-      throw e;
+      // Nothing usable is cached, so "use the cache" is no advice.
+      const msg = (e as Error).message;
+      const advice = /; (check the network or )?set HF_HUB_OFFLINE=1 to use the cache/;
+      if (!advice.test(msg)) throw e;
+      throw new Error(`${msg.replace(advice, '')}; ${repoId}@${s.revision} is not in the cache ${s.cacheDir} either`, { cause: e });
     }
   }
 }
@@ -47,6 +51,7 @@ async function fetchSnapshot(s: HubSettings, repoId: string, cache: RepoCache): 
     cache,
     repoId,
     progress: s.progress,
+    maxFileBytes: s.maxFileBytes,
   };
   const info = await revisionInfo(ctx, s.revision);
   const where = `${repoId}@${s.revision}`;

@@ -289,11 +289,12 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
   let scans = 0;
   let pos = 2;
   for (;;) {
+    // Only the EOI is missing when a sequential image's scans have covered every component:
+    // libjpeg has all rows then (Pillow too, when its buffering did not ask for more data).
+    const complete = frame !== null && !frame.progressive && frame.components.every((c) => c.quantLatched);
     const m = findMarker(data, pos);
     if (!m) {
-      // Only the EOI is missing when a sequential image's scans have covered every component:
-      // libjpeg has all rows then (Pillow too, when its buffering did not ask for more data).
-      if (frame && !frame.progressive && frame.components.every((c) => c.quantLatched)) break;
+      if (complete) break;
       throw new JpegError('truncated JPEG: no end-of-image marker (the file ends early)');
     }
     pos = m.pos;
@@ -306,6 +307,9 @@ export function decodeJpeg(data: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Jp
     if (code < 0xc0 || code === 0xde || code === 0xdf || (code >= 0xf0 && code <= 0xfd)) {
       throw new JpegError(`corrupt JPEG: unsupported marker FF${hex(code)}`);
     }
+    // A file that ends inside a marker segment after complete image data (a mutated EOI): libjpeg
+    // reads its inserted EOI there and keeps the image, as Pillow does.
+    if (complete && (pos + 2 > data.length || pos + u16(data, pos) > data.length)) break;
     const len = u16(data, pos);
     if (len < 2) throw new JpegError(`corrupt JPEG: marker FF${code.toString(16).toUpperCase()} has length ${len}`);
     const end = pos + len;
@@ -552,10 +556,20 @@ function decodeScan(
   // the frame's first four and appear once (JERR_BAD_COMPONENT_ID).
   if (!ns || ns > 4 || seg.length !== 1 + ns * 2 + 3) throw new JpegError('corrupt JPEG: bad scan header length');
   const comps: Component[] = [];
+  // libjpeg's get_sos looks a scan component up among the frame's first four, skipping frame
+  // positions whose slot in the scan's list is already filled: a scan that lists components
+  // in another order than the frame can then fail to find one (JERR_BAD_COMPONENT_ID).
+  const filled: boolean[] = [];
   for (let i = 0; i < ns; i++) {
     const id = seg[1 + i * 2];
-    const c = frame.components.slice(0, 4).find((x) => x.id === id);
-    if (!c) throw new JpegError(`corrupt JPEG: scan refers to component ${id}, which the frame does not have`);
+    const at = frame.components.slice(0, 4).findIndex((x, ci) => x.id === id && !filled[ci]);
+    if (at < 0) {
+      if (frame.components.slice(0, 4).some((x) => x.id === id))
+        throw new JpegError(`corrupt JPEG: invalid component ID ${id} in SOS (as libjpeg)`);
+      throw new JpegError(`corrupt JPEG: scan refers to component ${id}, which the frame does not have`);
+    }
+    filled[i] = true;
+    const c = frame.components[at];
     if (comps.includes(c)) throw new JpegError(`corrupt JPEG: scan names component ${id} twice`);
     c.dcSel = seg[2 + i * 2] >> 4;
     c.acSel = seg[2 + i * 2] & 15;

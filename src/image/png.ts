@@ -74,6 +74,10 @@ function readChunks(buf: Uint8Array): Chunk[] {
     }
     if (chunks.length === 0 && type !== 'IHDR') throw new PngError('corrupt PNG: the first chunk is not IHDR');
     if (type === 'IEND') break;
+    // libpng and Pillow read the image data as one run of IDAT chunks: another chunk inside it is an error.
+    if (type === 'IDAT' && sawIDAT && chunks[chunks.length - 1].type !== 'IDAT') {
+      throw new PngError(`corrupt PNG: the image data (IDAT) is split by a ${chunks[chunks.length - 1].type} chunk`);
+    }
     if (type === 'IDAT') sawIDAT = true;
     chunks.push({ type, data });
     pos = end;

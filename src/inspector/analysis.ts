@@ -36,7 +36,10 @@ function round<T>(x: T): T {
   return (Array.isArray(x) ? x.map(round) : typeof x === 'number' ? compact(x) : x) as T;
 }
 
-export async function attentionSet(model: BlipItm, image: RawImage, text: string, encToken: boolean): Promise<AttentionSet> {
+/** What attentionSet uses of a model. */
+export type AttentionModel = Pick<BlipItm, 'config' | 'tokenizer' | 'forward'>;
+
+export async function attentionSet(model: AttentionModel, image: RawImage, text: string, encToken: boolean): Promise<AttentionSet> {
   const out = await model.forward([image], [text], { encToken, activations: true });
   try {
     const get = (name: string): tf.Tensor => {

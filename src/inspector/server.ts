@@ -3,8 +3,10 @@ import * as http from 'http';
 import * as os from 'os';
 import { AddressInfo } from 'net';
 import * as path from 'path';
-import { getColormap, isColormapName } from '../pictures/colormap';
-import { InspectorSession, RequestError } from './session';
+import { encodePng } from '../pictures/png';
+import { BlipItm } from '../model/blip-itm';
+import { workerPreparer } from './prepare-worker';
+import { DEFAULT_LIMITS, InspectorLimits, InspectorSession, RequestError } from './session';
 
 export interface ServeOptions {
   /** Address to bind (default 127.0.0.1). */
@@ -20,6 +22,20 @@ export interface RunningInspector {
   close(): Promise<void>;
 }
 
+/**
+ * A session for the Node server: uploads decode in a worker thread, the model is named by its
+ * folder's name (the page needs no path of this machine) or its hub id.
+ */
+export function nodeSession(model: BlipItm, source: string, texts: string[], limits: InspectorLimits = DEFAULT_LIMITS): InspectorSession {
+  const name = fs.existsSync(source) ? path.basename(path.resolve(source)) : source;
+  return new InspectorSession(model, { source: name, backend: model.backend.name }, texts, { limits, prepare: workerPreparer() });
+}
+
+/** Adds an image file named on the command line (the only files the inspector reads). */
+export function addImageFile(session: InspectorSession, file: string): Promise<unknown> {
+  return session.addImage(fs.readFileSync(file), path.basename(file), { trusted: true });
+}
+
 /** The page's files, plain HTML/CSS/ES modules shipped as they are. */
 const PAGE_DIR = path.resolve(__dirname, '../../../src/inspector/page');
 const PAGE_FILES: Record<string, string> = {
@@ -30,11 +46,13 @@ const PAGE_FILES: Record<string, string> = {
   '/api.js': 'api.js',
   '/draw.js': 'draw.js',
   '/views.js': 'views.js',
+  '/favicon.svg': 'favicon.svg',
 };
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.svg': 'image/svg+xml',
 };
 /** JSON request bodies are small (captions and ids). */
 const MAX_JSON_BYTES = 1024 * 1024;
@@ -45,6 +63,8 @@ const SECURITY_HEADERS = {
     "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
+  // A foreign page may not embed our images (and so learn that they exist, or their sizes).
+  'Cross-Origin-Resource-Policy': 'same-origin',
   'Cache-Control': 'no-store',
 };
 
@@ -53,8 +73,14 @@ export function serveInspector(session: InspectorSession, opts: ServeOptions = {
   const host = opts.host ?? '127.0.0.1';
   const server = http.createServer();
   let allowedHosts = new Set<string>();
+  const pngs = new DisplayPngs(session);
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    handle(session, allowedHosts, req, res).catch((e) => {
+    // A client that goes away before its answer: its queued model work is dropped.
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    handle(session, pngs, allowedHosts, req, res, gone.signal).catch((e) => {
       req.resume(); // drain an unread body so the client reads the answer rather than a reset
       sendError(res, e);
     });
@@ -120,24 +146,45 @@ function checkOrigin(allowed: Set<string>, req: http.IncomingMessage): void {
   }
 }
 
-async function handle(session: InspectorSession, allowed: Set<string>, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+/** PNG encodings of the display copies, made once per image and dropped with it. */
+class DisplayPngs {
+  private readonly cache = new Map<number, Buffer>();
+  constructor(private readonly session: InspectorSession) {}
+
+  get(id: number): Buffer {
+    let png = this.cache.get(id);
+    if (!png) {
+      png = encodePng(this.session.display(id));
+      const live = new Set(this.session.imageList().map((i) => i.id));
+      for (const old of this.cache.keys()) if (!live.has(old)) this.cache.delete(old);
+      this.cache.set(id, png);
+    }
+    return png;
+  }
+}
+
+async function handle(
+  session: InspectorSession,
+  pngs: DisplayPngs,
+  allowed: Set<string>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  signal: AbortSignal,
+): Promise<void> {
   checkOrigin(allowed, req);
   const url = new URL(req.url ?? '/', 'http://inspector.invalid');
   const route = `${req.method} ${url.pathname}`;
   const page = PAGE_FILES[url.pathname];
   if (req.method === 'GET' && page) return sendFile(res, page);
   const imageMatch = /^\/api\/images\/(\d+)\.png$/.exec(url.pathname);
-  if (req.method === 'GET' && imageMatch) return send(res, 200, 'image/png', session.displayPng(Number(imageMatch[1])));
+  if (req.method === 'GET' && imageMatch) return send(res, 200, 'image/png', pngs.get(Number(imageMatch[1])));
   switch (route) {
     case 'GET /api/session':
-      return sendJson(res, { model: session.modelInfo, images: session.imageList(), texts: session.texts, limits: session.limits });
+      return sendJson(res, session.info());
     case 'GET /api/status':
-      return sendJson(res, session.queue.status());
-    case 'GET /api/colormap': {
-      const name = url.searchParams.get('name') ?? 'jet';
-      if (!isColormapName(name)) throw new RequestError(400, `unknown colour map "${name}"`);
-      return sendJson(res, { name, lut: Array.from(getColormap(name).lut, (x) => Math.round(x * 255)) });
-    }
+      return sendJson(res, session.status());
+    case 'GET /api/colormap':
+      return sendJson(res, session.colormap(url.searchParams.get('name') ?? 'jet'));
     case 'POST /api/images': {
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared)) session.checkBytes(declared);
@@ -146,22 +193,20 @@ async function handle(session: InspectorSession, allowed: Set<string>, req: http
         String(req.headers['x-image-name'] ?? 'upload')
           .replace(/[^\w.\- ]+/g, '_')
           .slice(0, 100) || 'upload';
-      return sendJson(res, session.addUpload(bytes, name));
+      return sendJson(res, await session.addImage(bytes, name));
     }
     case 'POST /api/score': {
       const body = await readJson(req);
-      return sendJson(res, await session.score(intField(body, 'image'), session.checkTexts(body.texts), body.encToken === true));
+      return sendJson(res, await session.score(intField(body, 'image'), body.texts, body.encToken === true, signal));
     }
     case 'POST /api/gradcam': {
       const body = await readJson(req);
       const layer = body.layer === undefined || body.layer === null ? undefined : intField(body, 'layer');
-      const [text] = session.checkTexts([body.text]);
-      return sendJson(res, await session.gradcam(intField(body, 'image'), text, layer, body.encToken === true));
+      return sendJson(res, await session.gradcam(intField(body, 'image'), body.text, layer, body.encToken === true, signal));
     }
     case 'POST /api/attention': {
       const body = await readJson(req);
-      const [text] = session.checkTexts([body.text]);
-      return sendJson(res, await session.attention(intField(body, 'image'), text, body.encToken === true));
+      return sendJson(res, await session.attention(intField(body, 'image'), body.text, body.encToken === true, signal));
     }
     default:
       throw new RequestError(404, `no such page or API: ${req.method} ${url.pathname}`);

@@ -1,33 +1,25 @@
-import * as fs from 'fs';
-import * as path from 'path';
-import { RawImage, RgbImage, decodeImage } from '../image';
+// Platform-neutral (no Node built-ins): the inspector server (server.ts) and the serverless page
+// (page/api-local.js, through the browser bundle) both run this one session.
+import { getColormap, isColormapName } from '../pictures/colormap';
+import { defaultSelection, meanRows } from '../pictures/tokens';
+import { DEFAULT_MAX_PIXELS } from '../image/limits';
+import { RgbImage } from '../image';
 import { BlipItm, defaultGradcamLayer } from '../model/blip-itm';
 import { ImageEmbedding } from '../model/image-embedding';
-import { fitImage } from '../pictures/explain';
-import { encodePng } from '../pictures/png';
-import { defaultSelection, meanRows } from '../pictures/tokens';
 import { AttentionSet, attentionSet, compact, groupWords } from './analysis';
-import { declaredSize } from './image-size';
-import { SerialQueue } from './queue';
+import { PrepareOptions, PreparedImage, prepareImage } from './prepare';
+import { QueueStatus, SerialQueue } from './queue';
+import { RequestError } from './request-error';
 
-export { groupWords };
-
-/** An error the client caused: sent as this HTTP status with the message. */
-export class RequestError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { RequestError, groupWords };
+export type { PrepareOptions, PreparedImage, QueueStatus };
 
 export interface InspectorLimits {
   /** Largest accepted upload, in bytes. */
   maxUploadBytes: number;
   /** Largest accepted image, in pixels (width x height as the file declares it). */
   maxPixels: number;
-  /** Images kept at once; the oldest upload is dropped past this. */
+  /** Images kept at once; the oldest is dropped past this. */
   maxImages: number;
   /** Captions per request. */
   maxTexts: number;
@@ -47,6 +39,30 @@ export const DEFAULT_LIMITS: InspectorLimits = {
   maxTextLength: 2000,
 };
 
+/** Display copies are at most this many pixels on the longer side. */
+export const DISPLAY_SIDE = 768;
+const ATTENTION_CACHE = 4;
+
+/** What the session uses of a model: the core BlipItm (in the browser, `BlipItm.core`). */
+export type InspectorModel = Pick<
+  BlipItm,
+  'config' | 'tokenizer' | 'processor' | 'encodeImages' | 'match' | 'similarity' | 'gradcam' | 'forward'
+>;
+
+/** Decodes and shrinks an upload. The default runs in the calling thread; the Node server passes a worker's. */
+export interface ImagePreparer {
+  prepare(bytes: Uint8Array, name: string, opts: PrepareOptions): Promise<PreparedImage>;
+  /** Frees what the preparer holds (a worker thread); called by the session's close(). */
+  close?(): Promise<void>;
+}
+
+const inThread: ImagePreparer = { prepare: async (bytes, name, opts) => prepareImage(bytes, name, opts) };
+
+export interface SessionOptions {
+  limits?: InspectorLimits;
+  prepare?: ImagePreparer;
+}
+
 export interface ImageInfo {
   id: number;
   name: string;
@@ -55,10 +71,11 @@ export interface ImageInfo {
 }
 
 interface StoredImage extends ImageInfo {
-  pixels: RawImage;
+  /** At the model's input size: what encodeImages/forward see. */
+  modelInput: RgbImage;
+  /** Longer side at most DISPLAY_SIDE. */
+  display: RgbImage;
   embedding?: ImageEmbedding;
-  /** Display copy, PNG-encoded once. */
-  png?: Buffer;
 }
 
 export interface ScoreResult {
@@ -73,9 +90,13 @@ export interface ScoreResult {
   itc: number[];
 }
 
-export interface WordMap {
+/** A run of token positions with its text: one word (word pieces joined) or the whole caption. */
+export interface WordSpan {
   text: string;
   positions: number[];
+}
+
+export interface WordMap extends WordSpan {
   map: number[];
 }
 
@@ -95,6 +116,16 @@ export interface GradcamView {
   caption: WordMap;
 }
 
+export interface AttentionView extends AttentionSet {
+  image: number;
+  text: string;
+  encToken: boolean;
+  /** Whole words (word pieces joined) and their token positions. */
+  words: WordSpan[];
+  /** The word tokens of the whole caption (no [CLS]/[SEP]). */
+  caption: WordSpan;
+}
+
 export interface ModelInfo {
   source: string;
   backend: string;
@@ -107,34 +138,53 @@ export interface ModelInfo {
   defaultGradcamLayer: number;
 }
 
-/** Display copies are at most this many pixels on the longer side. */
-const DISPLAY_SIDE = 768;
-const ATTENTION_CACHE = 4;
+export interface SessionInfo {
+  model: ModelInfo;
+  images: ImageInfo[];
+  texts: string[];
+  limits: InspectorLimits;
+}
+
+export interface Colormap {
+  name: string;
+  /** 256 RGB triples, 0..255. */
+  lut: number[];
+}
+
+/** The caption's words and its whole-caption span, from the ITM input's tokens. */
+function spans(text: string, tokens: string[]): { words: WordSpan[]; caption: WordSpan } {
+  return { words: groupWords(tokens), caption: { text, positions: defaultSelection(tokens).positions } };
+}
 
 /**
  * The model, the images the user named or uploaded, and every computation the page asks for,
  * run one at a time through a queue. Images are addressed by id only: nothing a request says is
- * ever used as a file path.
+ * ever used as a file path. Each image is kept at the model's input size plus a display copy, so
+ * memory stays bounded whatever size the uploads are.
  */
 export class InspectorSession {
   readonly queue = new SerialQueue();
+  readonly limits: InspectorLimits;
+  private readonly preparer: ImagePreparer;
   private readonly images: StoredImage[] = [];
   private nextId = 0;
   private readonly attentionCache = new Map<string, AttentionSet>();
 
   constructor(
-    readonly model: BlipItm,
-    readonly source: string,
+    readonly model: InspectorModel,
+    /** How the page names the model and its backend (a folder's name, never a path of this machine). */
+    readonly describeModel: { source: string; backend: string },
     readonly texts: string[],
-    readonly limits: InspectorLimits = DEFAULT_LIMITS,
-  ) {}
+    opts: SessionOptions = {},
+  ) {
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
+    this.preparer = opts.prepare ?? inThread;
+  }
 
   get modelInfo(): ModelInfo {
     const { text, vision } = this.model.config;
     return {
-      // A local directory by its name (the page needs no path of this machine), a hub id as it is.
-      source: fs.existsSync(this.source) ? path.basename(path.resolve(this.source)) : this.source,
-      backend: this.model.backend,
+      ...this.describeModel,
       textLayers: text.numHiddenLayers,
       textHeads: text.numAttentionHeads,
       visionLayers: vision.numHiddenLayers,
@@ -145,29 +195,39 @@ export class InspectorSession {
     };
   }
 
+  /** Everything the page needs to start: GET /api/session. */
+  info(): SessionInfo {
+    return { model: this.modelInfo, images: this.imageList(), texts: this.texts, limits: this.limits };
+  }
+
+  status(): QueueStatus {
+    return this.queue.status();
+  }
+
   imageList(): ImageInfo[] {
     return this.images.map(({ id, name, width, height }) => ({ id, name, width, height }));
   }
 
-  /** Adds an image file named on the command line (the only files the inspector reads). */
-  addFile(file: string): ImageInfo {
-    return this.store(decodeImage(file), path.basename(file));
-  }
-
-  /** Adds uploaded bytes after checking their size and declared dimensions. */
-  addUpload(bytes: Uint8Array, name: string): ImageInfo {
-    this.checkBytes(bytes.length);
-    const size = declaredSize(bytes);
-    if (!size) throw new RequestError(415, `${name}: not a JPEG or PNG image (or its header is damaged)`);
-    this.checkPixels(size.width, size.height, name);
-    let rgb: RgbImage;
-    try {
-      rgb = decodeImage(bytes, name);
-    } catch (e) {
-      throw new RequestError(422, (e as Error).message);
-    }
-    this.checkPixels(rgb.width, rgb.height, name);
-    return this.store(rgb, name);
+  /**
+   * Adds an encoded JPEG or PNG after checking its size and declared dimensions. `trusted`
+   * (files the user named when starting the inspector) skips the upload limits.
+   */
+  async addImage(bytes: Uint8Array, name: string, opts: { trusted?: boolean } = {}): Promise<ImageInfo> {
+    if (!opts.trusted) this.checkBytes(bytes.length);
+    const { config } = this.model.processor;
+    const prepared = await this.preparer.prepare(bytes, name, {
+      width: config.width,
+      height: config.height,
+      resample: config.resample,
+      doResize: config.doResize,
+      exifTranspose: this.model.processor.exifTranspose,
+      maxPixels: opts.trusted ? DEFAULT_MAX_PIXELS : this.limits.maxPixels,
+      displaySide: DISPLAY_SIDE,
+    });
+    const image: StoredImage = { id: this.nextId++, name, ...prepared };
+    this.images.push(image);
+    while (this.images.length > this.limits.maxImages) this.images.shift()?.embedding?.dispose();
+    return { id: image.id, name, width: image.width, height: image.height };
   }
 
   checkBytes(length: number): void {
@@ -177,44 +237,25 @@ export class InspectorSession {
     }
   }
 
-  private checkPixels(width: number, height: number, name: string): void {
-    const max = this.limits.maxPixels;
-    if (width * height > max) {
-      throw new RequestError(
-        413,
-        `${name}: ${width}x${height} pixels (${((width * height) / 1e6).toFixed(1)} MP) ` +
-          `is over the inspector's limit of ${(max / 1e6).toFixed(1)} MP; downscale it first`,
-      );
-    }
+  /** Bytes of pixels held for the images (model inputs and display copies). */
+  storedBytes(): number {
+    return this.images.reduce((n, i) => n + i.modelInput.data.byteLength + (i.display === i.modelInput ? 0 : i.display.data.byteLength), 0);
   }
 
-  private store(rgb: RgbImage, name: string): ImageInfo {
-    const image: StoredImage = { id: this.nextId++, name, width: rgb.width, height: rgb.height, pixels: { ...rgb, channels: 3 } };
-    this.images.push(image);
-    while (this.images.length > this.limits.maxImages) {
-      const dropped = this.images.shift();
-      dropped?.embedding?.dispose();
-    }
-    return { id: image.id, name, width: image.width, height: image.height };
-  }
-
-  image(id: unknown): StoredImage {
+  private image(id: unknown): StoredImage {
     const found = this.images.find((i) => i.id === id);
-    if (!found) throw new RequestError(404, `no image with id ${JSON.stringify(id)} (images are chosen by id from /api/session)`);
+    if (!found) throw new RequestError(404, `no image with id ${JSON.stringify(id)} (images are chosen by id from the session)`);
     return found;
   }
 
-  /** The display copy as PNG (longer side at most 768 px). */
-  displayPng(id: number): Buffer {
-    const image = this.image(id);
-    if (!image.png)
-      image.png = encodePng(
-        fitImage(
-          { data: Uint8Array.from(image.pixels.data), width: image.width, height: image.height },
-          Math.min(DISPLAY_SIDE, Math.max(image.width, image.height)),
-        ),
-      );
-    return image.png;
+  /** The display copy (longer side at most DISPLAY_SIDE), upright RGB. */
+  display(id: number): RgbImage {
+    return this.image(id).display;
+  }
+
+  colormap(name: string): Colormap {
+    if (!isColormapName(name)) throw new RequestError(400, `unknown colour map "${name}"`);
+    return { name, lut: Array.from(getColormap(name).lut, (x) => Math.round(x * 255)) };
   }
 
   checkTexts(texts: unknown): string[] {
@@ -228,63 +269,85 @@ export class InspectorSession {
     return texts as string[];
   }
 
+  private checkLayer(layer: unknown): number | undefined {
+    if (layer === undefined || layer === null) return undefined;
+    const layers = this.model.config.text.numHiddenLayers;
+    if (typeof layer !== 'number' || !Number.isInteger(layer) || layer < 0 || layer >= layers) {
+      throw new RequestError(400, `layer ${JSON.stringify(layer)} is out of range: the text encoder has layers 0..${layers - 1}`);
+    }
+    return layer;
+  }
+
   private async embedding(image: StoredImage): Promise<ImageEmbedding> {
-    if (!image.embedding) [image.embedding] = await this.model.encodeImages([image.pixels]);
+    if (!image.embedding) [image.embedding] = await this.model.encodeImages([{ ...image.modelInput, channels: 3 }]);
     return image.embedding;
   }
 
-  score(id: number, texts: string[], encToken: boolean): Promise<ScoreResult> {
+  /** ITM and ITC scores of one image with each text. `signal`: drop the job if the caller gives up while it waits. */
+  score(id: number, texts: unknown, encToken: boolean, signal?: AbortSignal): Promise<ScoreResult> {
     const image = this.image(id);
-    return this.queue.run(`scoring ${texts.length} caption${texts.length === 1 ? '' : 's'}`, async () => {
-      const embedding = await this.embedding(image);
-      const match = await this.model.match([embedding], texts, { encToken });
-      const itc = await this.model.similarity([embedding], texts, { encToken });
-      return { image: id, encToken, texts, probs: match.probs[0], logits: match.logits[0], itc: itc[0] };
-    });
+    const checked = this.checkTexts(texts);
+    const label = `scoring ${checked.length} caption${checked.length === 1 ? '' : 's'}`;
+    return this.queue.run(
+      label,
+      async () => {
+        const embedding = await this.embedding(image);
+        const match = await this.model.match([embedding], checked, { encToken });
+        const itc = await this.model.similarity([embedding], checked, { encToken });
+        return { image: id, encToken, texts: checked, probs: match.probs[0], logits: match.logits[0], itc: itc[0] };
+      },
+      signal,
+    );
   }
 
-  gradcam(id: number, text: string, layer: number | undefined, encToken: boolean): Promise<GradcamView> {
+  gradcam(id: number, text: unknown, layer: unknown, encToken: boolean, signal?: AbortSignal): Promise<GradcamView> {
     const image = this.image(id);
-    const layers = this.model.config.text.numHiddenLayers;
-    if (layer !== undefined && (!Number.isInteger(layer) || layer < 0 || layer >= layers)) {
-      throw new RequestError(400, `layer ${layer} is out of range: the text encoder has layers 0..${layers - 1}`);
-    }
-    return this.queue.run(`Grad-CAM, text layer ${layer ?? defaultGradcamLayer(layers)}`, async () => {
-      const r = await this.model.gradcam(await this.embedding(image), text, { layer, encToken });
-      const maps = r.maps.map((m) => Array.from(m, compact));
-      const selection = defaultSelection(r.tokens);
-      const caption = { text, positions: selection.positions, map: Array.from(meanRows(r.maps, selection.positions), compact) };
-      const words = groupWords(r.tokens).map((w) => ({ ...w, map: Array.from(meanRows(r.maps, w.positions), compact) }));
-      return {
-        image: id,
-        text,
-        encToken,
-        layer: r.layer,
-        grid: r.grid,
-        probability: r.probability,
-        tokens: r.tokens,
-        maps,
-        words,
-        caption,
-      };
-    });
+    const [caption] = this.checkTexts([text]);
+    const checkedLayer = this.checkLayer(layer);
+    const label = `Grad-CAM, text layer ${checkedLayer ?? defaultGradcamLayer(this.model.config.text.numHiddenLayers)}`;
+    return this.queue.run(
+      label,
+      async () => {
+        const r = await this.model.gradcam(await this.embedding(image), caption, { layer: checkedLayer, encToken });
+        const withMap = (s: WordSpan): WordMap => ({ ...s, map: Array.from(meanRows(r.maps, s.positions), compact) });
+        const { words, caption: whole } = spans(caption, r.tokens);
+        return {
+          image: id,
+          text: caption,
+          encToken,
+          layer: r.layer,
+          grid: r.grid,
+          probability: r.probability,
+          tokens: r.tokens,
+          maps: r.maps.map((m) => Array.from(m, compact)),
+          words: words.map(withMap),
+          caption: withMap(whole),
+        };
+      },
+      signal,
+    );
   }
 
-  attention(id: number, text: string, encToken: boolean): Promise<AttentionSet & { image: number; text: string; encToken: boolean }> {
+  attention(id: number, text: unknown, encToken: boolean, signal?: AbortSignal): Promise<AttentionView> {
     const image = this.image(id);
-    const key = JSON.stringify([id, text, encToken]);
-    return this.queue.run('attention maps', async () => {
-      let set = this.attentionCache.get(key);
-      if (!set) {
-        set = await attentionSet(this.model, image.pixels, text, encToken);
-        this.attentionCache.set(key, set);
-        for (const old of this.attentionCache.keys()) {
-          if (this.attentionCache.size <= ATTENTION_CACHE) break;
-          this.attentionCache.delete(old);
+    const [caption] = this.checkTexts([text]);
+    const key = JSON.stringify([id, caption, encToken]);
+    return this.queue.run(
+      'attention maps',
+      async () => {
+        let set = this.attentionCache.get(key);
+        if (!set) {
+          set = await attentionSet(this.model, { ...image.modelInput, channels: 3 }, caption, encToken);
+          this.attentionCache.set(key, set);
+          for (const old of this.attentionCache.keys()) {
+            if (this.attentionCache.size <= ATTENTION_CACHE) break;
+            this.attentionCache.delete(old);
+          }
         }
-      }
-      return { image: id, text, encToken, ...set };
-    });
+        return { image: id, text: caption, encToken, ...set, ...spans(caption, set.tokens) };
+      },
+      signal,
+    );
   }
 
   /** Waits for running work, then frees the cached image embeddings (the model is the caller's). */
@@ -293,6 +356,7 @@ export class InspectorSession {
     for (const image of this.images) image.embedding?.dispose();
     this.images.length = 0;
     this.attentionCache.clear();
+    await this.preparer.close?.();
   }
 }
 

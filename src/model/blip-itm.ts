@@ -2,14 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BlipConfig, imageTokens } from '../config';
 import { textForward } from '../bert/encoder';
 import { itmLogits, matchProbability, textItcEmbeds } from '../heads/heads';
-import { ImageInput, ImageProcessor } from '../image';
+import { ImageProcessor } from '../image';
 import { ForwardOptions, probeForward } from './probe/forward';
 import { BertTokenizer, Encoding } from '../tokenizer';
 import { WeightStore } from '../weights/view';
-import { ImageLike, ModelCore, PixelBatch, loadModelWeights } from './core';
+import { ImageLike, ModelCore, PixelBatch, imageInput, loadModelWeights } from './core';
 import { checkGradcamLayer, gradcam } from './gradcam';
 import { EmbeddingOptions, ImageEmbedding, checkEmbeddingOptions } from './image-embedding';
 import { PairScore, ScoreProgress, dot, groupPairs } from './pairs';
+import { BackendInUse, ImageSource, LoadOptions, ModelParts, ModelSource, installedPlatform, requirePlatform } from './platform';
 import { TextOptions, checkImageList, checkTextOptions, checkTexts, displayTokens, encodingTensors, textChunks } from './text-input';
 
 export type { ForwardOptions } from './probe/forward';
@@ -17,6 +18,7 @@ export type { TextOptions } from './text-input';
 export type { ImageLike, PixelBatch } from './core';
 export type { EmbeddingOptions } from './image-embedding';
 export type { PairScore, ScoreProgress } from './pairs';
+export type { BackendInUse, BackendName, ComputeDType, ImageSource, LoadOptions, LoadProgress, ModelParts, ModelSource } from './platform';
 
 export interface MatchResult {
   /** Match probability softmax(logits)[1], rows = images, columns = texts. */
@@ -49,17 +51,6 @@ export interface GradcamResult {
   maps: Float32Array[];
 }
 
-/** What a model is built from, already read (see BlipItm.fromParts). */
-export interface ModelParts {
-  config: BlipConfig;
-  tokenizer: BertTokenizer;
-  processor: ImageProcessor;
-  /** The checkpoint's tensors. The model takes ownership: its dispose() frees them (also when fromParts fails). */
-  weights: WeightStore;
-  /** Where the parts came from, for messages and `model.dir` (default: the store's origin). */
-  origin?: string;
-}
-
 /**
  * BLIP's demo uses text layer 8 of 12 for Grad-CAM; keep that proportion for other depths, but
  * never the last layer, where only [CLS] reaches the ITM head and every word's map is zero.
@@ -80,8 +71,10 @@ export class BlipItm {
   private constructor(
     private readonly core: ModelCore,
     private readonly store: WeightStore,
+    /** Where the model came from: its directory, URL or hub id. */
     readonly dir: string,
-    readonly backend: string,
+    /** The backend it computes on (one shape on every platform). */
+    readonly backend: BackendInUse,
     /** Checkpoint tensors the model did not use (besides known buffers). */
     readonly unusedWeights: string[],
   ) {}
@@ -96,8 +89,28 @@ export class BlipItm {
     return this.core.processor;
   }
 
-  /** Builds a model from parts already read (Node's BlipItm.load/fromDir read them: src/node/platform.ts). */
-  static fromParts(parts: ModelParts, backend = tf.getBackend()): BlipItm {
+  /**
+   * Loads a model on the platform of the entry point it was imported from. Node: a local
+   * directory or a hub id (fetched once into the Hugging Face cache). Browser: a hub id, a
+   * directory URL or the user's Files. Selects the backend first (options.backend, default 'auto').
+   */
+  static async load(source: ModelSource, opts: LoadOptions = {}): Promise<BlipItm> {
+    const platform = requirePlatform('BlipItm.load');
+    const backend = await platform.selectBackend(opts);
+    return BlipItm.fromParts(await platform.readModel(source, opts), backend);
+  }
+
+  /** Node: loads a local model directory on the backend already selected. The browser has no directories: use load(). */
+  static fromDir(dir: string): BlipItm {
+    const platform = requirePlatform('BlipItm.fromDir');
+    if (!platform.readDir) {
+      throw new Error(`BlipItm.fromDir reads a directory on disk, which the ${platform.name} has not: use BlipItm.load(url or Files)`);
+    }
+    return BlipItm.fromParts(platform.readDir(dir), platform.currentBackend());
+  }
+
+  /** Builds a model from parts already read (what load and fromDir do after reading them). */
+  static fromParts(parts: ModelParts, backend: BackendInUse = currentBackend()): BlipItm {
     const { config, tokenizer, processor, weights: store } = parts;
     const origin = parts.origin ?? store.origin;
     try {
@@ -113,18 +126,22 @@ export class BlipItm {
     } catch (e) {
       store.dispose();
       throw e;
+    } finally {
+      parts.release?.();
     }
   }
 
   /** Encodes images once for reuse with match/similarity/gradcam on this model. The caller disposes the embeddings. */
-  async encodeImages(images: ImageInput[], opts: EmbeddingOptions = {}): Promise<ImageEmbedding[]> {
+  async encodeImages(images: ImageSource[], opts: EmbeddingOptions = {}): Promise<ImageEmbedding[]> {
     this.core.life.check('encodeImages');
     checkImageList(images, 'encodeImages');
     checkEmbeddingOptions(opts, 'encodeImages');
     const out: ImageEmbedding[] = [];
     try {
       for (const image of images) {
-        out.push(await this.core.embedPixels(this.core.pixels([image]), undefined, opts));
+        const input = await imageInput(image);
+        this.core.life.checkStill('encodeImages');
+        out.push(await this.core.embedPixels(this.core.pixels([input]), undefined, opts));
         this.core.life.checkStill('encodeImages');
       }
     } catch (e) {
@@ -285,8 +302,15 @@ export class BlipItm {
    * The probe: every named activation (probe/names) of every image with every text, or with
    * `only` just the named ones. The returned tensors are the caller's to dispose.
    */
-  forward(images: ImageInput[] | PixelBatch, texts: string[] | Encoding, opts: ForwardOptions = {}): Promise<Map<string, tf.Tensor>> {
-    return probeForward(this.core, images, texts, opts);
+  async forward(
+    images: ImageSource[] | PixelBatch,
+    texts: string[] | Encoding,
+    opts: ForwardOptions = {},
+  ): Promise<Map<string, tf.Tensor>> {
+    this.core.life.check('forward');
+    const inputs = Array.isArray(images) ? await Promise.all(images.map(imageInput)) : images;
+    this.core.life.checkStill('forward');
+    return probeForward(this.core, inputs, texts, opts);
   }
 
   /**
@@ -367,4 +391,9 @@ export class BlipItm {
     }
     return { probs, logits };
   }
+}
+
+/** The backend tfjs runs on now, as the platform describes it (or a plain description without one). */
+function currentBackend(): BackendInUse {
+  return installedPlatform()?.currentBackend() ?? { name: tf.getBackend(), dtype: 'float32', threads: 0 };
 }

@@ -10,6 +10,7 @@ import { visionForward } from '../vit/encoder';
 import { WeightView } from '../weights/view';
 import { EmbeddingOptions, ImageEmbedding } from './image-embedding';
 import { ModelLife } from './owner';
+import { ImageSource, installedPlatform, plainImageInput } from './platform';
 import { TextOptions, itmEncoding, tokenizeTexts } from './text-input';
 
 /** Preprocessed pixels, e.g. transformers' `pixel_values`: [B, 3, S, S] row-major. */
@@ -18,7 +19,13 @@ export interface PixelBatch {
   shape: [number, number, number, number];
 }
 
-export type ImageLike = ImageInput | ImageEmbedding;
+export type ImageLike = ImageSource | ImageEmbedding;
+
+/** An image the platform knows as the core's ImageInput (see Platform.imageInput). */
+export function imageInput(image: ImageSource): Promise<ImageInput> {
+  const platform = installedPlatform();
+  return platform ? platform.imageInput(image) : plainImageInput(image, 'core');
+}
 
 /** The model's tensors, named as the checkpoint's top-level prefixes. */
 export interface ModelWeights {
@@ -88,7 +95,9 @@ export class ModelCore {
       image.checkUsableBy(this.life, call);
       return { embedding: image, fresh: false };
     }
-    const embedding = await this.embedPixels(this.pixels([image]));
+    const input = await imageInput(image);
+    this.life.checkStill(call); // the platform's conversion may have awaited
+    const embedding = await this.embedPixels(this.pixels([input]));
     if (this.life.disposed) {
       embedding.dispose();
       this.life.checkStill(call);

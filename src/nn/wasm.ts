@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { wasmHeap } from '../tfjs-internals';
 
 /** Whether the active backend is wasm (whose matMul is fast only for untransposed 2-D products). */
 export function onWasm(): boolean {
@@ -12,21 +13,15 @@ export function onWasm(): boolean {
  * heap. That copy is invisible to autograd: pass `differentiable` where gradients must flow.
  */
 export function unstack0(x: tf.Tensor, differentiable = false): tf.Tensor[] {
-  if (!onWasm() || differentiable || x.dtype !== 'float32') return tf.unstack(x);
+  const backend = wasmHeap();
+  if (!backend || differentiable || x.dtype !== 'float32') return tf.unstack(x);
   const k = x.shape[0];
   const rest = x.shape.slice(1);
   const n = x.size / k;
-  const backend = tf.backend() as unknown as WasmHeap;
   return Array.from({ length: k }, (_, i) => {
     const info = backend.makeOutput(rest, 'float32');
     // Views taken after the allocation, which may have grown (and so replaced) the heap.
     backend.typedArrayFromHeap(info).set(backend.typedArrayFromHeap(x).subarray(i * n, (i + 1) * n));
     return tf.engine().makeTensorFromTensorInfo(info);
   });
-}
-
-/** What unstack0 uses of tfjs-backend-wasm's BackendWasm: allocate an output, view a tensor's bytes in the heap. */
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
 }

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import './tfjs-extras';
 import * as os from 'os';
+import { backendStarted, silenceCpuBanner } from '../tfjs-internals';
 import { WASM_THREADS_MAX, checkWasmThreadsSupported, enableWasmThreads, wasmThreadsInUse } from './wasm-threads';
 import { registerWebGpu, webGpuAdapter } from './webgpu';
 
@@ -36,7 +37,6 @@ export function defaultThreads(): number {
 
 /** Registers tfjs-node-gpu or tfjs-node if one is installed; returns which, or null. */
 function tryNativeBackend(only?: '@tensorflow/tfjs-node-gpu'): string | null {
-  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1'; // hide TensorFlow's start-up info lines
   for (const pkg of only ? [only] : ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
       require(pkg); // registers the 'tensorflow' backend as a side effect
@@ -52,7 +52,7 @@ let nativePackage: string | null = null;
 
 async function startWasm(threads: number, notice: (line: string) => void): Promise<void> {
   require('@tensorflow/tfjs-backend-wasm');
-  const started = 'wasm' in (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
+  const started = backendStarted('wasm');
   if (!started && threads === 1) enableWasmThreads(1);
   if (!started && threads > 1) {
     const unsupported = checkWasmThreadsSupported();
@@ -115,7 +115,7 @@ export async function useBackend(name: BackendName = 'auto', opts: BackendOption
   if (!(await tf.setBackend(name))) throw new Error(`backend "${name}" failed to initialise`);
   await tf.ready();
   // The cpu backend prints a banner recommending tfjs-node on first use; the choice was deliberate.
-  if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  if (name === 'cpu') silenceCpuBanner();
   return tf.getBackend();
 }
 

@@ -1,27 +1,48 @@
 /**
- * Node: BlipItm from a model directory on disk or a hub id (the model itself: src/model).
- *
- * How the Node API keeps its shape while the core stays free of Node built-ins: the core classes
- * (BlipItm, BertTokenizer, ImageProcessor, SafetensorsFile) only build from bytes, text or parts;
- * the modules of src/node add the file-system constructors (`load`, `fromDir`, `open`) as static
- * methods when Node code loads them, and export the result typed with those methods. src/index.ts
- * (the Node entry), the CLI and Node features import from here; the browser bundle never does.
+ * The Node platform: models from a local directory or the Hugging Face hub, the Node backends
+ * (tfjs-node when installed, WebGPU through Dawn, multi-threaded wasm), images from files.
+ * Node entry points (src/index.ts, the CLI) install it with usePlatform(nodePlatform); the
+ * browser bundle never imports this module.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { HubOptions, resolveModel } from '../hub';
+import { ImageInput } from '../image';
 import { BlipItm } from '../model/blip-itm';
+import { BackendInUse, ImageSource, LoadOptions, ModelParts, ModelSource, Platform, plainImageInput } from '../model/platform';
 import { WeightStore } from '../weights/view';
+import { BackendName, backendInfo, useBackend } from './backend';
 import { openCheckpoint } from './checkpoint';
-import { BackendName, useBackend } from './backend';
-import { readConfig } from './read-config';
 import { processorFromDir } from './image';
+import { readConfig } from './read-config';
 import { tokenizerFromDir } from './tokenizer';
 
-export interface LoadOptions extends HubOptions {
-  /** tfjs backend: 'auto' (a hardware GPU via tfjs-node-gpu or WebGPU, else tensorflow, else wasm), 'webgpu', 'tensorflow', 'wasm' or 'cpu'. */
-  backend?: BackendName;
-  /** wasm only: threads of its multi-threaded build (default: every core, at most 8; 1 = the single-threaded build). */
-  threads?: number;
+export type { LoadOptions } from '../model/platform';
+
+/** LoadOptions that only the browser honours. */
+const BROWSER_ONLY = ['cache', 'fetchInit', 'wasmPaths', 'signal'] as const;
+
+function checkNodeOptions(opts: LoadOptions): void {
+  for (const key of BROWSER_ONLY) {
+    if (opts[key] !== undefined) throw new Error(`BlipItm.load: option "${key}" is for the browser; Node has no use for it`);
+  }
+  if (opts.dtype !== undefined && opts.dtype !== 'float32') {
+    throw new Error(`BlipItm.load: dtype "${opts.dtype}" needs the browser's webgl backend; Node computes in float32`);
+  }
+  if (opts.backend === 'webgl')
+    throw new Error('BlipItm.load: backend "webgl" is browser only (Node: auto, webgpu, tensorflow, wasm, cpu)');
+}
+
+function hubOptions(opts: LoadOptions): HubOptions {
+  const { progress } = opts;
+  return {
+    revision: opts.revision,
+    cacheDir: opts.cacheDir,
+    endpoint: opts.endpoint,
+    token: opts.token,
+    offline: opts.offline,
+    fetchTimeoutMs: opts.fetchTimeoutMs,
+    maxFileBytes: opts.maxFileBytes,
+    progress: typeof progress === 'function' ? (e) => progress({ file: e.file, loaded: e.done, total: e.total }) : progress,
+  };
 }
 
 /**
@@ -29,33 +50,43 @@ export interface LoadOptions extends HubOptions {
  * Hugging Face cache) to a model directory. BlipItm.load is this followed by BlipItm.fromDir.
  */
 export async function prepareModelSource(source: string, opts: LoadOptions = {}): Promise<{ dir: string; backend: string }> {
-  const backend = await useBackend(opts.backend ?? 'auto', { threads: opts.threads });
-  const dir = await resolveModel(source, opts);
+  checkNodeOptions(opts);
+  const backend = await useBackend((opts.backend ?? 'auto') as BackendName, { threads: opts.threads });
+  const dir = await resolveModel(source, hubOptions(opts));
   return { dir, backend };
 }
 
-/** Loads a local directory on the backend already selected. */
-export function blipItmFromDir(dir: string, backend = tf.getBackend()): BlipItm {
+/** Reads config, tokenizer, processor and weights of a local model directory. */
+function readDir(dir: string): ModelParts {
   const config = readConfig(dir);
   const tokenizer = tokenizerFromDir(dir, { vocabSize: config.text.vocabSize });
   const processor = processorFromDir(dir);
   const { source, file } = openCheckpoint(dir);
-  try {
-    return BlipItm.fromParts({ config, tokenizer, processor, weights: new WeightStore(source, file), origin: dir }, backend);
-  } finally {
-    source.close();
-  }
+  return { config, tokenizer, processor, weights: new WeightStore(source, file), origin: dir, release: () => source.close() };
 }
 
-/** Loads from a local model directory or a hub id (fetched once into the Hugging Face cache). */
-export async function loadBlipItm(source: string, opts: LoadOptions = {}): Promise<BlipItm> {
-  const { dir, backend } = await prepareModelSource(source, opts);
-  return blipItmFromDir(dir, backend);
+function currentBackend(): BackendInUse {
+  const info = backendInfo();
+  return { name: info.backend, dtype: 'float32', threads: info.threads };
 }
 
-/** The Node entry's BlipItm: the core class plus `load(source)` and `fromDir(dir)`. */
-export const NodeBlipItm: typeof BlipItm & { load: typeof loadBlipItm; fromDir: typeof blipItmFromDir } = Object.assign(BlipItm, {
-  load: loadBlipItm,
-  fromDir: blipItmFromDir,
-});
-export type NodeBlipItm = BlipItm;
+export const nodePlatform: Platform = {
+  name: 'node',
+  async selectBackend(opts: LoadOptions): Promise<BackendInUse> {
+    checkNodeOptions(opts);
+    await useBackend((opts.backend ?? 'auto') as BackendName, { threads: opts.threads });
+    return currentBackend();
+  },
+  currentBackend,
+  async readModel(source: ModelSource, opts: LoadOptions): Promise<ModelParts> {
+    if (typeof source !== 'string') throw new Error('BlipItm.load in Node takes a directory or a hub id (Files are a browser source)');
+    return readDir(await resolveModel(source, hubOptions(opts)));
+  },
+  readDir,
+  imageInput(image: ImageSource): Promise<ImageInput> {
+    return plainImageInput(image, 'node');
+  },
+};
+
+/** The one BlipItm class, under the name Node modules written before the platform split import. */
+export { BlipItm as NodeBlipItm };

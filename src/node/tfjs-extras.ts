@@ -4,7 +4,7 @@
  * blip-itm depends on @tensorflow/tfjs-core and the backends it uses, not on the @tensorflow/tfjs
  * umbrella (layers, converter and data unused). tfjs-core's CommonJS build leaves these two out
  * and its ES modules cannot be loaded by Node, so vendor/tfjs-core-extras.cjs carries them
- * (scripts/vendor-tfjs-extras.mjs). They register on the tfjs-core loaded here, through the
+ * (scripts/codegen/vendor-tfjs-extras.mjs). They register on the tfjs-core loaded here, through the
  * globals tfjs-core keeps; it must load first, hence the import above the require.
  */
 import '@tensorflow/tfjs-core';

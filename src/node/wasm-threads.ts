@@ -31,19 +31,13 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-
-interface PThreadWorker {
-  unref(): void;
-}
-interface EmscriptenModule {
-  PThread?: { runningWorkers: PThreadWorker[]; unusedWorkers: PThreadWorker[] };
-}
+import { TFJS_INTERNALS_VERSION, backendStarted, internalsMismatch, wasmPoolWorkers } from '../tfjs-internals';
 
 let installed = false;
 let wasmBackendThreads = 1;
 
 /** The tfjs-backend-wasm version whose internals (worker script, Blob, PThread) this module was written against. */
-export const WASM_THREADS_TFJS_VERSION = '4.22.0';
+export const WASM_THREADS_TFJS_VERSION = TFJS_INTERNALS_VERSION;
 /** The wasm's own cap on its XNNPACK pool. */
 export const WASM_THREADS_MAX = 8;
 
@@ -55,9 +49,8 @@ export function checkWasmThreadsSupported(): string | null {
   try {
     const pkgFile = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
     const { version } = JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { version: string };
-    if (version !== WASM_THREADS_TFJS_VERSION) {
-      return `@tensorflow/tfjs-backend-wasm is ${version}; the threads workaround needs ${WASM_THREADS_TFJS_VERSION}`;
-    }
+    const mismatch = internalsMismatch('@tensorflow/tfjs-backend-wasm', version) ?? internalsMismatch();
+    if (mismatch) return mismatch;
     const dir = path.join(path.dirname(pkgFile), 'wasm-out');
     for (const f of [
       'tfjs-backend-wasm-threaded-simd.js',
@@ -98,9 +91,8 @@ function materialise(text: string, ext: string): string {
 export function enableWasmThreads(count: number): void {
   if (!Number.isInteger(count) || count < 1) throw new Error(`wasm thread count must be a positive integer, got ${count}`);
   const wasmBackend = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
-  const engine = tf.engine() as unknown as { registry: Record<string, unknown> };
   if (count > WASM_THREADS_MAX) throw new Error(`wasm thread count must be at most ${WASM_THREADS_MAX}, got ${count}`);
-  if ('wasm' in engine.registry) throw new Error('enableWasmThreads must be called before the wasm backend is initialised');
+  if (backendStarted('wasm')) throw new Error('enableWasmThreads must be called before the wasm backend is initialised');
   if (count === 1) {
     wasmBackendThreads = 1;
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
@@ -152,8 +144,7 @@ export function enableWasmThreads(count: number): void {
       } finally {
         osModule.cpus = cpus;
       }
-      const pthread = (backend as unknown as { wasm?: EmscriptenModule }).wasm?.PThread;
-      for (const w of [...(pthread?.runningWorkers ?? []), ...(pthread?.unusedWorkers ?? [])]) w.unref();
+      for (const w of wasmPoolWorkers(backend)) w.unref(); // the pool must not keep the process alive
       return backend;
     },
     2, // tfjs-backend-wasm's own priority

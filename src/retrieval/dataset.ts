@@ -4,7 +4,7 @@ import * as path from 'path';
 import * as lancedb from '@lancedb/lancedb';
 import * as arrow from 'apache-arrow';
 import { fromFloat16Bytes, toFloat16 } from './float16';
-import { Dims, FORMAT_NAME, IndexEntry, IndexMeta, StatesStorage, statesRowBytes } from './schema';
+import { Dims, FORMAT_NAME, FORMAT_VERSION, IndexEntry, IndexMeta, StatesStorage, statesRowBytes } from './schema';
 
 /**
  * The LanceDB side of the image index (layout in FORMAT.md): one table, `images`, one row per
@@ -45,9 +45,13 @@ function schemaFor(meta: IndexMeta): arrow.Schema {
   );
 }
 
-/** A row's checksum: sha256 over the source file's hash and the stored bytes. */
-function checksum(kind: 'vector' | 'states', fileSha: string, bytes: Uint8Array): string {
-  return crypto.createHash('sha256').update(`${kind} ${fileSha}\n`).update(bytes).digest('hex');
+/**
+ * A row's checksum: sha256 over every column a result is built from (path, size, mtime, file
+ * hash, run) and the stored bytes, so a flipped bit in a path is caught like one in a vector.
+ */
+function checksum(kind: 'vector' | 'states', e: IndexEntry, bytes: Uint8Array): string {
+  const fields = JSON.stringify([e.path, e.size, e.mtimeMs, e.sha256, e.run]);
+  return crypto.createHash('sha256').update(`${kind} ${fields}\n`).update(bytes).digest('hex');
 }
 
 function bytesOf(a: Float32Array | Uint16Array): Uint8Array {
@@ -217,7 +221,7 @@ export class Dataset {
       const bytes = states.get(i) as Uint8Array;
       if (models.get(i) !== this.meta.model.fingerprint) throw this.corrupt(e.path, 'a row made by another model');
       if (bytes.length !== want) throw this.corrupt(e.path, `states of ${bytes.length} bytes, expected ${want}`);
-      if (checksum('states', e.sha256, bytes) !== sums.get(i)) throw this.corrupt(e.path, 'checksum mismatch in its image states');
+      if (checksum('states', e, bytes) !== sums.get(i)) throw this.corrupt(e.path, 'checksum mismatch in its image states');
       const copy = new Uint8Array(bytes); // aligned, owned
       const decoded =
         this.meta.states === 'float16' ? fromFloat16Bytes(copy, want / 2, this.uri) : new Float32Array(copy.buffer, 0, want / 4);
@@ -236,8 +240,8 @@ export class Dataset {
       sha256: r.sha256,
       vector: Array.from(r.vector),
       states: Buffer.from(r.states.buffer, r.states.byteOffset, r.states.byteLength),
-      vector_sum: checksum('vector', r.sha256, bytesOf(r.vector)),
-      states_sum: checksum('states', r.sha256, r.states),
+      vector_sum: checksum('vector', r, bytesOf(r.vector)),
+      states_sum: checksum('states', r, r.states),
       model: fp,
       run: r.run,
     }));
@@ -283,6 +287,7 @@ export class Dataset {
 
   private vectorsOf(t: arrow.Table): { entries: IndexEntry[]; vectors: Float32Array[] } {
     const cols = ['path', 'size', 'mtime_ms', 'sha256', 'run'].map((c) => t.getChild(c) as arrow.Vector);
+    if (t.numRows === 0) return { entries: [], vectors: [] };
     const vec = t.getChild('vector') as arrow.Vector;
     const sums = t.getChild('vector_sum') as arrow.Vector;
     const entries: IndexEntry[] = [];
@@ -297,7 +302,7 @@ export class Dataset {
       };
       const v = vectors[i];
       if (v.length !== this.dims.embed) throw this.corrupt(e.path, `a vector of ${v.length} values, expected ${this.dims.embed}`);
-      if (checksum('vector', e.sha256, bytesOf(v)) !== sums.get(i)) throw this.corrupt(e.path, 'checksum mismatch in its ITC vector');
+      if (checksum('vector', e, bytesOf(v)) !== sums.get(i)) throw this.corrupt(e.path, 'checksum mismatch in its ITC vector');
       entries.push(e);
     }
     return { entries, vectors };
@@ -342,5 +347,10 @@ async function readMeta(uri: string, table: lancedb.Table): Promise<IndexMeta> {
   }
   const meta = raw ? (JSON.parse(raw) as IndexMeta) : null;
   if (!meta || meta.format !== FORMAT_NAME) throw new Error(`${uri}: the table ${TABLE} is not a blip-itm image index`);
+  if (meta.version !== FORMAT_VERSION) {
+    throw new Error(
+      `${uri}: an image index in format version ${meta.version}; this blip-itm reads version ${FORMAT_VERSION}: rebuild it with blip-itm index --rebuild`,
+    );
+  }
   return meta;
 }

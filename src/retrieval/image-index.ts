@@ -107,6 +107,12 @@ export class ImageIndex {
     return (await this.entries()).length;
   }
 
+  /** Throws one line when the index holds no image (a search would have nothing to rank). */
+  async requireImages(): Promise<void> {
+    this.checkOpen();
+    if ((await this.dataset.count()) === 0) throw new Error(`${this.uri}: the index holds no images (add some with blip-itm index)`);
+  }
+
   /** Whether searches go through the ANN vector index. */
   async approximate(): Promise<boolean> {
     this.checkOpen();
@@ -152,6 +158,7 @@ export class ImageIndex {
   async search(model: BlipItm, query: string, opts: SearchOptions = {}): Promise<SearchHit[]> {
     const { rerank, topK, order } = counts(opts);
     this.checkModel(model);
+    await this.requireImages();
     const [q] = await model.encodeTexts([query], opts);
     const cands = await this.shortlist(q, rerank === 0 ? topK : rerank, opts);
     let ranked: Scored[];

@@ -5,8 +5,11 @@
  */
 
 export const FORMAT_NAME = 'blip-itm-image-index';
-/** Version 1 was our own file format (manifest.json + raw data files), retired for LanceDB. */
-export const FORMAT_VERSION = 2;
+/**
+ * Version 1 was our own file format (manifest.json + raw data files), retired for LanceDB;
+ * version 2's row checksums covered the file hash and features but not the path.
+ */
+export const FORMAT_VERSION = 3;
 
 export type StatesStorage = 'float32' | 'float16';
 export const STATES_STORAGES: readonly StatesStorage[] = ['float32', 'float16'];

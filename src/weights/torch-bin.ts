@@ -42,7 +42,11 @@ const REBUILD_FUNCTIONS = new Set([
 /** Legacy (pre-1.6) torch.save streams start with protocol 2 and this LONG1 magic number. */
 const LEGACY_MAGIC = Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]);
 
-const MAX_PICKLE_BYTES = 512 * 1024 * 1024;
+/**
+ * data.pkl of a BERT/ViT state dict is tens of KB (about 200 bytes a tensor): 16 MB is far past
+ * any real one, and bounds what a deflate bomb can cost (pure-JS inflate runs at ~10 MB/s on it).
+ */
+const MAX_PICKLE_BYTES = 16 * 1024 * 1024;
 /** Typed arrays beyond this are not worth attempting: far past any tensor in these models. */
 const MAX_READ_ELEMENTS = 2 ** 31 - 1;
 

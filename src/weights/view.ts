@@ -1,32 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { tensorflowSharesMemory, uploadNow, wasmHeap } from '../tfjs-internals';
 import { RawTensor, TensorSource, numel, shapeString } from './raw-tensor';
 
 /** A source that can read a stored float32 tensor's bytes into a caller's buffer. */
 interface DirectReader { readInto(key: string, target: Uint8Array): void }
 
-/** The two wasm-backend methods the direct load uses (tfjs-backend-wasm's BackendWasm). */
-interface WasmBackendInternals {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-}
-
-/**
+/*
  * How tfjs-node and tfjs-backend-webgpu move a written tensor's values into their own memory
  * (TensorFlow's allocator, a GPU buffer) and then drop the JS array: tfjs-node on a tensor's first
- * use as an op input (getInputTensorIds), webgpu on its first upload (uploadToGPU). Calling that
- * right after the write lets one scratch array carry every weight.
+ * use as an op input, webgpu on its first upload. Calling that right after the write (uploadNow)
+ * lets one scratch array carry every weight.
  */
-interface UploadingBackend {
-  getInputTensorIds?(tensors: tf.Tensor[]): number[];
-  uploadToGPU?(dataId: object): void;
-}
-
-/** tfjs-node internals for the alignment probe below. */
-interface NodeBackendInternals {
-  getInputTensorIds(tensors: tf.Tensor[]): number[];
-  binding: { tensorDataSync(id: number): Float32Array };
-  tensorMap: { get(dataId: object): { id: number } };
-}
 
 /**
  * A new zeroed array of `count` floats whose memory TensorFlow will adopt as the tensor's own.
@@ -37,32 +21,11 @@ interface NodeBackendInternals {
  * TensorFlow copies and the array is garbage after the upload.
  */
 function tensorflowAdoptableArray(count: number): Float32Array {
-  const backend = tf.backend() as unknown as NodeBackendInternals;
   const buffer = new Float32Array(count + 16);
   for (let offset = 0; offset < 16; offset += 4) {
-    const probe = buffer.subarray(offset, offset + 1);
-    const t = tf.tensor(probe, [1]);
-    try {
-      backend.getInputTensorIds([t]);
-      probe[0] = 1;
-      const seen = backend.binding.tensorDataSync(backend.tensorMap.get(t.dataId).id)[0];
-      probe[0] = 0;
-      if (seen === 1) return buffer.subarray(offset, offset + count);
-    } finally {
-      t.dispose();
-    }
+    if (tensorflowSharesMemory(buffer.subarray(offset, offset + 1))) return buffer.subarray(offset, offset + count);
   }
   return buffer.subarray(0, count);
-}
-
-/** Uploads `t` (just written from a host array) into the backend's memory now; false if this backend cannot. */
-function uploadNow(t: tf.Tensor): boolean {
-  const backend = tf.backend() as unknown as UploadingBackend;
-  const name = tf.getBackend();
-  if (name === 'tensorflow' && typeof backend.getInputTensorIds === 'function') backend.getInputTensorIds([t]);
-  else if (name === 'webgpu' && typeof backend.uploadToGPU === 'function') backend.uploadToGPU(t.dataId);
-  else return false;
-  return true;
 }
 
 /**
@@ -145,7 +108,8 @@ export class WeightStore {
     const src = this.source as TensorSource & Partial<DirectReader>;
     if (tf.getBackend() !== 'wasm' || typeof src.readInto !== 'function' || !src.has(key) || src.storedDType(key) !== 'F32') return null;
     this.checkShape(key, expected);
-    const backend = tf.backend() as unknown as WasmBackendInternals;
+    const backend = wasmHeap();
+    if (!backend) return null;
     const info = backend.makeOutput([...as], 'float32');
     const t = tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor;
     try {

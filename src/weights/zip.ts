@@ -27,6 +27,10 @@ const EOCD_SIZE = 22;
 const MAX_COMMENT = 0xffff;
 /** Cap on the central directory we are willing to read (torch archives have ~1 entry per tensor). */
 const MAX_CENTRAL_DIR_BYTES = 256 * 1024 * 1024;
+/** torch.save stores members uncompressed; a deflated one (data.pkl of another writer) is held whole, so it is kept small. */
+const MAX_DEFLATED_BYTES = 128 * 1024 * 1024;
+/** Deflate expands at most 1032:1; a member declaring more than that of its compressed size is a lie. */
+const MAX_DEFLATE_RATIO = 1032;
 
 /** Thrown for anything wrong with the archive itself; messages start with the file path. */
 export class ZipFormatError extends Error {}
@@ -166,6 +170,10 @@ export class ZipReader {
     if (e.flags & 0x1) fail('is encrypted');
     if (e.method !== 0 && e.method !== 8) fail(`uses compression method ${e.method} (only stored and deflate are supported)`);
     if (e.method === 0 && e.compressedSize !== e.size) fail(`stored entry has compressed size ${e.compressedSize} != size ${e.size}`);
+    if (e.method === 8 && e.size > MAX_DEFLATED_BYTES) fail(`deflated entry of ${e.size} bytes is implausibly large (torch stores tensors uncompressed)`);
+    if (e.method === 8 && e.size > e.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+      fail(`declares ${e.size} bytes from ${e.compressedSize} compressed, more than deflate can produce`);
+    }
     const h = Buffer.alloc(30);
     readFully(this.bytes, h, e.localHeaderOffset, this.file, `the local header of ${e.name}`);
     if (h.readUInt32LE(0) !== SIG_LOCAL) fail(`bad local header signature at ${e.localHeaderOffset}`);

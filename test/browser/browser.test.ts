@@ -4,7 +4,7 @@ import type { Browser, Page } from 'puppeteer-core';
 import { compareTensors, formatDiffs } from '../../src/parity/compare';
 import { RawTensor } from '../../src/weights/raw-tensor';
 import { reference } from '../helpers/fixtures';
-import { launch, missingBrowser, openHarness } from './chromium';
+import { launch, openHarness, requireBrowser } from './chromium';
 import { StaticServer, startServer } from './static-server';
 
 /**
@@ -91,12 +91,7 @@ describe('browser: dist/browser/blip-itm.js in headless Chromium', function () {
   let browser: Browser;
 
   before(async function () {
-    const missing = missingBrowser(BUNDLE);
-    if (missing) {
-      if (process.env.CI === 'true') throw new Error(`browser tests cannot run in CI: ${missing}`);
-      console.log(`      skipped (not in CI): ${missing}`);
-      this.skip();
-    }
+    requireBrowser(this, BUNDLE);
     server = await startServer();
     browser = await launch();
   });

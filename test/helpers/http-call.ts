@@ -7,13 +7,17 @@ export interface HttpReply {
   json: () => Record<string, unknown>;
 }
 
-/** One HTTP request with full control of the headers (fetch forbids setting Host). */
+/**
+ * One HTTP request with full control of the headers (fetch forbids setting Host), on its own
+ * connection: a kept-alive socket that the server closes after its idle timeout, just as the
+ * next request reuses it, fails with ECONNRESET (seen when a test pauses for a slow model call).
+ */
 export function httpCall(
   url: string,
   opts: { method?: string; headers?: Record<string, string>; body?: Uint8Array | string } = {},
 ): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

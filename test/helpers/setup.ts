@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { usePlatform } from '../../src/model/platform';
+import { nodePlatform } from '../../src/node/platform';
 import { requestedBackend, selectRequestedBackend } from './backend';
 import { removeTempDirs } from './tmp';
 
@@ -9,6 +11,7 @@ import { removeTempDirs } from './tmp';
  */
 export const mochaHooks = {
   async beforeAll(): Promise<void> {
+    usePlatform(nodePlatform); // what the Node entry (src/index.ts) does; tests import modules directly
     await selectRequestedBackend();
   },
   async beforeEach(): Promise<void> {

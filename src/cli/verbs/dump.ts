@@ -70,7 +70,7 @@ export const dump: Command = {
         pairs: 'image-major',
         enc_token: args.flag('enc-token') ? 'True' : 'False',
         producer: 'blip-itm',
-        backend: model.backend,
+        backend: model.backend.name,
       };
       status.stage(`writing ${out}…`);
       const raw = await toRaw(tensors);

@@ -1,6 +1,5 @@
 import * as fs from 'fs';
-import { InspectorSession } from '../../inspector/session';
-import { serveInspector } from '../../inspector/server';
+import { addImageFile, nodeSession, serveInspector } from '../../inspector/server';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { loadModel, modelSource, textsFrom } from '../inputs';
 
@@ -36,9 +35,9 @@ export const inspect: Command = {
     }
     const texts = textsFrom(args);
     const model = await loadModel(args);
-    const session = new InspectorSession(model, modelSource(args), texts);
+    const session = nodeSession(model, modelSource(args), texts);
     try {
-      for (const image of images) session.addFile(image);
+      for (const image of images) await addImageFile(session, image);
       const running = await serveInspector(session, { host, port });
       process.stdout.write(`${running.url}\n`);
       if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {

@@ -67,6 +67,7 @@ export const search: Command = {
     const opts = retrievalOptions(args, 'search');
     const index = await ImageIndex.open(dir); // before loading the model: a bad index fails fast
     try {
+      await index.requireImages();
       const model = await loadModel(args);
       try {
         const hits = await index.search(model, query, opts);

@@ -1,68 +1,120 @@
-// The page's only door to the model. Every call the page makes goes through here, so a build that
-// runs the model in the browser can replace this one module (same functions, same result shapes).
+// @ts-check
+// The page's only door to the model: an InspectorSession (src/inspector/session.ts), reached over
+// HTTP from the inspector server, or run in this page by api-local.js. Both answer with the same
+// shapes (the session's types), and both report progress through the queue's status.
 
-/** @typedef {{running: string|null, elapsedMs: number, waiting: number}} QueueStatus */
+/** @typedef {import('../session').SessionInfo} SessionInfo */
+/** @typedef {import('../session').QueueStatus} QueueStatus */
+/** @typedef {import('../session').ImageInfo} ImageInfo */
+/** @typedef {import('../session').ScoreResult} ScoreResult */
+/** @typedef {import('../session').GradcamView} GradcamView */
+/** @typedef {import('../session').AttentionView} AttentionView */
+/** @typedef {import('../session').Colormap} Colormap */
+
+/**
+ * What a back end answers; every call may reject with an Error whose message the page shows.
+ * @typedef {object} Backend
+ * @property {() => Promise<SessionInfo>} session
+ * @property {() => Promise<QueueStatus>} status
+ * @property {(name: string) => Promise<Colormap>} colormap
+ * @property {(id: number) => string} imageUrl a URL for an <img>: the display copy, upright RGB
+ * @property {(file: File) => Promise<ImageInfo>} upload
+ * @property {(image: number, texts: string[], encToken: boolean) => Promise<ScoreResult>} score
+ * @property {(image: number, text: string, layer: number | undefined, encToken: boolean) => Promise<GradcamView>} gradcam
+ * @property {(image: number, text: string, encToken: boolean) => Promise<AttentionView>} attention
+ */
 
 /**
  * Serverless when the page says so (?model=<url or hub id>, or ?serverless) or when it is the
  * static copy that `npm run build` writes to dist/browser/inspector/ (marked by a meta tag there,
- * so no request probes for a server): then api-local.js runs the model in this page and answers
- * every call below with the same shapes.
+ * so no request probes for a server): then api-local.js runs the session in this page.
  */
 function serverless() {
   const params = new URLSearchParams(location.search);
   if (params.has('model') || params.has('serverless')) return true;
   return document.querySelector('meta[name="blip-itm-inspector"]')?.getAttribute('content') === 'serverless';
 }
-const local = serverless() ? await import('./api-local.js') : null;
 
+/**
+ * @param {string} path
+ * @param {unknown} [body] JSON, or a File to upload
+ */
+async function request(path, body) {
+  /** @type {RequestInit} */
+  let init = {};
+  if (body instanceof File) {
+    init = {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream', 'X-Image-Name': body.name.replace(/[^\w.\- ]+/g, '_') },
+      body,
+    };
+  } else if (body !== undefined) {
+    init = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
+  }
+  const res = await fetch(path, init);
+  const data = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
+  if (!res.ok) throw new Error(data.error ?? `${res.status} ${res.statusText}`);
+  return data;
+}
+
+/** @type {Backend} */
+const remote = {
+  session: () => request('/api/session'),
+  status: () => request('/api/status'),
+  colormap: (name) => request(`/api/colormap?name=${encodeURIComponent(name)}`),
+  imageUrl: (id) => `/api/images/${id}.png`,
+  upload: (file) => request('/api/images', file),
+  score: (image, texts, encToken) => request('/api/score', { image, texts, encToken }),
+  gradcam: (image, text, layer, encToken) => request('/api/gradcam', { image, text, layer, encToken }),
+  attention: (image, text, encToken) => request('/api/attention', { image, text, encToken }),
+};
+
+/** @type {Backend} */
+const backend = serverless() ? (await import('./api-local.js')).local : remote;
+
+/** @type {Set<(busy: boolean, status: QueueStatus | null) => void>} */
 const listeners = new Set();
 let pending = 0;
+/** @type {ReturnType<typeof setInterval> | null} */
 let poll = null;
 
-/** Calls `fn(busy, status)` whenever work starts, progresses or ends. */
+/**
+ * Calls `fn(busy, status)` whenever work starts, progresses or ends.
+ * @param {(busy: boolean, status: QueueStatus | null) => void} fn
+ */
 export function onProgress(fn) {
-  if (local) return local.onProgress(fn);
   listeners.add(fn);
 }
 
+/** @param {QueueStatus | null} status */
 function notify(status) {
   for (const fn of listeners) fn(pending > 0, status);
 }
 
 async function pollStatus() {
   try {
-    const res = await fetch('/api/status');
-    if (res.ok && pending > 0) notify(await res.json());
+    const status = await backend.status();
+    if (pending > 0) notify(status);
   } catch {
-    // the next poll or the request itself reports a dead server
+    // the next poll or the call itself reports a dead server
   }
 }
 
-async function request(path, body) {
+/**
+ * Runs one call with the progress line shown until it ends.
+ * @template T
+ * @param {() => Promise<T>} call
+ * @returns {Promise<T>}
+ */
+async function tracked(call) {
   pending++;
   notify(null);
-  if (!poll) poll = setInterval(pollStatus, 250);
+  poll ??= setInterval(pollStatus, 250);
   try {
-    const res = await fetch(
-      path,
-      body === undefined
-        ? {}
-        : {
-            method: 'POST',
-            headers: {
-              'Content-Type': body instanceof Blob ? 'application/octet-stream' : 'application/json',
-              ...(body instanceof File ? { 'X-Image-Name': body.name.replace(/[^\w.\- ]+/g, '_') } : {}),
-            },
-            body: body instanceof Blob ? body : JSON.stringify(body),
-          },
-    );
-    const data = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
-    if (!res.ok) throw new Error(data.error ?? `${res.status} ${res.statusText}`);
-    return data;
+    return await call();
   } finally {
     pending--;
-    if (pending === 0) {
+    if (pending === 0 && poll) {
       clearInterval(poll);
       poll = null;
     }
@@ -70,44 +122,17 @@ async function request(path, body) {
   }
 }
 
-/** { model, images: [{id, name, width, height}], texts, limits } */
-export function session() {
-  if (local) return local.session();
-  return request('/api/session');
-}
-
-/** { name, lut: 768 numbers 0..255 } */
-export function colormap(name) {
-  if (local) return local.colormap(name);
-  return request(`/api/colormap?name=${encodeURIComponent(name)}`);
-}
-
-/** A URL the page can put in an <img>: the image as the model sees it (upright RGB). */
-export function imageUrl(id) {
-  if (local) return local.imageUrl(id);
-  return `/api/images/${id}.png`;
-}
-
-/** Uploads a File; resolves to {id, name, width, height}. */
-export function upload(file) {
-  if (local) return local.upload(file);
-  return request('/api/images', file);
-}
-
-/** { probs, logits, itc } per text. */
-export function score(image, texts, encToken) {
-  if (local) return local.score(image, texts, encToken);
-  return request('/api/score', { image, texts, encToken });
-}
-
-/** { layer, grid, probability, tokens, maps, words, caption } */
-export function gradcam(image, text, layer, encToken) {
-  if (local) return local.gradcam(image, text, layer, encToken);
-  return request('/api/gradcam', { image, text, layer, encToken });
-}
-
-/** { tokens, probability, grid, cross, textSelf, vision, rollout } */
-export function attention(image, text, encToken) {
-  if (local) return local.attention(image, text, encToken);
-  return request('/api/attention', { image, text, encToken });
-}
+/** @returns {Promise<SessionInfo>} the model, the images, the preloaded captions and the limits */
+export const session = () => backend.session();
+/** @param {string} name */
+export const colormap = (name) => tracked(() => backend.colormap(name));
+/** @param {number} id */
+export const imageUrl = (id) => backend.imageUrl(id);
+/** @param {File} file */
+export const upload = (file) => tracked(() => backend.upload(file));
+/** @type {Backend['score']} */
+export const score = (image, texts, encToken) => tracked(() => backend.score(image, texts, encToken));
+/** @type {Backend['gradcam']} */
+export const gradcam = (image, text, layer, encToken) => tracked(() => backend.gradcam(image, text, layer, encToken));
+/** @type {Backend['attention']} */
+export const attention = (image, text, encToken) => tracked(() => backend.attention(image, text, encToken));

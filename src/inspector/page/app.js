@@ -1,11 +1,27 @@
+// @ts-check
 // The inspector page: state, controls and views. Data comes only from api.js; pictures from draw.js.
 import * as api from './api.js';
 import { drawColourbar, drawMatrix, drawOverlay, fitCanvas } from './draw.js';
 import { picture, wordSelections } from './views.js';
 
-const $ = (id) => document.getElementById(id);
+/** @typedef {import('./views.js').ViewName} ViewName */
+/** @typedef {import('./views.js').Head} Head */
+/** @typedef {import('./views.js').Selection} Selection */
+/** @typedef {import('./api.js').GradcamView} GradcamView */
+/** @typedef {import('./api.js').AttentionView} AttentionView */
+/** @typedef {GradcamView | AttentionView} ViewData */
+
+/** @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+/** @param {string} id */
+const canvasEl = (id) => /** @type {HTMLCanvasElement} */ ($(id));
+/** @param {string} id */
+const selectEl = (id) => /** @type {HTMLSelectElement} */ ($(id));
+/** @param {string} id */
+const inputEl = (id) => /** @type {HTMLInputElement} */ ($(id));
 const MAIN_SIDE = 448;
 const THUMB_SIDE = 72;
+/** @type {Record<ViewName, { layers: 'text' | 'vision', heads: boolean, tokens: boolean }>} */
 const VIEWS = {
   gradcam: { layers: 'text', heads: false, tokens: true },
   cross: { layers: 'text', heads: true, tokens: true },
@@ -13,6 +29,29 @@ const VIEWS = {
   text: { layers: 'text', heads: true, tokens: false },
 };
 
+/**
+ * @typedef {object} Shown what the main picture shows (window.inspector.shown, and Save JSON)
+ * @property {ViewName} view
+ * @property {number} layer
+ * @property {Head} head
+ * @property {Selection | null} selection
+ * @property {string[]} tokens
+ * @property {number[][]} [matrix]
+ * @property {number} [grid]
+ * @property {number[]} [map]
+ */
+/** @typedef {{ index: number, text: string, prob: number, logitNo: number, logitYes: number, itc: number }} Row */
+/** @typedef {'index' | 'text' | 'prob' | 'logitNo' | 'logitYes' | 'itc'} SortKey */
+
+/**
+ * @type {{
+ *   info: import('./api.js').SessionInfo['model'] | null, images: import('./api.js').ImageInfo[], image: number | null,
+ *   imageEl: HTMLImageElement | null, texts: string[], encToken: boolean, scores: import('./api.js').ScoreResult | null,
+ *   sort: { key: SortKey, dir: number }, caption: number, view: ViewName, layer: Record<ViewName, number>,
+ *   head: Record<ViewName, Head>, token: Selection | null, hover: Selection | null, lut: number[] | null, alpha: number,
+ *   redraws: number, shown: Shown | null, renderSeq: number, gradcams: Map<string, GradcamView>, attentions: Map<string, AttentionView>,
+ * }}
+ */
 const state = {
   info: null,
   images: [],
@@ -24,8 +63,8 @@ const state = {
   sort: { key: 'index', dir: 1 },
   caption: 0,
   view: 'gradcam',
-  layer: {},
-  head: { cross: 'mean', vision: 'mean', text: 'mean' },
+  layer: { gradcam: 0, cross: 0, vision: 0, text: 0 },
+  head: { gradcam: 'mean', cross: 'mean', vision: 'mean', text: 'mean' },
   /** Pinned token selection {label, positions} or null for the whole caption. */
   token: null,
   /** Selection under the mouse, shown while hovering. */
@@ -39,7 +78,7 @@ const state = {
   attentions: new Map(),
 };
 // For tests and the curious: how many times the main picture was drawn.
-window.inspector = {
+/** @type {Window & { inspector?: { redraws: number, shown: Shown | null } }} */ (window).inspector = {
   get redraws() {
     return state.redraws;
   },
@@ -57,9 +96,11 @@ api.onProgress((busy, status) => {
   $('progress-text').textContent = text;
 });
 
-let errorTimer = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let errorTimer;
+/** @param {unknown} e */
 function showError(e) {
-  $('error').textContent = e.message ?? String(e);
+  $('error').textContent = e instanceof Error ? e.message : String(e);
   $('error').hidden = false;
   clearTimeout(errorTimer);
   errorTimer = setTimeout(() => {
@@ -67,6 +108,10 @@ function showError(e) {
   }, 10000);
 }
 
+/**
+ * @param {string} src
+ * @returns {Promise<HTMLImageElement>}
+ */
 function loadImage(src) {
   return new Promise((resolve, reject) => {
     const img = new Image();
@@ -95,17 +140,20 @@ function renderImageList() {
   );
 }
 
+/** @param {number} id */
 async function selectImage(id) {
   state.image = id;
-  state.imageEl = await loadImage(api.imageUrl(id));
-  $('preview').src = state.imageEl.src;
+  const image = await loadImage(api.imageUrl(id));
+  state.imageEl = image;
+  /** @type {HTMLImageElement} */ ($('preview')).src = image.src;
   // The plain image at once; the maps follow when the model has computed them.
-  fitCanvas($('canvas'), state.imageEl, MAIN_SIDE);
-  drawOverlay($('canvas'), state.imageEl, null, 1, state.lut, 0);
+  fitCanvas(canvasEl('canvas'), image, MAIN_SIDE);
+  drawOverlay(canvasEl('canvas'), image, null, 1, state.lut ?? [], 0);
   renderImageList();
   await rescore();
 }
 
+/** @param {File[]} files */
 async function uploadFiles(files) {
   for (const file of files) {
     const info = await api.upload(file);
@@ -128,9 +176,9 @@ function setUpDrop() {
   document.addEventListener('drop', (e) => {
     e.preventDefault();
     zone.classList.remove('over');
-    uploadFiles([...e.dataTransfer.files]).catch(showError);
+    uploadFiles([...(e.dataTransfer?.files ?? [])]).catch(showError);
   });
-  $('file').addEventListener('change', (e) => uploadFiles([...e.target.files]).catch(showError));
+  inputEl('file').addEventListener('change', () => uploadFiles([...(inputEl('file').files ?? [])]).catch(showError));
 }
 
 // ---- scores ------------------------------------------------------------------------------
@@ -143,8 +191,10 @@ async function rescore() {
   await render();
 }
 
+/** @returns {Row[]} the score table's rows in the chosen order */
 function rows() {
   const s = state.scores;
+  if (!s) return [];
   const out = s.texts.map((text, index) => ({
     index,
     text,
@@ -157,6 +207,10 @@ function rows() {
   return out.sort((a, b) => (a[key] < b[key] ? -dir : a[key] > b[key] ? dir : 0));
 }
 
+/**
+ * @param {string} text
+ * @param {string} [className]
+ */
 function cell(text, className) {
   const td = document.createElement('td');
   td.textContent = text;
@@ -165,11 +219,12 @@ function cell(text, className) {
 }
 
 function renderScores() {
-  const body = $('scores').tBodies[0];
+  const table = /** @type {HTMLTableElement} */ ($('scores'));
+  const body = table.tBodies[0];
   body.replaceChildren(
     ...rows().map((r) => {
       const tr = document.createElement('tr');
-      tr.dataset.index = r.index;
+      tr.dataset.index = String(r.index);
       tr.classList.toggle('selected', r.index === state.caption);
       const prob = cell(r.prob.toFixed(4), 'num prob');
       const bar = document.createElement('div');
@@ -193,16 +248,21 @@ function renderScores() {
       return tr;
     }),
   );
-  for (const th of $('scores').tHead.rows[0].cells) {
+  for (const th of headerCells()) {
     th.classList.toggle('sorted-asc', th.dataset.key === state.sort.key && state.sort.dir > 0);
     th.classList.toggle('sorted-desc', th.dataset.key === state.sort.key && state.sort.dir < 0);
   }
 }
 
+function headerCells() {
+  const head = /** @type {HTMLTableElement} */ ($('scores')).tHead;
+  return head ? [...head.rows[0].cells] : [];
+}
+
 function setUpTable() {
-  for (const th of $('scores').tHead.rows[0].cells) {
+  for (const th of headerCells()) {
     th.addEventListener('click', () => {
-      const key = th.dataset.key;
+      const key = /** @type {SortKey} */ (th.dataset.key);
       const numeric = key !== 'text' && key !== 'index';
       state.sort = state.sort.key === key ? { key, dir: -state.sort.dir } : { key, dir: numeric ? -1 : 1 };
       if (state.scores) renderScores();
@@ -216,35 +276,56 @@ function caption() {
   return state.texts[state.caption];
 }
 
-async function gradcamData() {
-  const key = JSON.stringify([state.image, caption(), state.layer.gradcam, state.encToken]);
-  if (!state.gradcams.has(key)) state.gradcams.set(key, await api.gradcam(state.image, caption(), state.layer.gradcam, state.encToken));
-  return state.gradcams.get(key);
-}
-
-async function attentionData() {
-  const key = JSON.stringify([state.image, caption(), state.encToken]);
-  if (!state.attentions.has(key)) {
-    if (state.attentions.size >= 3) state.attentions.delete(state.attentions.keys().next().value);
-    state.attentions.set(key, await api.attention(state.image, caption(), state.encToken));
+/**
+ * @param {number} image
+ * @returns {Promise<GradcamView>}
+ */
+async function gradcamData(image) {
+  const key = JSON.stringify([image, caption(), state.layer.gradcam, state.encToken]);
+  let data = state.gradcams.get(key);
+  if (!data) {
+    data = await api.gradcam(image, caption(), state.layer.gradcam, state.encToken);
+    state.gradcams.set(key, data);
   }
-  return state.attentions.get(key);
+  return data;
 }
 
-function selection(tokens) {
-  const options = wordSelections(tokens);
+/**
+ * @param {number} image
+ * @returns {Promise<AttentionView>}
+ */
+async function attentionData(image) {
+  const key = JSON.stringify([image, caption(), state.encToken]);
+  let data = state.attentions.get(key);
+  if (!data) {
+    const oldest = state.attentions.keys().next();
+    if (state.attentions.size >= 3 && !oldest.done) state.attentions.delete(oldest.value);
+    data = await api.attention(image, caption(), state.encToken);
+    state.attentions.set(key, data);
+  }
+  return data;
+}
+
+/**
+ * The chip under the mouse, else the pinned one, else the whole caption.
+ * @param {ViewData} data
+ */
+function selection(data) {
+  const options = wordSelections(data);
   const pick = state.hover ?? state.token;
   return (pick && options.find((o) => o.label === pick.label && o.positions.join() === pick.positions.join())) ?? options[0];
 }
 
+/** @type {{ key: string, list: { o: Selection, chip: HTMLButtonElement }[] }} */
 let chips = { key: '', list: [] };
 
-function renderChips(tokens) {
-  const key = JSON.stringify(tokens);
+/** @param {ViewData} data */
+function renderChips(data) {
+  const key = JSON.stringify(data.tokens);
   if (chips.key !== key) {
     chips = {
       key,
-      list: wordSelections(tokens).map((o) => {
+      list: wordSelections(data).map((o) => {
         const chip = document.createElement('button');
         chip.className = 'chip';
         chip.textContent = o.label;
@@ -268,9 +349,10 @@ function renderChips(tokens) {
     };
     $('tokens').replaceChildren(...chips.list.map((c) => c.chip));
   }
-  const current = selection(tokens);
+  const current = selection(data);
   for (const { o, chip } of chips.list) {
-    const pinned = state.token ? o.positions.join() === state.token.positions.join() : Boolean(o.caption);
+    const token = state.token;
+    const pinned = token ? o.positions.join() === token.positions.join() : Boolean(o.caption);
     chip.classList.toggle('active', pinned);
     chip.classList.toggle('hover', o.positions.join() === current.positions.join() && !pinned);
   }
@@ -278,20 +360,35 @@ function renderChips(tokens) {
 
 // ---- the views -----------------------------------------------------------------------------
 
+/**
+ * @param {HTMLCanvasElement} canvas
+ * @param {ReturnType<typeof picture>} pic
+ * @param {ViewData} data
+ * @param {number} side
+ * @param {boolean} labels
+ */
 function drawPicture(canvas, pic, data, side, labels) {
+  const lut = state.lut ?? [];
   if (pic.matrix) {
-    drawMatrix(canvas, pic.matrix, data.tokens, state.lut, { side, labels });
-  } else {
+    drawMatrix(canvas, pic.matrix, data.tokens, lut, { side, labels });
+  } else if (state.imageEl) {
     fitCanvas(canvas, state.imageEl, side);
-    drawOverlay(canvas, state.imageEl, pic.map, data.grid, state.lut, state.alpha);
+    drawOverlay(canvas, state.imageEl, pic.map, data.grid, lut, state.alpha);
   }
 }
 
+/**
+ * @param {ViewName} view
+ * @param {ViewData} data
+ * @param {Selection} sel
+ */
 function thumbnailGrid(view, data, sel) {
+  const info = state.info;
+  if (!info) return;
   const thumbs = $('thumbs');
   const items = [];
   if (view === 'gradcam') {
-    const options = wordSelections(data.tokens).filter((o) => !o.special);
+    const options = wordSelections(data).filter((o) => !o.special);
     thumbs.style.gridTemplateColumns = `repeat(auto-fill, ${THUMB_SIDE + 8}px)`;
     for (const o of options) {
       const fig = document.createElement('figure');
@@ -318,13 +415,18 @@ function thumbnailGrid(view, data, sel) {
     thumbs.replaceChildren(...items);
     return;
   }
-  const layers = view === 'vision' ? state.info.visionLayers : state.info.textLayers;
-  const heads = view === 'vision' ? state.info.visionHeads : state.info.textHeads;
-  const columns = [...Array.from({ length: heads }, (_, h) => h), 'mean', ...(view === 'vision' ? ['rollout'] : [])];
+  const layers = view === 'vision' ? info.visionLayers : info.textLayers;
+  const heads = view === 'vision' ? info.visionHeads : info.textHeads;
+  /** @type {Head[]} */
+  const columns = [
+    ...Array.from({ length: heads }, (_, h) => h),
+    'mean',
+    ...(view === 'vision' ? /** @type {Head[]} */ (['rollout']) : []),
+  ];
   const side = Math.max(28, Math.min(THUMB_SIDE, Math.floor(820 / columns.length) - 6));
   thumbs.style.gridTemplateColumns = `auto repeat(${columns.length}, ${side + 4}px)`;
   items.push(document.createElement('span'));
-  for (const c of columns) items.push(label(c === 'mean' ? 'mean' : c === 'rollout' ? 'rollout' : `h${c}`));
+  for (const c of columns) items.push(label(typeof c === 'number' ? `h${c}` : c));
   for (let l = 0; l < layers; l++) {
     items.push(label(`layer ${l}`));
     for (const c of columns) {
@@ -344,6 +446,7 @@ function thumbnailGrid(view, data, sel) {
   thumbs.replaceChildren(...items);
 }
 
+/** @param {string} text */
 function label(text) {
   const span = document.createElement('span');
   span.className = 'label';
@@ -351,6 +454,7 @@ function label(text) {
   return span;
 }
 
+/** @type {ViewData | null} */
 let thumbsFor = null;
 
 /** Draws the current view; a newer call supersedes an older one still waiting for data. */
@@ -358,20 +462,20 @@ async function render() {
   if (state.image === null || !state.texts.length || !state.lut) return;
   const seq = ++state.renderSeq;
   const view = state.view;
-  const data = view === 'gradcam' ? await gradcamData() : await attentionData();
+  const data = view === 'gradcam' ? await gradcamData(state.image) : await attentionData(state.image);
   if (seq !== state.renderSeq) return;
-  const layer = view === 'gradcam' ? data.layer : state.layer[view];
+  const layer = 'layer' in data ? data.layer : state.layer[view];
   const head = state.head[view];
   const showTokens = VIEWS[view].tokens;
   $('tokens').hidden = !showTokens;
-  const sel = selection(data.tokens);
-  if (showTokens) renderChips(data.tokens);
+  const sel = selection(data);
+  if (showTokens) renderChips(data);
   const pic = picture(view, data, layer, head, sel);
-  drawPicture($('canvas'), pic, data, MAIN_SIDE, true);
+  drawPicture(canvasEl('canvas'), pic, data, MAIN_SIDE, true);
   $('legend').hidden = Boolean(pic.matrix);
   state.redraws++;
   $('canvas').dataset.redraws = String(state.redraws);
-  const zero = pic.map && pic.map.every((v) => v === 0);
+  const zero = pic.map?.every((v) => v === 0);
   const zeroNote =
     view === 'gradcam'
       ? ' This map is zero everywhere: Grad-CAM keeps only positive gradients, and in the last text layer only [CLS] reaches the ITM head; pick an earlier layer.'
@@ -398,6 +502,11 @@ async function render() {
 
 // ---- controls ------------------------------------------------------------------------------
 
+/**
+ * @param {HTMLSelectElement} select
+ * @param {(string | number)[]} values
+ * @param {string[]} labels
+ */
 function options(select, values, labels) {
   select.replaceChildren(
     ...values.map((v, i) => Object.assign(document.createElement('option'), { value: String(v), textContent: labels[i] })),
@@ -405,32 +514,42 @@ function options(select, values, labels) {
 }
 
 function syncControls() {
+  const info = state.info;
+  if (!info) return;
   const view = state.view;
   const spec = VIEWS[view];
-  const layers = spec.layers === 'vision' ? state.info.visionLayers : state.info.textLayers;
+  const layers = spec.layers === 'vision' ? info.visionLayers : info.textLayers;
   const layerValues = Array.from({ length: layers }, (_, i) => i);
-  const demo = state.info.defaultGradcamLayer;
+  const demo = info.defaultGradcamLayer;
   options(
-    $('layer'),
+    selectEl('layer'),
     layerValues,
     layerValues.map((l) => (spec.layers === 'text' && l === demo ? `${l} (BLIP demo)` : String(l))),
   );
-  $('layer').value = String(view === 'gradcam' ? state.layer.gradcam : state.layer[view]);
+  selectEl('layer').value = String(state.layer[view]);
   $('head-control').hidden = !spec.heads;
   $('alpha-control').hidden = view === 'text';
   if (spec.heads) {
-    const heads = view === 'vision' ? state.info.visionHeads : state.info.textHeads;
+    const heads = view === 'vision' ? info.visionHeads : info.textHeads;
     const values = ['mean', ...Array.from({ length: heads }, (_, h) => h), ...(view === 'vision' ? ['rollout'] : [])];
     options(
-      $('head'),
+      selectEl('head'),
       values,
       values.map((v) => (v === 'mean' ? 'mean of heads' : v === 'rollout' ? 'rollout from [CLS]' : String(v))),
     );
-    $('head').value = String(state.head[view]);
+    selectEl('head').value = String(state.head[view]);
   }
-  for (const b of $('tabs').children) b.classList.toggle('active', b.dataset.view === view);
+  for (const b of tabs()) b.classList.toggle('active', b.dataset.view === view);
 }
 
+function tabs() {
+  return /** @type {HTMLButtonElement[]} */ ([...$('tabs').children]);
+}
+
+/**
+ * @param {Blob} blob
+ * @param {string} name
+ */
 function download(blob, name) {
   const a = document.createElement('a');
   a.href = URL.createObjectURL(blob);
@@ -439,6 +558,7 @@ function download(blob, name) {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
+/** @param {string} ext */
 function exportName(ext) {
   const s = state.shown;
   const head = s && VIEWS[s.view].heads ? `-h${s.head}` : '';
@@ -446,46 +566,55 @@ function exportName(ext) {
 }
 
 function setUpControls() {
-  $('layer').addEventListener('change', () => {
-    state.layer[state.view] = Number($('layer').value);
+  selectEl('layer').addEventListener('change', () => {
+    state.layer[state.view] = Number(selectEl('layer').value);
     render().catch(showError);
   });
-  $('head').addEventListener('change', () => {
-    const v = $('head').value;
+  selectEl('head').addEventListener('change', () => {
+    const v = selectEl('head').value;
     state.head[state.view] = v === 'mean' || v === 'rollout' ? v : Number(v);
     render().catch(showError);
   });
-  $('alpha').addEventListener('input', () => {
-    state.alpha = Number($('alpha').value);
+  inputEl('alpha').addEventListener('input', () => {
+    state.alpha = Number(inputEl('alpha').value);
     render().catch(showError);
   });
-  $('colormap').addEventListener('change', async () => {
-    state.lut = (await api.colormap($('colormap').value)).lut;
-    drawColourbar($('colourbar'), state.lut);
-    render().catch(showError);
+  selectEl('colormap').addEventListener('change', () => {
+    api
+      .colormap(selectEl('colormap').value)
+      .then(({ lut }) => {
+        state.lut = lut;
+        drawColourbar(canvasEl('colourbar'), lut);
+        return render();
+      })
+      .catch(showError);
   });
-  for (const b of $('tabs').children) {
+  for (const b of tabs()) {
     b.addEventListener('click', () => {
-      state.view = b.dataset.view;
+      state.view = /** @type {ViewName} */ (b.dataset.view);
       state.hover = null;
       syncControls();
       render().catch(showError);
     });
   }
-  $('enc-token').addEventListener('change', () => {
-    state.encToken = $('enc-token').checked;
+  inputEl('enc-token').addEventListener('change', () => {
+    state.encToken = inputEl('enc-token').checked;
     rescore().catch(showError);
   });
   $('score-button').addEventListener('click', () => {
-    state.texts = $('captions')
-      .value.split(/\r?\n/)
+    state.texts = /** @type {HTMLTextAreaElement} */ ($('captions')).value
+      .split(/\r?\n/)
       .map((t) => t.trim())
       .filter((t) => t.length);
     state.caption = 0;
     state.token = null;
     rescore().catch(showError);
   });
-  $('export-png').addEventListener('click', () => $('canvas').toBlob((blob) => download(blob, exportName('png')), 'image/png'));
+  $('export-png').addEventListener('click', () =>
+    canvasEl('canvas').toBlob((blob) => {
+      if (blob) download(blob, exportName('png'));
+    }, 'image/png'),
+  );
   $('export-json').addEventListener('click', () => {
     const image = state.images.find((i) => i.id === state.image);
     const json = {
@@ -516,9 +645,9 @@ async function start() {
   };
   $('model-info').textContent =
     `${s.model.source} · ${s.model.backend} · ViT ${s.model.visionLayers}x${s.model.visionHeads} heads, text ${s.model.textLayers}x${s.model.textHeads} heads, ${s.model.imageSize} px`;
-  $('captions').value = s.texts.join('\n');
+  /** @type {HTMLTextAreaElement} */ ($('captions')).value = s.texts.join('\n');
   state.lut = (await api.colormap('jet')).lut;
-  drawColourbar($('colourbar'), state.lut);
+  drawColourbar(canvasEl('colourbar'), state.lut);
   syncControls();
   renderImageList();
   if (s.images.length) await selectImage(s.images[0].id);

@@ -1,7 +1,13 @@
+// @ts-check
 // Canvas drawing: heat maps over the image (LAVIS getAttMap's blend, alpha * m^0.7), and
 // token x token matrices. Colour look-up tables come from the server's colormap.ts.
 
-/** Min-max to [0, 1]; a constant map (Grad-CAM with no positive gradient) becomes zeros. */
+/** @typedef {number[]} Lut 256 RGB triples, 0..255 */
+
+/**
+ * Min-max to [0, 1]; a constant map (Grad-CAM with no positive gradient) becomes zeros.
+ * @param {number[]} map
+ */
 export function normalise(map) {
   let lo = Infinity;
   let hi = -Infinity;
@@ -13,23 +19,48 @@ export function normalise(map) {
   return map.map((v) => (span > 0 ? (v - lo) / span : 0));
 }
 
+/**
+ * Element-wise mean of equally long rows (heads, or the tokens of a word).
+ * @param {number[][]} rows
+ * @returns {number[]}
+ */
 export function mean(rows) {
   const out = new Array(rows[0].length).fill(0);
   for (const row of rows) for (let i = 0; i < out.length; i++) out[i] += row[i] / rows.length;
   return out;
 }
 
+/**
+ * @param {Lut} lut
+ * @param {number} x in [0, 1]
+ */
 function colour(lut, x) {
   const i = Math.min(255, Math.max(0, Math.floor(x * 256))) * 3;
   return [lut[i], lut[i + 1], lut[i + 2]];
 }
 
-/** A grid x grid canvas of the map's colours with opacity alpha * m^0.7. */
+/**
+ * The canvas's 2D context (a canvas that has one never returns null).
+ * @param {HTMLCanvasElement} canvas
+ */
+export function context2d(canvas) {
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('this browser gives no 2D canvas');
+  return ctx;
+}
+
+/**
+ * A grid x grid canvas of the map's colours with opacity alpha * m^0.7.
+ * @param {number[]} map
+ * @param {number} grid
+ * @param {Lut} lut
+ * @param {number} alpha
+ */
 function heatTile(map, grid, lut, alpha) {
   const tile = document.createElement('canvas');
   tile.width = grid;
   tile.height = grid;
-  const ctx = tile.getContext('2d');
+  const ctx = context2d(tile);
   const pixels = ctx.createImageData(grid, grid);
   normalise(map).forEach((m, p) => {
     const [r, g, b] = colour(lut, m);
@@ -39,9 +70,17 @@ function heatTile(map, grid, lut, alpha) {
   return tile;
 }
 
-/** Draws the image scaled to the canvas, then the map upsampled smoothly over it. */
+/**
+ * Draws the image scaled to the canvas, then the map upsampled smoothly over it.
+ * @param {HTMLCanvasElement} canvas
+ * @param {HTMLImageElement} image
+ * @param {number[] | null | undefined} map
+ * @param {number} grid
+ * @param {Lut} lut
+ * @param {number} alpha
+ */
 export function drawOverlay(canvas, image, map, grid, lut, alpha) {
-  const ctx = canvas.getContext('2d');
+  const ctx = context2d(canvas);
   ctx.imageSmoothingEnabled = true;
   ctx.imageSmoothingQuality = 'high';
   ctx.clearRect(0, 0, canvas.width, canvas.height);
@@ -49,7 +88,12 @@ export function drawOverlay(canvas, image, map, grid, lut, alpha) {
   if (map) ctx.drawImage(heatTile(map, grid, lut, alpha), 0, 0, canvas.width, canvas.height);
 }
 
-/** Sizes a canvas to the image's aspect with the longer side `side` (CSS pixels x devicePixelRatio). */
+/**
+ * Sizes a canvas to the image's aspect with the longer side `side` (CSS pixels x devicePixelRatio).
+ * @param {HTMLCanvasElement} canvas
+ * @param {HTMLImageElement} image
+ * @param {number} side
+ */
 export function fitCanvas(canvas, image, side) {
   const scale = side / Math.max(image.naturalWidth, image.naturalHeight);
   const ratio = window.devicePixelRatio || 1;
@@ -62,12 +106,17 @@ export function fitCanvas(canvas, image, side) {
 /**
  * A query x key attention matrix with token labels (rows = queries attending, columns = keys),
  * coloured on 0..max of the matrix. `labels` false draws cells only (thumbnails).
+ * @param {HTMLCanvasElement} canvas
+ * @param {number[][]} matrix
+ * @param {string[]} tokens
+ * @param {Lut} lut
+ * @param {{ side: number, labels: boolean }} opts
  */
 export function drawMatrix(canvas, matrix, tokens, lut, { side, labels }) {
   const n = matrix.length;
   const ratio = window.devicePixelRatio || 1;
   const font = 12;
-  const ctx = canvas.getContext('2d');
+  const ctx = context2d(canvas);
   ctx.font = `${font}px system-ui, sans-serif`;
   const margin = labels ? Math.ceil(Math.max(...tokens.map((t) => ctx.measureText(t).width))) + 10 : 0;
   const cell = Math.max(2, Math.floor((side - margin) / n));
@@ -104,9 +153,13 @@ export function drawMatrix(canvas, matrix, tokens, lut, { side, labels }) {
   });
 }
 
-/** A horizontal colour bar, low on the left. */
+/**
+ * A horizontal colour bar, low on the left.
+ * @param {HTMLCanvasElement} canvas
+ * @param {Lut} lut
+ */
 export function drawColourbar(canvas, lut) {
-  const ctx = canvas.getContext('2d');
+  const ctx = context2d(canvas);
   for (let x = 0; x < canvas.width; x++) {
     const [r, g, b] = colour(lut, x / (canvas.width - 1));
     ctx.fillStyle = `rgb(${r},${g},${b})`;

@@ -1,33 +1,59 @@
-// What each view shows, as numbers: pure functions of the API's data, no drawing.
+// @ts-check
+// What each view shows, as numbers: pure functions of the API's data, no drawing. The words and
+// the whole caption come from the session (src/inspector/session.ts); nothing here groups tokens.
 import { mean } from './draw.js';
 
-/** Word tokens as chips ([CLS]/[SEP] too): hover shows, click pins. */
-export function wordSelections(tokens) {
-  const words = [];
-  for (let i = 1; i < tokens.length - 1; i++) {
-    if (tokens[i].startsWith('##') && words.length) {
-      const last = words[words.length - 1];
-      last.label += tokens[i].slice(2);
-      last.positions.push(i);
-    } else {
-      words.push({ label: tokens[i], positions: [i] });
-    }
-  }
-  const all = Array.from({ length: Math.max(0, tokens.length - 2) }, (_, i) => i + 1);
-  const caption = { label: 'whole caption', positions: all.length ? all : [0], caption: true };
-  const special = (i) => ({ label: tokens[i], positions: [i], special: true });
-  return [caption, special(0), ...words, special(tokens.length - 1)];
+/** @typedef {import('../session').GradcamView} GradcamView */
+/** @typedef {import('../session').AttentionView} AttentionView */
+/** @typedef {'gradcam' | 'cross' | 'vision' | 'text'} ViewName */
+/** @typedef {number | 'mean' | 'rollout'} Head */
+
+/**
+ * A chip: the whole caption, [CLS]/[ENC] or [SEP], or one word; `map` is its Grad-CAM map when
+ * the data is Grad-CAM's (the session's mean over the word's pieces).
+ * @typedef {{ label: string, positions: number[], caption?: boolean, special?: boolean, map?: number[] }} Selection
+ */
+
+/**
+ * The chips of one caption, in order: whole caption, position 0, the words, [SEP].
+ * @param {GradcamView | AttentionView} data
+ * @returns {Selection[]}
+ */
+export function wordSelections(data) {
+  const { tokens, words, caption } = data;
+  /** @param {number} i */
+  const special = (i) => ({ label: tokens[i], positions: [i], special: true, map: 'maps' in data ? data.maps[i] : undefined });
+  const whole = { label: 'whole caption', positions: caption.positions, caption: true, map: 'map' in caption ? caption.map : undefined };
+  const chips = words.map((w) => ({ label: w.text, positions: w.positions, map: 'map' in w ? w.map : undefined }));
+  return [whole, special(0), ...chips, special(tokens.length - 1)];
 }
 
+/**
+ * @param {number[][]} perHead
+ * @param {Head} head
+ */
 function headMap(perHead, head) {
-  return head === 'mean' ? mean(perHead) : perHead[head];
+  return head === 'mean' ? mean(perHead) : perHead[/** @type {number} */ (head)];
 }
 
-/** The numbers behind one picture: {map | matrix, describe}. */
+/** @param {Head} head */
+function headName(head) {
+  return head === 'mean' ? 'mean of heads' : `head ${head}`;
+}
+
+/**
+ * The numbers behind one picture: a map over the image grid or a token matrix, and a sentence.
+ * @param {ViewName} view
+ * @param {GradcamView | AttentionView} data
+ * @param {number} layer
+ * @param {Head} head
+ * @param {Selection} sel
+ * @returns {{ map?: number[], matrix?: number[][], describe: string }}
+ */
 export function picture(view, data, layer, head, sel) {
-  if (view === 'gradcam') {
+  if ('maps' in data) {
     return {
-      map: mean(sel.positions.map((p) => data.maps[p])),
+      map: sel.map ?? data.caption.map,
       describe: `Grad-CAM of the ITM match logit over text layer ${data.layer}'s cross-attention (heads averaged), ${sel.label}`,
     };
   }
@@ -35,7 +61,7 @@ export function picture(view, data, layer, head, sel) {
     const perHead = data.cross[layer].map((tokens) => mean(sel.positions.map((p) => tokens[p])));
     return {
       map: headMap(perHead, head),
-      describe: `cross-attention of text layer ${layer}, ${head === 'mean' ? 'mean of heads' : `head ${head}`}: ${sel.label} over the image patches`,
+      describe: `cross-attention of text layer ${layer}, ${headName(head)}: ${sel.label} over the image patches`,
     };
   }
   if (view === 'vision') {
@@ -44,15 +70,12 @@ export function picture(view, data, layer, head, sel) {
         map: data.rollout[layer],
         describe: `attention rollout from the image [CLS] through ViT layers 0..${layer} (heads averaged, identity added)`,
       };
-    return {
-      map: headMap(data.vision[layer], head),
-      describe: `ViT layer ${layer} self-attention of the [CLS] query, ${head === 'mean' ? 'mean of heads' : `head ${head}`}`,
-    };
+    return { map: headMap(data.vision[layer], head), describe: `ViT layer ${layer} self-attention of the [CLS] query, ${headName(head)}` };
   }
-  const matrix =
-    head === 'mean' ? data.textSelf[layer][0].map((_, q) => mean(data.textSelf[layer].map((h) => h[q]))) : data.textSelf[layer][head];
+  const perHead = data.textSelf[layer];
+  const matrix = head === 'mean' ? perHead[0].map((_, q) => mean(perHead.map((h) => h[q]))) : perHead[/** @type {number} */ (head)];
   return {
     matrix,
-    describe: `text self-attention of the ITM encoder, layer ${layer}, ${head === 'mean' ? 'mean of heads' : `head ${head}`} (rows: tokens attending, columns: attended)`,
+    describe: `text self-attention of the ITM encoder, layer ${layer}, ${headName(head)} (rows: tokens attending, columns: attended)`,
   };
 }

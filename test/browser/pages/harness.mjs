@@ -41,7 +41,7 @@ export async function load(source, opts = {}) {
     backend: model.backend,
     ms: performance.now() - t0,
     progress: events,
-    unused: model.core.unusedWeights,
+    unused: model.unusedWeights,
     f16Textures: tf.env().getBool('WEBGL_FORCE_F16_TEXTURES'),
     renderFloat32: model.backend.name === 'webgl' ? tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED') : null,
   };
