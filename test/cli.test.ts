@@ -89,7 +89,7 @@ describe('blip-itm command line', function () {
       [
         'a text file named .png',
         () => ['score', ...MODEL, '--image', bad('x.png', '', 'hello world\n'), '--text', 'a'],
-        /x\.png: not a JPEG or PNG/,
+        /x\.png: not a JPEG, PNG, WebP or GIF/,
       ],
       ['an empty file', () => ['score', ...MODEL, '--image', bad('e.jpg', '', ''), '--text', 'a'], /e\.jpg: .*empty/],
       [

@@ -248,10 +248,8 @@ describe('image: errors name the file and the problem', () => {
   });
 
   it('unsupported formats say which format was detected', () => {
-    expectError(() => decodeImage(path.join(EXTRA, 'not-gif.gif')), 'not-gif.gif', /unsupported image format GIF/);
-    expectError(() => decodeImage(path.join(EXTRA, 'not-webp.webp')), 'not-webp.webp', /unsupported image format WebP/);
     expectError(() => decodeImage(path.join(EXTRA, 'not-bmp.bmp')), 'not-bmp.bmp', /unsupported image format BMP/);
-    expectError(() => decodeImage(Buffer.from('hello, not an image')), 'image buffer', /not a JPEG or PNG image/);
+    expectError(() => decodeImage(Buffer.from('hello, not an image')), 'image buffer', /not a JPEG, PNG, WebP or GIF image/);
     const lossless = Buffer.from(jpeg);
     lossless[lossless.indexOf(Buffer.from([0xff, 0xc0]), 2) + 1] = 0xc7; // SOF7: differential lossless (libjpeg refuses it too)
     expectError(() => decodeImage(lossless, 'diff.jpg'), 'diff.jpg', /differential lossless/);

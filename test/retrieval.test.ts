@@ -486,7 +486,7 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       const idx = path.join(root, 'index');
       const ix = await cli(['index', ...MODEL, '--out', idx, path.join(root, 'photos')]);
       expect(ix.code, ix.stderr).to.equal(0);
-      expect(ix.stderr).to.contain(`${path.join(root, 'photos', 'corrupt.png')}: not a JPEG or PNG image`);
+      expect(ix.stderr).to.contain(`${path.join(root, 'photos', 'corrupt.png')}: not a JPEG, PNG, WebP or GIF image`);
       expect(ix.stderr).to.match(/3 images \(3 encoded, 0 unchanged, 1 skipped\)/);
 
       const s = await cli(['search', ...MODEL, '--index', idx, '--text', TEXTS[0], '--json', '--top-k', '2']);

@@ -38,6 +38,8 @@ const NODE_ONLY = [
   'src/retrieval/', // the on-disk image index (LanceDB)
   'src/eval/', // evaluation over annotation files, its on-disk score cache
   'src/bench/', // `blip-itm bench`
+  'src/filter/', // `blip-itm filter`: files, tars, Parquet, worker threads
+  'src/serve/', // `blip-itm serve`: the HTTP service
   'src/inspector/server.ts', // the inspector's HTTP server
   'src/inspector/prepare-worker.ts', // the inspector server's image-preparing worker thread
   'src/inspector/static-server.ts', // `npm run demo`'s static file server

@@ -101,6 +101,7 @@ export const MODEL_OPTIONS: Record<string, OptionSpec> = {
     arg: 'N',
     help: 'wasm threads (default $BLIP_ITM_WASM_THREADS, else every core, at most 8); 1 runs the single-threaded build',
   },
+  quiet: { type: 'boolean', short: 'q', help: 'no progress on stderr (it is shown only when stderr is a terminal)' },
   'max-pixels': {
     type: 'string',
     arg: 'N',

@@ -2,6 +2,7 @@ import { BackendName } from '../node/backend';
 import { BlipItm } from '../model/blip-itm';
 import { ParsedArgs, UsageError } from './command';
 import { readTextFile, splitLines } from './io';
+import { StatusLine } from './progress';
 
 export function modelSource(args: ParsedArgs): string {
   const source = args.string('model') ?? process.env.BLIP_ITM_MODEL;
@@ -9,13 +10,23 @@ export function modelSource(args: ParsedArgs): string {
   return source;
 }
 
-/** Loads the model named by --model/--backend, warning on stderr about checkpoint tensors it ignores. */
-export async function loadModel(args: ParsedArgs): Promise<BlipItm> {
-  const model = await BlipItm.load(modelSource(args), {
-    backend: (args.string('backend') ?? 'auto') as BackendName,
-    threads: threadsFrom(args),
-    progress: process.stderr.isTTY,
-  });
+/**
+ * Loads the model named by --model/--backend, warning on stderr about checkpoint tensors it
+ * ignores. On a terminal (and without --quiet) a status line says so while it loads.
+ */
+export async function loadModel(args: ParsedArgs, status = StatusLine.forStderr(args.flag('quiet'))): Promise<BlipItm> {
+  const source = modelSource(args);
+  status.stage(`loading model ${source}…`);
+  let model: BlipItm;
+  try {
+    model = await BlipItm.load(source, {
+      backend: (args.string('backend') ?? 'auto') as BackendName,
+      threads: threadsFrom(args),
+      progress: status.enabled,
+    });
+  } finally {
+    status.clear();
+  }
   if (model.unusedWeights.length) {
     const shown = model.unusedWeights.slice(0, 5).join(', ');
     const more = model.unusedWeights.length > 5 ? ` and ${model.unusedWeights.length - 5} more` : '';

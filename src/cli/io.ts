@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { checkImageBytes, checkImageFile } from '../node/image';
 
 /** A file-system failure in our words, naming the user's path: one line, no errno soup. */
 export function fsProblem(file: string, e: unknown, doing = 'reading'): Error {
@@ -115,14 +116,17 @@ export function checkOutputPath(file: string): void {
 
 /**
  * Image arguments as decoder inputs: '-' is standard input's bytes (read once; at most one '-'),
- * anything else a path.
+ * anything else a path. Every input is checked from its header before it is returned (exists, is
+ * a file, a format we decode, within the pixel limit), so a bad one fails before a model loads.
  */
 export async function imageInputs(images: string[], verb: string): Promise<(string | Uint8Array)[]> {
   const dashes = images.filter((x) => x === '-').length;
   if (dashes > 1) throw new ImageArgumentError(`${verb}: '-' (standard input) can be given once`);
+  for (const image of images) if (image !== '-') checkImageFile(image);
   if (!dashes) return images;
   const stdin = await readStdinBytes();
   if (!stdin.length) throw new Error(`${verb}: standard input is empty (expected an image after '-')`);
+  checkImageBytes(stdin, 'standard input');
   return images.map((x) => (x === '-' ? new Uint8Array(stdin) : x));
 }
 

@@ -3,6 +3,7 @@ import { BACKENDS } from '../node/backend';
 import { nodePlatform } from '../node/platform';
 import { Command, ParsedArgs, UsageError, helpText, parse } from './command';
 import { quietOnClosedPipe } from './io';
+import { convert } from './verbs/convert';
 import { download } from './verbs/download';
 import { bench } from './verbs/bench';
 import { dump } from './verbs/dump';
@@ -35,6 +36,7 @@ const COMMANDS: Command[] = [
   bench,
   tokenize,
   preprocess,
+  convert,
   download,
   installNative,
 ];
@@ -49,9 +51,29 @@ function mainHelp(): string {
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary.split('. ')[0].replace(/\.$/, '')}`),
     '',
-    "Run `blip-itm COMMAND --help` for a command's options.",
+    "Run `blip-itm COMMAND --help` for a command's options; `blip-itm --version` prints the version.",
     '',
   ].join('\n');
+}
+
+/** The unknown-command line, suggesting the nearest command name when one is close (a typo). */
+function unknownCommand(name: string): string {
+  const near = COMMANDS.map((c) => ({ name: c.name, d: editDistance(name, c.name) })).sort((a, b) => a.d - b.d)[0];
+  const hint = near && near.d <= Math.max(1, Math.floor(near.name.length / 3)) ? `; did you mean "${near.name}"?` : '';
+  return `blip-itm: unknown command "${name}"${hint} (see blip-itm --help)\n`;
+}
+
+/** Levenshtein distance with adjacent transpositions counted as one edit ("scroe" → "score"). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }
 
 /** Runs the CLI; resolves to the process exit code. Errors print one line (the stack with --verbose). */
@@ -73,7 +95,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(helpText(wanted));
       return 0;
     }
-    process.stderr.write(`blip-itm: unknown command "${rest[0]}" (see blip-itm --help)\n`);
+    process.stderr.write(unknownCommand(rest[0]));
     return 2;
   }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -86,7 +108,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    process.stderr.write(`blip-itm: unknown command "${name}" (see blip-itm --help)\n`);
+    process.stderr.write(unknownCommand(name));
     return 2;
   }
   const verbose = rest.includes('--verbose');

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import * as arrow from 'apache-arrow';
+import { arrow as loadArrow } from '../retrieval/lance';
 import { parseCsv } from './csv';
 import { readParquetFile } from './parquet';
 import { Sample, captionsFromCell, decodeUtf8, groupMembers } from './sample';
@@ -204,7 +204,7 @@ function* parseCsvOrThrow(text: string, file: string) {
 
 /** Arrow values to plain JS (lists to arrays, bigint to number). */
 function plain(v: unknown): unknown {
-  if (v instanceof arrow.Vector) return [...v].map(plain);
+  if (v instanceof loadArrow().Vector) return [...v].map(plain);
   if (typeof v === 'bigint') return Number(v);
   return v;
 }

@@ -1,11 +1,16 @@
 import * as fs from 'fs';
-import * as arrow from 'apache-arrow';
+import type * as Arrow from 'apache-arrow';
+import { arrow as loadArrow } from '../retrieval/lance';
 import type * as ParquetWasm from 'parquet-wasm/node/parquet_wasm';
 
 // The package's "./node" export (CommonJS); this project's TypeScript resolution (node10) does
 // not read "exports", so the types come from the file it points to.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const pw = require('parquet-wasm/node') as typeof ParquetWasm;
+let parquetWasm: typeof ParquetWasm | undefined;
+/** Loaded on first use, so importing the library does not load the wasm. */
+function pw(): typeof ParquetWasm {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (parquetWasm ??= require('parquet-wasm/node') as typeof ParquetWasm);
+}
 
 /**
  * Parquet through parquet-wasm (the Rust `parquet` crate, the Apache Arrow project's own
@@ -42,7 +47,8 @@ export const COLUMNS: (keyof FilterRow)[] = [
   'model_fingerprint',
 ];
 
-function schemaType(column: keyof FilterRow): arrow.DataType {
+function schemaType(column: keyof FilterRow): Arrow.DataType {
+  const arrow = loadArrow();
   if (column === 'caption_index') return new arrow.Int32();
   if (column === 'keep') return new arrow.Bool();
   if (column === 'itm_prob' || column === 'itm_logit' || column === 'itc') return new arrow.Float64();
@@ -50,7 +56,8 @@ function schemaType(column: keyof FilterRow): arrow.DataType {
 }
 
 /** The rows as an Arrow table with the output schema (non-null key, keep, source, model_fingerprint). */
-export function rowsTable(rows: FilterRow[]): arrow.Table {
+export function rowsTable(rows: FilterRow[]): Arrow.Table {
+  const arrow = loadArrow();
   const nonNull = new Set(['key', 'keep', 'source', 'model_fingerprint']);
   const fields = COLUMNS.map((c) => new arrow.Field(c, schemaType(c), !nonNull.has(c)));
   const schema = new arrow.Schema(fields);
@@ -65,23 +72,25 @@ export function rowsTable(rows: FilterRow[]): arrow.Table {
 }
 
 /** Parquet bytes of an Arrow table: Snappy pages (every reader has it), row groups of 64k rows. */
-export function toParquet(table: arrow.Table): Uint8Array {
+export function toParquet(table: Arrow.Table): Uint8Array {
+  const arrow = loadArrow();
   // writeParquet takes ownership of the properties: built afresh for each file.
-  const properties = new pw.WriterPropertiesBuilder()
-    .setCompression(pw.Compression.SNAPPY)
+  const properties = new (pw().WriterPropertiesBuilder)()
+    .setCompression(pw().Compression.SNAPPY)
     .setMaxRowGroupSize(65536)
     .setCreatedBy('blip-itm filter (parquet-wasm)')
     .build();
-  const wasmTable = pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream'));
-  return pw.writeParquet(wasmTable, properties);
+  const wasmTable = pw().Table.fromIPCStream(arrow.tableToIPC(table, 'stream'));
+  return pw().writeParquet(wasmTable, properties);
 }
 
 /** A Parquet file as an Arrow table; throws one line naming the file when it is not Parquet. */
-export function readParquetFile(file: string): arrow.Table {
+export function readParquetFile(file: string): Arrow.Table {
+  const arrow = loadArrow();
   const bytes = fs.readFileSync(file);
   let ipc: Uint8Array;
   try {
-    ipc = pw.readParquet(bytes).intoIPCStream();
+    ipc = pw().readParquet(bytes).intoIPCStream();
   } catch (e) {
     throw new Error(`${file}: not a readable Parquet file (${String((e as Error).message ?? e).split('\n')[0]})`, { cause: e });
   }

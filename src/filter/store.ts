@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import * as arrow from 'apache-arrow';
+import { arrow as loadArrow } from '../retrieval/lance';
 import { FilterRow, readParquetFile, rowsTable, toParquet, writeFileAtomic } from './parquet';
 import { TAR_END } from './tar';
 
@@ -112,7 +112,7 @@ export class ShardStore {
   finish(): Totals {
     const { files } = this.committed();
     const tables = files.map((f) => readParquetFile(path.join(this.staging, f)));
-    const table = tables.length ? new arrow.Table(tables.flatMap((t) => t.batches)) : rowsTable([]);
+    const table = tables.length ? new (loadArrow().Table)(tables.flatMap((t) => t.batches)) : rowsTable([]);
     const totals = totalsOf(table.toArray() as FilterRow[]);
     writeFileAtomic(this.marker, Buffer.from(JSON.stringify({ identity: this.identity, totals }, null, 1)));
     if (this.keptFinal) {

@@ -1,7 +1,9 @@
 import { applyOrientation, orientationOf } from './exif';
 import { decodeJpeg } from './jpeg';
 import { DEFAULT_MAX_PIXELS, pixelLimitProblem } from './limits';
+import { decodeGifFirstFrame } from './gif';
 import { decodePng } from './png';
+import { decodeWebp } from './webp';
 import { CHANNELS, PilMode, toRgb } from './rgb';
 import { ImageDecodeError, ImageInput, RawImage, RgbImage } from './types';
 
@@ -76,16 +78,20 @@ function readImageFile(file: string, source: string): Uint8Array {
   return imageFileReader(file, source);
 }
 
-/** Refuses anything but JPEG and PNG, naming what it is when known; returns the format. */
-export function checkFormat(bytes: Uint8Array, source: string): 'JPEG' | 'PNG' {
+/** The formats decodeImage reads. */
+export type DecodedFormat = 'JPEG' | 'PNG' | 'WebP' | 'GIF';
+const DECODED: readonly string[] = ['JPEG', 'PNG', 'WebP', 'GIF'];
+
+/** Refuses anything but JPEG, PNG, WebP and GIF, naming what it is when known; returns the format. */
+export function checkFormat(bytes: Uint8Array, source: string): DecodedFormat {
   const format = sniffFormat(bytes);
   if (format === null) {
-    throw new ImageDecodeError(source, `not a JPEG or PNG image (unrecognised format, first bytes ${describeStart(bytes)})`);
+    throw new ImageDecodeError(source, `not a JPEG, PNG, WebP or GIF image (unrecognised format, first bytes ${describeStart(bytes)})`);
   }
-  if (format !== 'JPEG' && format !== 'PNG') {
-    throw new ImageDecodeError(source, `unsupported image format ${format}; only JPEG and PNG are supported (convert it first)`);
+  if (!DECODED.includes(format)) {
+    throw new ImageDecodeError(source, `unsupported image format ${format}; only JPEG, PNG, WebP and GIF are supported (convert it first)`);
   }
-  return format;
+  return format as DecodedFormat;
 }
 
 /** Names the container format from its magic bytes; null when unrecognised. */
@@ -125,6 +131,8 @@ function decodeBytes(bytes: Uint8Array, source: string, exif: boolean, maxPixels
   if (bytes.length === 0) throw new ImageDecodeError(source, 'empty image data (0 bytes)');
   const format = checkFormat(bytes, source);
   try {
+    if (format === 'WebP') return decodeWebp(bytes, source, maxPixels); // no EXIF orientation read (Pillow's WebP EXIF is rare)
+    if (format === 'GIF') return decodeGifFirstFrame(bytes, source, maxPixels);
     if (format === 'JPEG') {
       const j = decodeJpeg(bytes, maxPixels);
       checkSize(j.width, j.height, source, maxPixels);

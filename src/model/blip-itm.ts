@@ -12,6 +12,7 @@ import { EmbeddingOptions, ImageEmbedding, checkEmbeddingOptions } from './image
 import { embedVideo } from './video-embedding';
 import { DEFAULT_FRAMES, checkFrameCount } from '../video/sampling';
 import { VideoInput, VideoOptions, openVideo, videoName } from '../video/source';
+import { PairScore, ScoreProgress, dot, groupPairs } from './pairs';
 import { BackendInUse, ImageSource, LoadOptions, ModelParts, ModelSource, installedPlatform, requirePlatform } from './platform';
 import { TextOptions, checkImageList, checkTextOptions, checkTexts, displayTokens, encodingTensors, textChunks } from './text-input';
 
@@ -20,6 +21,7 @@ export type { TextOptions } from './text-input';
 export type { ImageLike, PixelBatch } from './core';
 export type { EmbeddingOptions } from './image-embedding';
 export type { VideoInput, VideoOptions } from '../video/source';
+export type { PairScore, ScoreProgress } from './pairs';
 export type { BackendInUse, BackendName, ComputeDType, ImageSource, LoadOptions, LoadProgress, ModelParts, ModelSource } from './platform';
 
 export interface MatchResult {
@@ -27,6 +29,17 @@ export interface MatchResult {
   probs: number[][];
   /** ITM logits [no match, match], rows = images, columns = texts. */
   logits: [number, number][][];
+}
+
+/** match() and similarity() in one: ITM and ITC of every image x text from one encoding per image. */
+export interface ScoreResult extends MatchResult {
+  /** ITC cosine similarity, rows = images, columns = texts. */
+  itc: number[][];
+}
+
+export interface ScoreOptions extends TextOptions {
+  /** Called as the work advances (image x text cells, or pairs, done of total). */
+  progress?: ScoreProgress;
 }
 
 export interface GradcamResult {
@@ -256,6 +269,73 @@ export class BlipItm {
   }
 
   /**
+   * ITM (probabilities and logits) and ITC of every image x text, each image encoded once: the
+   * numbers of match() and similarity() for the price of one image encoding.
+   */
+  async score(images: ImageLike[], texts: string[], opts: ScoreOptions = {}): Promise<ScoreResult> {
+    this.core.life.check('score');
+    checkImageList(images, 'score');
+    checkTexts(texts, 'score');
+    checkTextOptions(opts, 'score');
+    images.forEach((im) => {
+      if (im instanceof ImageEmbedding) im.checkUsableBy(this.core.life, 'score');
+    });
+    const textEmbeds = await this.encodeTexts(texts, opts);
+    const result: ScoreResult = { probs: [], logits: [], itc: [] };
+    let done = 0;
+    const advance = (n: number) => opts.progress?.((done += n), images.length * texts.length);
+    for (const image of images) {
+      const { embedding, fresh } = await this.core.embeddingOf(image, 'score');
+      try {
+        const row = await this.matchOne(embedding, texts, opts, advance);
+        result.probs.push(row.probs);
+        result.logits.push(row.logits);
+        result.itc.push(textEmbeds.map((t) => dot(embedding.itcEmbedding, t)));
+      } finally {
+        if (fresh) embedding.dispose();
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Image i with text i (HF's processor on paired inputs; caption validation): ITM and ITC of each
+   * pair, in input order, each distinct image (the same path, bytes or embedding object) encoded
+   * once. N pairs cost N text passes, where match() on the same lists costs N x N.
+   */
+  async matchPairs(images: ImageLike[], texts: string[], opts: ScoreOptions = {}): Promise<PairScore[]> {
+    this.core.life.check('matchPairs');
+    checkImageList(images, 'matchPairs');
+    checkTexts(texts, 'matchPairs');
+    checkTextOptions(opts, 'matchPairs');
+    const groups = groupPairs(images, texts, 'matchPairs');
+    images.forEach((im) => {
+      if (im instanceof ImageEmbedding) im.checkUsableBy(this.core.life, 'matchPairs');
+    });
+    const textEmbeds = await this.encodeTexts(texts, opts);
+    const out: PairScore[] = new Array(texts.length);
+    let done = 0;
+    const advance = (n: number) => opts.progress?.((done += n), texts.length);
+    for (const group of groups) {
+      const { embedding, fresh } = await this.core.embeddingOf(group.image, 'matchPairs');
+      try {
+        const row = await this.matchOne(
+          embedding,
+          group.pairs.map((i) => texts[i]),
+          opts,
+          advance,
+        );
+        group.pairs.forEach((i, k) => {
+          out[i] = { itm: row.probs[k], logits: row.logits[k], itc: dot(embedding.itcEmbedding, textEmbeds[i]) };
+        });
+      } finally {
+        if (fresh) embedding.dispose();
+      }
+    }
+    return out;
+  }
+
+  /**
    * The probe: every named activation (nn/names) of every image with every text, or with
    * `only` just the named ones. The returned tensors are the caller's to dispose.
    */
@@ -325,7 +405,8 @@ export class BlipItm {
     return this.store.bytes();
   }
 
-  private async matchOne(embedding: ImageEmbedding, texts: string[], opts: TextOptions) {
+  /** ITM of one image with each text, in chunks of opts.batchSize; `onChunk` hears how many texts each chunk scored. */
+  private async matchOne(embedding: ImageEmbedding, texts: string[], opts: TextOptions, onChunk?: (texts: number) => void) {
     const probs: number[] = [];
     const logits: [number, number][] = [];
     const { text_encoder: text, heads } = this.core.weights;
@@ -344,6 +425,7 @@ export class BlipItm {
         logits.push([l0, l1]);
         probs.push(p);
       }
+      onChunk?.(chunk.length);
     }
     return { probs, logits };
   }
@@ -352,10 +434,4 @@ export class BlipItm {
 /** The backend tfjs runs on now, as the platform describes it (or a plain description without one). */
 function currentBackend(): BackendInUse {
   return installedPlatform()?.currentBackend() ?? { name: tf.getBackend(), dtype: 'float32', threads: 0 };
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
 }

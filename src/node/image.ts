@@ -4,7 +4,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { HEADER_BYTES, checkFormat, setImageFileReader } from '../image/decode';
+import { HEADER_BYTES, checkFormat, resolveMaxPixels, setImageFileReader } from '../image/decode';
+import { headerSize } from '../image/header';
+import { WebpModuleFactory, setWebpDecoderProvider, webpDecoderFrom } from '../image/webp';
+import { pixelLimitProblem } from '../image/limits';
 import { ImageProcessor, ProcessorOptions } from '../image/processor';
 import { ImageDecodeError } from '../image/types';
 import { readJsonFile } from './json';
@@ -12,8 +15,7 @@ import './zlib';
 
 export { decodeImage } from '../image/decode';
 
-/** Reads an image file, checking its signature from the first bytes. */
-function readImageFile(file: string, source: string): Uint8Array {
+function statImageFile(file: string, source: string): fs.Stats {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -22,16 +24,65 @@ function readImageFile(file: string, source: string): Uint8Array {
     throw new ImageDecodeError(source, code === 'ENOENT' ? 'no such file' : `cannot read the file (${(e as Error).message})`);
   }
   if (st.isDirectory()) throw new ImageDecodeError(source, 'is a directory, not an image file');
+  if (!st.isFile()) throw new ImageDecodeError(source, 'not a regular file');
   if (st.size === 0) throw new ImageDecodeError(source, 'empty file (0 bytes)');
+  return st;
+}
+
+/** Reads an image file, checking its signature from the first bytes. */
+function readImageFile(file: string, source: string): Uint8Array {
+  const st = statImageFile(file, source);
   // The signature is checked from the first bytes before the rest is read: a huge file that is
   // not an image costs nothing.
+  return withFile(file, source, (fd) => {
+    checkFormat(readAt(fd, 0, Math.min(HEADER_BYTES, st.size)), source);
+    return fs.readFileSync(fd);
+  });
+}
+
+/** Bytes read first by checkImageFile: enough for the frame header of nearly every JPEG. */
+const SIZE_PROBE_BYTES = 1 << 16;
+
+/**
+ * Checks an image file without decoding it: that it exists and is a non-empty file of a format we
+ * decode, whose header declares at most `maxPixels` pixels (default: as decodeImage). Throws an
+ * ImageDecodeError naming `source`. Cheap: it reads the first 64 KiB (all of it only for a JPEG
+ * whose frame header lies further in).
+ */
+export function checkImageFile(file: string, source = file, maxPixels?: number): void {
+  const limit = resolveMaxPixels(maxPixels);
+  const st = statImageFile(file, source);
+  withFile(file, source, (fd) => {
+    let head = readAt(fd, 0, Math.min(SIZE_PROBE_BYTES, st.size));
+    const format = checkFormat(head, source);
+    if (headerSize(head, format) === null && head.length < st.size) head = fs.readFileSync(fd);
+    checkImageBytes(head, source, limit);
+  });
+}
+
+/** checkImageFile for bytes in memory (or the first bytes of a file): format and declared size. */
+export function checkImageBytes(bytes: Uint8Array, source: string, maxPixels?: number): void {
+  const limit = resolveMaxPixels(maxPixels);
+  const size = headerSize(bytes, checkFormat(bytes, source));
+  if (size && size.width * size.height > limit) throw new ImageDecodeError(source, pixelLimitProblem(size.width, size.height, limit));
+}
+
+function readAt(fd: number, position: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, out, done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return out.subarray(0, done);
+}
+
+function withFile<T>(file: string, source: string, use: (fd: number) => T): T {
   let fd: number | undefined;
   try {
     fd = fs.openSync(file, 'r');
-    const head = new Uint8Array(Math.min(HEADER_BYTES, st.size));
-    fs.readSync(fd, head, 0, head.length, 0);
-    checkFormat(head, source);
-    return fs.readFileSync(fd);
+    return use(fd);
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     throw new ImageDecodeError(source, `cannot read the file (${(e as Error).message})`);
@@ -41,6 +92,13 @@ function readImageFile(file: string, source: string): Uint8Array {
 }
 
 setImageFileReader(readImageFile);
+
+// libwebp's wasm and its Emscripten glue from the @jsquash/webp package, loaded on the first WebP.
+setWebpDecoderProvider(() => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const glue = require('@jsquash/webp/codec/dec/webp_dec.js') as { default: WebpModuleFactory };
+  return webpDecoderFrom(glue.default, fs.readFileSync(require.resolve('@jsquash/webp/codec/dec/webp_dec.wasm')));
+});
 
 /** Reads DIR/preprocessor_config.json; `size` overrides both height and width. */
 export function processorFromDir(dir: string, overrides?: ProcessorOptions): ImageProcessor {

@@ -6,6 +6,7 @@ import { writeSafetensors } from '../../node/safetensors';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { ImageArgumentError, checkOutputPath, imageInputs, writeFileAtomic } from '../io';
 import { loadModel, textsFrom } from '../inputs';
+import { StatusLine } from '../progress';
 
 export const dump: Command = {
   name: 'dump',
@@ -51,9 +52,11 @@ export const dump: Command = {
     const inputs = await imageInputs(images, 'dump').catch((e) => {
       throw e instanceof ImageArgumentError ? new UsageError(e.message) : e;
     });
-    const model = await loadModel(args);
+    const status = StatusLine.forStderr(args.flag('quiet'));
+    const model = await loadModel(args, status);
     let tensors: Map<string, tf.Tensor> | undefined;
     try {
+      status.stage(`running ${inputs.length} image(s) x ${texts.length} text(s)…`);
       tensors = await model.forward(inputs, texts, {
         encToken: args.flag('enc-token'),
         maxLength: args.integer('max-length'),
@@ -69,10 +72,13 @@ export const dump: Command = {
         producer: 'blip-itm',
         backend: model.backend.name,
       };
+      status.stage(`writing ${out}…`);
       const raw = await toRaw(tensors);
+      status.clear();
       writeFileAtomic(out, (tmp) => writeSafetensors(tmp, raw, metadata));
       process.stderr.write(`wrote ${tensors.size} tensors to ${out}\n`);
     } finally {
+      status.clear();
       tensors?.forEach((t) => t.dispose());
       model.dispose();
     }

@@ -8,6 +8,7 @@ import { checkOutputPath, imageInputs, writeFileAtomic } from '../io';
 import { loadModel } from '../inputs';
 import { VIDEO_DECODE_OPTIONS, checkVideoFiles, videoSettings } from '../video';
 import { explainVideo } from '../video-explain';
+import { StatusLine } from '../progress';
 
 export const explain: Command = {
   name: 'explain',
@@ -21,7 +22,7 @@ export const explain: Command = {
     video: { type: 'string', arg: 'V', help: 'a video instead of an image: one Grad-CAM heat map per sampled frame, in one picture' },
     ...VIDEO_DECODE_OPTIONS,
     text: { type: 'string', arg: 'TXT', help: 'the text to explain (optional with --attention vision)' },
-    out: { type: 'string', arg: 'FILE', help: 'PNG file to write' },
+    out: { type: 'string', arg: 'FILE', help: 'PNG file to write (the name must end in .png)' },
     layer: {
       type: 'string',
       arg: 'L',
@@ -62,13 +63,17 @@ export const explain: Command = {
     const text = args.string('text') ?? (opts.attention === 'vision' ? '' : undefined);
     if (text === undefined) throw new UsageError('explain: --text is required');
     checkOutputPath(out);
+    if (!/\.png$/i.test(out)) throw new UsageError(`explain: --out ${out}: explain writes PNG; give a file name ending in .png`);
     const [input] = await imageInputs([imageFile], 'explain');
     const image = decodeImage(input, imageFile === '-' ? 'standard input' : imageFile);
-    const model = await loadModel(args);
+    const status = StatusLine.forStderr(args.flag('quiet'));
+    const model = await loadModel(args, status);
     let result: Explanation;
     try {
+      status.stage(opts.attention ? 'reading attention…' : 'computing Grad-CAM…');
       result = await explainImage(model, image, text, opts);
     } finally {
+      status.clear();
       model.dispose();
     }
     writeFileAtomic(out, encodePng(result.image));

@@ -1,8 +1,8 @@
-import * as fs from 'fs';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { ImageArgumentError, imageInputs } from '../io';
 import { loadModel, textsFrom } from '../inputs';
 import { VIDEO_DECODE_OPTIONS, checkVideoFiles, encodeVideoArgs, videoSettings } from '../video';
+import { StatusLine } from '../progress';
 import { rankTexts } from '../../retrieval';
 import { RETRIEVAL_OPTIONS, resultTable, retrievalOptions } from './search';
 
@@ -26,7 +26,6 @@ export const rank: Command = {
     if (video !== undefined && image !== undefined) throw new UsageError('rank: give --image or --video, not both');
     const texts = textsFrom(args);
     if (!texts.length) throw new UsageError('rank: no caption given (--texts-file FILE or --text TXT)');
-    if (image !== undefined && image !== '-' && !fs.existsSync(image)) throw new Error(`${image}: no such file`);
     const [input] =
       image === undefined
         ? []
@@ -38,14 +37,17 @@ export const rank: Command = {
       checkVideoFiles([video]);
     }
     const opts = retrievalOptions(args, 'rank');
-    const model = await loadModel(args);
+    const status = StatusLine.forStderr(args.flag('quiet'));
+    const model = await loadModel(args, status);
     try {
       const [embedding] = video === undefined ? [undefined] : await encodeVideoArgs(model, [video], args, 'rank');
+      status.stage(`ranking ${texts.length} captions…`);
       let ranked;
       try {
         ranked = await rankTexts(model, embedding ?? input, texts, opts);
       } finally {
         embedding?.dispose();
+        status.clear();
       }
       if (args.flag('json')) {
         const rows = ranked.map((r) => (r.itm === undefined ? { text: r.text, itc: r.itc } : { text: r.text, itc: r.itc, itm: r.itm }));
