@@ -101,7 +101,12 @@ export const score: Command = {
 function scoreInputs(args: ParsedArgs): { images: string[]; labels: string[]; texts: string[] } {
   const pairsFile = args.string('pairs-file');
   if (pairsFile !== undefined) {
-    if (args.strings('image').length || args.strings('video').length || args.strings('text').length || args.string('texts-file') !== undefined)
+    if (
+      args.strings('image').length ||
+      args.strings('video').length ||
+      args.strings('text').length ||
+      args.string('texts-file') !== undefined
+    )
       throw new UsageError('score: --pairs-file gives the images and texts; drop --image, --video, --text and --texts-file');
     const pairs = readPairsFile(pairsFile, readTextFile(pairsFile));
     const dir = path.dirname(pairsFile);
