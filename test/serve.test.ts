@@ -163,7 +163,7 @@ describe('blip-itm serve (HTTP service)', function () {
     await bad(422, { images: [URLS[0]], texts: ['a', 3] }, /^texts\[1\]: must be a string/);
     await bad(422, { images: [URLS[0]], texts: ['a'], mode: 'x' }, /^mode: must be/);
     await bad(422, { images: [URLS[0]], texts: ['a'], max_length: 0 }, /^max_length: /);
-    await bad(422, { images: ['data:image/png;base64,AAAA'], texts: ['a'] }, /images\[0\]: not a JPEG or PNG/);
+    await bad(422, { images: ['data:image/png;base64,AAAA'], texts: ['a'] }, /images\[0\]: not a JPEG, PNG/);
     await bad(422, { images: ['data:image/png;base64,@@@'], texts: ['a'] }, /images\[0\]: is not an image/);
     await bad(422, { images: ['a cat'], texts: ['a'] }, /images\[0\]: is not an image/);
     const huge = `data:image/png;base64,${encodePng({ data: new Uint8Array(600 * 600 * 3), width: 600, height: 600 }).toString('base64')}`;
