@@ -13,23 +13,44 @@ function packedFiles(): string[] {
   return pack.files.map((f) => f.path);
 }
 
-/** What npm installs with these packages: their dependencies, transitively (this checkout's node_modules is flat). */
+/**
+ * What npm installs with these packages: their dependencies, transitively. Returns the names to
+ * link from this checkout's top-level node_modules; a dependency npm nested inside its parent
+ * (node_modules/PARENT/node_modules/DEP, e.g. under an override) travels with the parent's link.
+ */
 function installedWith(roots: string[]): string[] {
-  const seen = new Set<string>();
+  /** Where Node would find `dep` from package folder `from`: its own node_modules, then each folder above. */
+  const locate = (dep: string, from: string): string => {
+    for (let d = from; d.startsWith(ROOT) && d !== path.dirname(ROOT); d = path.dirname(d)) {
+      const candidate = path.join(d, 'node_modules', dep);
+      if (d !== ROOT && path.basename(d) === 'node_modules') continue;
+      if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
+      if (d === ROOT) break;
+    }
+    return path.join(ROOT, 'node_modules', dep);
+  };
+  const topLevel = new Set<string>();
+  const visited = new Set<string>();
   const visit = (dir: string): void => {
+    if (visited.has(dir)) return;
+    visited.add(dir);
     const deps = (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> })
       .dependencies;
     for (const dep of Object.keys(deps ?? {})) {
-      if (seen.has(dep)) continue;
-      seen.add(dep);
-      visit(path.join(ROOT, 'node_modules', dep));
+      const found = locate(dep, dir);
+      if (found !== path.join(ROOT, 'node_modules', dep)) {
+        visit(found); // nested inside a package that is linked whole
+        continue;
+      }
+      topLevel.add(dep);
+      visit(found);
     }
   };
   for (const name of roots) {
-    if (name !== 'blip-itm') seen.add(name);
+    if (name !== 'blip-itm') topLevel.add(name);
     visit(name === 'blip-itm' ? ROOT : path.join(ROOT, 'node_modules', name));
   }
-  return [...seen];
+  return [...topLevel];
 }
 
 /**
