@@ -18,18 +18,7 @@ import { tempDir } from './helpers/tmp';
  * which writes it); kept tars listed and extracted by GNU tar.
  */
 
-interface Row {
-  key: string;
-  caption: string | null;
-  caption_index: number | null;
-  itm_prob: number | null;
-  itm_logit: number | null;
-  itc: number | null;
-  keep: boolean;
-  error: string | null;
-  source: string;
-  model_fingerprint: string;
-}
+type Row = FilterRow;
 
 /** Every row of every *.parquet under dir, read by hyparquet (an independent reader). */
 async function readParquetDir(dir: string): Promise<Row[]> {

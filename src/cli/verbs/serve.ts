@@ -1,6 +1,5 @@
 import * as path from 'path';
 import { ImageIndex } from '../../retrieval';
-import { ServeEngine, buildService } from '../../serve';
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { loadModel, modelSource } from '../inputs';
 
@@ -73,6 +72,9 @@ export const serve: Command = {
     const index = indexWhere ? await ImageIndex.open(indexWhere) : undefined; // a bad index fails before the model loads
     const model = await loadModel(args);
     try {
+      // Loaded here, not at the top: Fastify, its OpenAPI plugins and prom-client cost ~0.5 s, which
+      // every other command would pay at start-up.
+      const { ServeEngine, buildService } = await import('../../serve');
       const engine = new ServeEngine(model, { maxQueue, maxBatch, batchWaitMs }, index);
       const service = await buildService({ engine, modelId, apiKey, maxBodyMb, maxPixels });
       const url = await service.app.listen({ host, port });
