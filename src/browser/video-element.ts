@@ -67,23 +67,15 @@ export class MediaElement {
   }
 
   /**
-   * The frame shown at `time` (seconds; the middle of frame `index`, which starts at `start`),
-   * as RGBA pixels. Where the browser reports the shown frame's own timestamp, a different frame
-   * (a cut-short file whose index promises frames its data lacks) is refused.
+   * Seeks to `time` (seconds) and waits until the frame there can be drawn; resolves with that
+   * frame's own timestamp where the browser reports it (requestVideoFrameCallback).
    */
-  async frameAt(time: number, index: number, start: number): Promise<RawImage> {
-    const doing = `seeking to frame ${index} (${time.toFixed(3)} s)`;
+  async seek(time: number, index: number): Promise<number | undefined> {
     const shown = this.nextFrameTime();
-    const seeked = this.until('seeked', doing);
+    const seeked = this.until('seeked', `seeking to frame ${index} (${time.toFixed(3)} s)`);
     this.video.currentTime = time;
     await seeked;
-    const mediaTime = await shown;
-    if (mediaTime !== undefined && Math.abs(mediaTime - start) > Math.abs(time - start) + 1e-3) {
-      throw new Error(
-        `${this.name}: frame ${index} (${start.toFixed(3)} s) could not be decoded; the browser shows the frame at ${mediaTime.toFixed(3)} s`,
-      );
-    }
-    return this.pixels();
+    return shown;
   }
 
   /** The presentation time of the next frame the element presents, or undefined when unknown. */
@@ -110,7 +102,8 @@ export class MediaElement {
     });
   }
 
-  private pixels(): RawImage {
+  /** The frame shown now, as RGBA pixels at the video's full size. */
+  pixels(): RawImage {
     const { videoWidth: width, videoHeight: height } = this.video;
     if (!this.context || this.context.canvas.width !== width || this.context.canvas.height !== height) {
       const context = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { resolveMaxPixels } from '../image/decode';
 import { RawImage } from '../image/types';
-import { ContainerError, FrameTimeline, READ_CONTAINERS, frameMiddle, readFrameTimeline } from '../video/containers';
+import { ContainerError, FrameTimeline, READ_CONTAINERS, frameEnd, readFrameTimeline } from '../video/containers';
 import { DEFAULT_MAX_VIDEO_FRAMES, VideoDecoder as BlipVideoDecoder, VideoSource } from '../video/source';
 import { BlobSource } from './fetch';
 import { MediaElement, estimateTimeline } from './video-element';
@@ -89,6 +89,9 @@ class BrowserVideoSource implements VideoSource {
   estimated = false;
   private timeline?: FrameTimeline;
   private element?: MediaElement;
+  /** Seconds from the container's timeline to the browser's, measured on the first frame read. */
+  private offset = 0;
+  private calibrated = false;
 
   constructor(
     readonly name: string,
@@ -139,8 +142,37 @@ class BrowserVideoSource implements VideoSource {
     });
     const element = await this.media();
     const frames: RawImage[] = [];
-    for (const i of indices) frames.push(await element.frameAt(frameMiddle(timeline, i), i, timeline.starts[i]));
+    for (const i of indices) frames.push(await this.readFrame(element, timeline, i));
     return frames;
+  }
+
+  /**
+   * Frame `i`, seeked to its middle (either edge could show its neighbour). Where the browser
+   * reports the shown frame's timestamp, it must lie inside frame i: the first frame read may
+   * instead reveal that the browser's timeline is offset from the container's (a start time it
+   * applies differently), which is then applied to every seek; after that a frame elsewhere (a
+   * file whose index promises frames its data lacks) is refused.
+   */
+  private async readFrame(element: MediaElement, timeline: FrameTimeline, i: number): Promise<RawImage> {
+    const seek = async () => {
+      const start = timeline.starts[i] + this.offset;
+      const end = frameEnd(timeline, i) + this.offset;
+      const shown = await element.seek((start + end) / 2, i);
+      const slack = Math.min(1e-3, (end - start) / 4);
+      return { start, shown, inside: shown === undefined || (shown >= start - slack && shown < end - slack) };
+    };
+    let seen = await seek();
+    if (!seen.inside && !this.calibrated) {
+      this.offset = (seen.shown as number) - timeline.starts[i];
+      seen = await seek();
+    }
+    this.calibrated = true;
+    if (!seen.inside) {
+      throw new Error(
+        `${this.name}: frame ${i} (at ${seen.start.toFixed(3)} s) could not be decoded; the browser shows the frame at ${(seen.shown as number).toFixed(3)} s`,
+      );
+    }
+    return element.pixels();
   }
 
   close(): Promise<void> {

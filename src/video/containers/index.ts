@@ -3,7 +3,7 @@ import { looksLikeMatroska, matroskaTimeline } from './matroska';
 import { looksLikeMp4, mp4Timeline } from './mp4';
 import { ContainerError, FrameTimeline, WindowedBytes } from './timeline';
 
-export { ContainerError, frameMiddle } from './timeline';
+export { ContainerError, frameEnd } from './timeline';
 export type { FrameTimeline } from './timeline';
 
 /** The containers whose frame index we read. */

@@ -241,7 +241,18 @@ function present(track: Track): { starts: number[]; end: number } {
     }
   }
   starts.sort((a, c) => a - c);
-  return { starts, end };
+  // As ffmpeg's mov demuxer (and so Chromium's): with an edit list, the first frame kept is
+  // moved to time 0 (an edit starting between two frames would leave it later), plus the
+  // delay of the empty edits that open the list.
+  const delay = track.edits ? leadingDelay(track.edits) : 0;
+  const shift = starts.length && track.edits ? starts[0] - delay : 0;
+  return shift > 0 ? { starts: starts.map((t) => t - shift), end: end - shift } : { starts, end };
+}
+
+/** Seconds of empty edits before the first edit that shows media. */
+function leadingDelay(edits: Edit[]): number {
+  const first = edits.findIndex((e) => e.mediaTime >= 0);
+  return first < 0 ? 0 : edits[first].at;
 }
 
 /** The first video track's frame timeline. */

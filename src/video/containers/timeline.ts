@@ -14,10 +14,9 @@ export interface FrameTimeline {
   readonly end: number;
 }
 
-/** A time inside frame `i` (its middle), where seeking shows that frame whichever way a player rounds. */
-export function frameMiddle(timeline: FrameTimeline, i: number): number {
-  const next = i + 1 < timeline.starts.length ? timeline.starts[i + 1] : timeline.end;
-  return (timeline.starts[i] + next) / 2;
+/** When frame `i` stops being shown: the next frame's start (the timeline's end for the last). */
+export function frameEnd(timeline: FrameTimeline, i: number): number {
+  return i + 1 < timeline.starts.length ? timeline.starts[i + 1] : timeline.end;
 }
 
 /** Thrown when a container is not one we read or its index is unusable; the message names no file. */
