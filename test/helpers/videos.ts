@@ -16,7 +16,7 @@ const VFR = ['-vf', "setpts='(N*0.1+if(gt(N\\,9)\\,0.4\\,0))/TB'", '-fps_mode', 
  * Test videos made with ffmpeg from the committed frames, each exercising a container feature:
  * B-frames (composition offsets, an edit list), fragments, edits that cut or delay, a variable
  * frame rate, VP8/VP9 WebM, H.264 in Matroska (blocks stored in decode order), fewer frames
- * than BLIP samples. `from` names a video to remux instead of the frames.
+ * than BLIP samples, and an Ogg file (not indexed). `from` names a video to remux instead of the frames.
  */
 export const TEST_VIDEOS: Record<string, { args: string[]; from?: string }> = {
   'h264.mp4': { args: [...frames(10), ...H264] },
@@ -30,6 +30,8 @@ export const TEST_VIDEOS: Record<string, { args: string[]; from?: string }> = {
   'vp9.webm': { args: [...frames(30, 1), '-c:v', 'libvpx-vp9', '-frames:v', '33'] },
   'vp9-vfr.webm': { args: [...frames(10), ...VFR, '-c:v', 'libvpx-vp9'] },
   'vp8-short.webm': { args: [...frames(25), '-c:v', 'libvpx', '-frames:v', '5'] },
+  /** Ogg: a container whose frames the browser decoder does not index (it estimates them). */
+  'vp8.ogv': { args: [...frames(25, 1), '-c:v', 'libvpx', '-f', 'ogg'] },
 };
 
 /** Makes the named test videos in `dir` (once each); returns their paths. */
