@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
-import { ContainerError, FrameTimeline, readFrameTimeline } from '../src/video/containers';
+import { ContainerError, FrameLimitError, FrameTimeline, readFrameTimeline } from '../src/video/containers';
 import { ByteSource } from '../src/weights/source';
 import { fixture } from './helpers/fixtures';
 import { tempDir } from './helpers/tmp';
@@ -68,8 +68,14 @@ describe('video containers: frame count and times from the index, as ffprobe dec
     }
   });
 
-  it('stops counting past maxFrames', async () => {
-    const e = await rejection(timelineOf(fs.readFileSync(videos['vp9.webm']), 10));
-    expect(e.message).to.equal('more than 10 frames');
+  it('stops at maxFrames before building a table that size', async () => {
+    const webm = await rejection(timelineOf(fs.readFileSync(videos['vp9.webm']), 10));
+    expect(webm).to.be.instanceOf(FrameLimitError);
+    expect(webm.message).to.equal('more than 10 frames exceed the 10-frame limit; raise maxFrames if the file is trusted');
+    const mp4 = await rejection(timelineOf(fs.readFileSync(videos['h264.mp4']), 10));
+    expect(mp4.message).to.equal('20 frames exceed the 10-frame limit; raise maxFrames if the file is trusted');
+    const fragmented = await rejection(timelineOf(fs.readFileSync(videos['h264-fragmented.mp4']), 10));
+    expect(fragmented).to.be.instanceOf(FrameLimitError);
+    expect(await timelineOf(fs.readFileSync(videos['h264.mp4']), 20)).to.have.nested.property('starts.length', 20);
   });
 });

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { RawImage } from '../image/types';
-import { FrameTimeline } from '../video/containers';
+import { FrameLimitError, FrameTimeline } from '../video/containers';
 
 const MEDIA_ERRORS: Record<number, string> = {
   1: 'loading was aborted',
@@ -206,6 +206,6 @@ export async function estimateTimeline(element: MediaElement, maxFrames: number)
     throw new Error(`${element.name}: the video reports no duration to estimate its frame count from`);
   const step = await element.measureFrameDuration();
   const count = Math.max(1, Math.round(duration / step));
-  if (count > maxFrames) throw new Error(`${element.name}: about ${count} frames exceed the ${maxFrames}-frame limit`);
+  if (count > maxFrames) throw new Error(`${element.name}: about ${new FrameLimitError(count, maxFrames).message}`);
   return { container: 'estimate', starts: Array.from({ length: count }, (_, i) => i * step), end: duration };
 }

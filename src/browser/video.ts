@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { resolveMaxPixels } from '../image/decode';
 import { RawImage } from '../image/types';
-import { ContainerError, FrameTimeline, READ_CONTAINERS, frameEnd, readFrameTimeline } from '../video/containers';
+import { ContainerError, FrameLimitError, FrameTimeline, READ_CONTAINERS, frameEnd, readFrameTimeline } from '../video/containers';
 import { DEFAULT_MAX_VIDEO_FRAMES, VideoDecoder as BlipVideoDecoder, VideoSource } from '../video/source';
 import { BlobSource } from './fetch';
 import { MediaElement, estimateTimeline } from './video-element';
@@ -108,6 +108,7 @@ class BrowserVideoSource implements VideoSource {
       timeline = await readFrameTimeline(new BlobSource(this.name, this.blob), this.maxFrames);
     } catch (e) {
       if (e instanceof ContainerError) throw new Error(`${this.name}: not a readable video (${e.message})`, { cause: e });
+      if (e instanceof FrameLimitError) throw new Error(`${this.name}: ${e.message}`, { cause: e });
       throw e;
     }
     if (!timeline) {
@@ -116,7 +117,7 @@ class BrowserVideoSource implements VideoSource {
       this.estimated = true;
     }
     if (timeline.starts.length > this.maxFrames) {
-      throw new Error(`${this.name}: ${timeline.starts.length} frames exceed the ${this.maxFrames}-frame limit`);
+      throw new Error(`${this.name}: ${new FrameLimitError(timeline.starts.length, this.maxFrames).message}`);
     }
     this.timeline = timeline;
     return timeline;

@@ -26,11 +26,18 @@ const TEXTS = ['a cat lying on a rug', 'A rocket launching into the sky, with sm
 const NAMES = ['h264.mp4', 'vp9.webm', 'vp8-short.webm', 'h264-cut.mp4'];
 /** Ogg, which the decoder does not index: its frame count is estimated (exact for a constant rate). */
 const ESTIMATED = 'vp8.ogv';
+const SCORED = [...NAMES, ESTIMATED];
 const FRAMES = 8;
 /** Scores of the same pixels in Chromium and in Node (both wasm): float rounding only. */
 const SAME_PIXELS_TOL = 1e-4;
-/** Chromium's H.264/VP8 frames against ffmpeg's: see the measured differences this test prints. */
-const DECODER_TOL = 0.1;
+/**
+ * Chromium's H.264/VP8 frames against ffmpeg's (chroma upsampling and rounding differ): measured
+ * up to 8.4e-2 (probability) and 1.7e-2 (cosine) on the tiny random-weight model, whose scores
+ * swing with small pixel changes; the bound only catches gross errors. Wrong frames are caught
+ * by the pixels: a mean |diff| of at most MEAN_PIXEL_TOL levels (measured at most 2.06; VP9: 0).
+ */
+const DECODER_TOL = 0.15;
+const MEAN_PIXEL_TOL = 3;
 
 interface Probe {
   count: number;
@@ -123,13 +130,14 @@ describe('browser: videos decoded by Chromium through dist/browser/blip-itm.js',
           }
         });
         measured.push(`${name}: ${count} frames; pixels max |diff| ${max}, mean ${(sum / n).toFixed(2)} (of 255)`);
+        expect(sum / n, `${name}: mean pixel |diff|`).to.be.at.most(name.startsWith('vp9') ? 0 : MEAN_PIXEL_TOL);
       } finally {
         await node.close();
       }
     }
   });
 
-  it('scores File, URL, <video> and Blob inputs as Node scores the same files, leaves the page’s <video> alone, leaks nothing', async () => {
+  it('scores File, URL, <video>, Blob and bytes inputs as Node scores the same files, leaves the page’s <video> alone, leaks nothing', async () => {
     const model = await BlipItm.load(TINY, { backend: 'wasm' });
     try {
       const scores = async (inputs: VideoInput[]) => {
@@ -138,14 +146,14 @@ describe('browser: videos decoded by Chromium through dist/browser/blip-itm.js',
         videos.forEach((v) => v.dispose());
         return out;
       };
-      const fromFiles = await scores(NAMES.map((n) => files[n]));
+      const fromFiles = await scores(SCORED.map((n) => files[n]));
       // Chromium's own sampled frames, given to Node as decoded frames: isolates the decoder.
-      const fromChromiumPixels = await scores(NAMES.map((n) => chromiumFrames.get(n)!));
-      const kinds = ['file', 'url', 'element', 'blob'];
+      const fromChromiumPixels = await scores(SCORED.map((n) => chromiumFrames.get(n)!));
+      const kinds = ['file', 'url', 'element', 'blob', 'bytes'];
       const got = await call<Scores>(
         page,
         'score',
-        NAMES.map((n) => `/videos/${n}`),
+        SCORED.map((n) => `/videos/${n}`),
         kinds,
         TEXTS,
         FRAMES,
@@ -154,7 +162,7 @@ describe('browser: videos decoded by Chromium through dist/browser/blip-itm.js',
       expect(got.elements).to.deep.equal([{ currentTime: 0.05, paused: true }]);
       expect(maxDiff(got.probs, fromChromiumPixels.probs), 'same pixels: ITM probability').to.be.at.most(SAME_PIXELS_TOL);
       expect(maxDiff(got.itc, fromChromiumPixels.itc), 'same pixels: ITC cosine').to.be.at.most(SAME_PIXELS_TOL);
-      NAMES.forEach((name, i) => {
+      SCORED.forEach((name, i) => {
         const prob = maxDiff([got.probs[i]], [fromFiles.probs[i]]);
         const itc = maxDiff([got.itc[i]], [fromFiles.itc[i]]);
         measured.push(
@@ -164,7 +172,7 @@ describe('browser: videos decoded by Chromium through dist/browser/blip-itm.js',
         expect(prob, `${name}: ITM probability`).to.be.at.most(bound);
         expect(itc, `${name}: ITC cosine`).to.be.at.most(bound);
       });
-      measured.push(`encodeVideos of the 4 videos in Chromium (wasm): ${got.ms.toFixed(0)} ms`);
+      measured.push(`encodeVideos of the 5 videos in Chromium (wasm): ${got.ms.toFixed(0)} ms`);
     } finally {
       model.dispose();
     }
@@ -182,6 +190,20 @@ describe('browser: videos decoded by Chromium through dist/browser/blip-itm.js',
     }
     const missing = await call<{ message: string | null }>(page, 'refusal', '/videos/none.mp4', 'url');
     expect(missing.message).to.equal('/videos/none.mp4: HTTP 404 Not Found');
+  });
+
+  it('applies the pixel and frame limits and the time-out, in one line naming the video', async () => {
+    const cases: [Record<string, number>, string | RegExp][] = [
+      [{ maxPixels: 100 }, 'vp9.webm: frames of 32x24 = 768 pixels exceed the 100-pixel limit; raise maxPixels if the file is trusted'],
+      [{ maxFrames: 10 }, 'vp9.webm: more than 10 frames exceed the 10-frame limit; raise maxFrames if the file is trusted'],
+      [{ timeoutMs: 1 }, /^vp9\.webm: timed out after 0\.001 s loading the video$/],
+    ];
+    for (const [options, expected] of cases) {
+      const got = await call<{ message: string | null; leaked: number }>(page, 'refusal', '/videos/vp9.webm', 'file', options);
+      if (typeof expected === 'string') expect(got.message, JSON.stringify(options)).to.equal(expected);
+      else expect(got.message, JSON.stringify(options)).to.match(expected);
+      expect(got.leaked).to.equal(0);
+    }
   });
 
   it('frees every tensor on dispose()', async () => {

@@ -1,4 +1,4 @@
-import { ContainerError, FrameTimeline, WindowedBytes } from './timeline';
+import { ContainerError, FrameLimitError, FrameTimeline, WindowedBytes } from './timeline';
 
 /**
  * WebM/Matroska: the first video track's blocks (SimpleBlock, or Block inside a BlockGroup), one
@@ -124,7 +124,7 @@ class BlockCollector {
     const frames = laced ? head[at + 3] + 1 : 1;
     if (!laced && this.track.codec === 'V_VP8' && head.length > at + 3 && (head[at + 3] & 0x10) === 0) return;
     for (let k = 0; k < frames; k++) this.times.push(clusterTime + relative);
-    if (this.times.length > this.maxFrames) throw new ContainerError(`more than ${this.maxFrames} frames`);
+    if (this.times.length > this.maxFrames) throw new FrameLimitError(undefined, this.maxFrames);
     this.lastDuration = duration;
   }
 }

@@ -1,4 +1,4 @@
-import { ContainerError, FrameTimeline, WindowedBytes } from './timeline';
+import { ContainerError, FrameLimitError, FrameTimeline, WindowedBytes } from './timeline';
 
 /**
  * MP4/MOV (ISO BMFF): the first video track's sample table gives one entry per coded frame
@@ -129,9 +129,15 @@ function fullBoxVersion(b: Uint8Array, box: Box): number {
 }
 
 /** stts/ctts/stsz of a track: decode times, composition offsets and durations per sample. */
-function sampleTable(b: Uint8Array, view: DataView, stbl: Box | undefined): Pick<Track, 'decode' | 'offsets' | 'durations'> {
+function sampleTable(
+  b: Uint8Array,
+  view: DataView,
+  stbl: Box | undefined,
+  maxFrames: number,
+): Pick<Track, 'decode' | 'offsets' | 'durations'> {
   const stsz = child(b, view, stbl, 'stsz') ?? child(b, view, stbl, 'stz2');
   const count = stsz ? view.getUint32(stsz.start + 8) : 0;
+  if (count > maxFrames) throw new FrameLimitError(count, maxFrames);
   const decode: number[] = [];
   const durations: number[] = [];
   const stts = child(b, view, stbl, 'stts');
@@ -167,7 +173,7 @@ function isVideo(b: Uint8Array, view: DataView, trak: Box): boolean {
   return hdlr !== undefined && fourcc(b, hdlr.start + 8) === 'vide';
 }
 
-function readTrack(b: Uint8Array, view: DataView, trak: Box, movieScale: number): Track {
+function readTrack(b: Uint8Array, view: DataView, trak: Box, movieScale: number, maxFrames: number): Track {
   const tkhd = child(b, view, trak, 'tkhd');
   const id = tkhd ? view.getUint32(tkhd.start + (fullBoxVersion(b, tkhd) === 1 ? 20 : 12)) : 0;
   const mdia = child(b, view, trak, 'mdia');
@@ -176,11 +182,11 @@ function readTrack(b: Uint8Array, view: DataView, trak: Box, movieScale: number)
   const timescale = view.getUint32(mdhd.start + (fullBoxVersion(b, mdhd) === 1 ? 20 : 12));
   if (!timescale) throw new ContainerError('the MP4 video track has a zero timescale');
   const stbl = child(b, view, child(b, view, mdia, 'minf'), 'stbl');
-  return { id, timescale, edits: readEdits(b, view, trak, movieScale, timescale), ...sampleTable(b, view, stbl) };
+  return { id, timescale, edits: readEdits(b, view, trak, movieScale, timescale), ...sampleTable(b, view, stbl, maxFrames) };
 }
 
 /** Samples of a fragmented MP4 (moof > traf > tfhd/tfdt/trun), appended to the track's table. */
-function addFragments(track: Track, moov: Uint8Array, fragments: Uint8Array[]): void {
+function addFragments(track: Track, moov: Uint8Array, fragments: Uint8Array[], maxFrames: number): void {
   const mview = new DataView(moov.buffer, moov.byteOffset, moov.length);
   const mvex = child(moov, mview, boxAt(moov, mview, 0, moov.length) ?? undefined, 'mvex');
   let defaultDuration = 0;
@@ -202,6 +208,7 @@ function addFragments(track: Track, moov: Uint8Array, fragments: Uint8Array[]): 
       for (const trun of children(moof, view, traf).filter((c) => c.type === 'trun')) {
         const tflags = view.getUint32(trun.start) & 0xffffff;
         const count = view.getUint32(trun.start + 4);
+        if (track.decode.length + count > maxFrames) throw new FrameLimitError(undefined, maxFrames);
         p = trun.start + 8 + (tflags & 0x1 ? 4 : 0) + (tflags & 0x4 ? 4 : 0);
         for (let s = 0; s < count; s++) {
           const duration = tflags & 0x100 ? view.getUint32(p) : trafDuration;
@@ -255,8 +262,8 @@ function leadingDelay(edits: Edit[]): number {
   return first < 0 ? 0 : edits[first].at;
 }
 
-/** The first video track's frame timeline. */
-export async function mp4Timeline(file: WindowedBytes): Promise<FrameTimeline> {
+/** The first video track's frame timeline; refuses tables of more than `maxFrames` samples. */
+export async function mp4Timeline(file: WindowedBytes, maxFrames: number): Promise<FrameTimeline> {
   const { moov, fragments } = await topBoxes(file);
   const view = new DataView(moov.buffer, moov.byteOffset, moov.length);
   const root = boxAt(moov, view, 0, moov.length);
@@ -265,8 +272,8 @@ export async function mp4Timeline(file: WindowedBytes): Promise<FrameTimeline> {
   const movieScale = mvhd ? view.getUint32(mvhd.start + (fullBoxVersion(moov, mvhd) === 1 ? 20 : 12)) : 0;
   const trak = children(moov, view, root).find((c) => c.type === 'trak' && isVideo(moov, view, c));
   if (!trak) throw new ContainerError('no video track');
-  const track = readTrack(moov, view, trak, movieScale || 1);
-  if (fragments.length) addFragments(track, moov, fragments);
+  const track = readTrack(moov, view, trak, movieScale || 1, maxFrames);
+  if (fragments.length) addFragments(track, moov, fragments, maxFrames);
   const { starts, end } = present(track);
   if (starts.length === 0) throw new ContainerError('the video track has no frames');
   return { container: 'mp4', starts, end };

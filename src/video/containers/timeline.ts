@@ -22,6 +22,15 @@ export function frameEnd(timeline: FrameTimeline, i: number): number {
 /** Thrown when a container is not one we read or its index is unusable; the message names no file. */
 export class ContainerError extends Error {}
 
+/** Thrown when an index lists more frames than the limit (before any table that size is built). */
+export class FrameLimitError extends Error {
+  constructor(frames: number | undefined, maxFrames: number) {
+    super(
+      `${frames === undefined ? `more than ${maxFrames}` : frames} frames exceed the ${maxFrames}-frame limit; raise maxFrames if the file is trusted`,
+    );
+  }
+}
+
 /**
  * A ByteSource read through a window of consecutive bytes, so walking many small headers (one
  * per Matroska block) costs one read per window, not one per header.
