@@ -46,6 +46,7 @@ describe('video containers: frame count and times from the index, as ffprobe dec
         expect(Math.abs(t - probed.times[i]), `${name}: frame ${i} at ${t} s, ffprobe ${probed.times[i]} s`).to.be.below(1e-5 + 5e-7),
       );
       expect(timeline!.end, name).to.be.greaterThan(timeline!.starts[timeline!.starts.length - 1]);
+      expect(timeline!.size, `${name}: frame size`).to.deep.equal({ width: probed.width, height: probed.height });
       expect(timeline!.container, name).to.equal(/\.(mp4|mov)$/.test(name) ? 'mp4' : 'matroska');
     }
   });

@@ -58,12 +58,7 @@ export class MediaElement {
     await loaded;
     const { videoWidth: width, videoHeight: height } = this.video;
     if (!width || !height) throw new Error(`${this.name}: the browser shows no video track in it`);
-    if (width * height > maxPixels) {
-      throw new Error(
-        `${this.name}: frames of ${width}x${height} = ${width * height} pixels exceed the ${maxPixels}-pixel limit; ` +
-          'raise maxPixels if the file is trusted',
-      );
-    }
+    checkPixels(this.name, width, height, maxPixels);
   }
 
   /**
@@ -193,6 +188,15 @@ export class MediaElement {
     this.video.load();
     URL.revokeObjectURL(this.url);
     this.context = undefined;
+  }
+}
+
+/** Refuses frames over the pixel limit, in one line naming the video. */
+export function checkPixels(name: string, width: number, height: number, maxPixels: number): void {
+  if (width * height > maxPixels) {
+    throw new Error(
+      `${name}: frames of ${width}x${height} = ${width * height} pixels exceed the ${maxPixels}-pixel limit; raise maxPixels if the file is trusted`,
+    );
   }
 }
 

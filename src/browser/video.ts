@@ -4,7 +4,7 @@ import { RawImage } from '../image/types';
 import { ContainerError, FrameLimitError, FrameTimeline, READ_CONTAINERS, frameEnd, readFrameTimeline } from '../video/containers';
 import { DEFAULT_MAX_VIDEO_FRAMES, VideoDecoder as BlipVideoDecoder, VideoSource } from '../video/source';
 import { BlobSource } from './fetch';
-import { MediaElement, estimateTimeline } from './video-element';
+import { MediaElement, checkPixels, estimateTimeline } from './video-element';
 
 /** What the browser decoder accepts as a video. */
 export type BrowserVideo = Blob | File | string | HTMLVideoElement | Uint8Array | ArrayBuffer;
@@ -119,6 +119,9 @@ class BrowserVideoSource implements VideoSource {
     if (timeline.starts.length > this.maxFrames) {
       throw new Error(`${this.name}: ${new FrameLimitError(timeline.starts.length, this.maxFrames).message}`);
     }
+    // Refused before the browser decodes anything when the index states the size (the
+    // element checks the size it decodes too).
+    if (timeline.size) checkPixels(this.name, timeline.size.width, timeline.size.height, this.maxPixels);
     this.timeline = timeline;
     return timeline;
   }
@@ -159,8 +162,10 @@ class BrowserVideoSource implements VideoSource {
       const start = timeline.starts[i] + this.offset;
       const end = frameEnd(timeline, i) + this.offset;
       const shown = await element.seek((start + end) / 2, i);
-      const slack = Math.min(1e-3, (end - start) / 4);
-      return { start, shown, inside: shown === undefined || (shown >= start - slack && shown < end - slack) };
+      // Frames sharing one timestamp cannot be told apart by seeking: the one shown is accepted.
+      const slack = end > start ? Math.min(1e-3, (end - start) / 4) : 1e-3;
+      const last = end > start ? end - slack : start + slack;
+      return { start, shown, inside: shown === undefined || (shown >= start - slack && shown < last) };
     };
     let seen = await seek();
     if (!seen.inside && !this.calibrated) {

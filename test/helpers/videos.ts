@@ -51,8 +51,8 @@ export function makeTestVideos(dir: string, names: string[]): Record<string, str
   return out;
 }
 
-/** ffprobe's decoded-frame count and frame presentation times (seconds) of the first video stream. */
-export function ffprobeFrames(file: string): { count: number; times: number[] } {
+/** ffprobe's decoded-frame count, frame presentation times (seconds) and frame size of the first video stream. */
+export function ffprobeFrames(file: string): { count: number; times: number[]; width: number; height: number } {
   const probe = (args: string[]) =>
     execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', ...args, '-of', 'csv=p=0', file]).toString('utf8');
   const count = Number(probe(['-count_frames', '-show_entries', 'stream=nb_read_frames']).trim());
@@ -61,5 +61,6 @@ export function ffprobeFrames(file: string): { count: number; times: number[] } 
     .map((l) => l.replace(/,+$/, '').trim())
     .filter((l) => l !== '')
     .map(Number);
-  return { count, times };
+  const [width, height] = probe(['-show_entries', 'stream=width,height']).trim().split(',').map(Number);
+  return { count, times, width, height };
 }

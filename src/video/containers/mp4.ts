@@ -99,6 +99,7 @@ interface Edit {
 
 interface Track {
   id: number;
+  size: { width: number; height: number } | undefined;
   timescale: number;
   edits: Edit[] | undefined;
   /** Per sample: decode time and composition offset (timescale units), from the sample table. */
@@ -168,6 +169,17 @@ function sampleTable(
   return { decode, offsets, durations };
 }
 
+/** Width and height of the first visual sample entry (stsd), the coded frame size. */
+function codedSize(b: Uint8Array, view: DataView, stbl: Box | undefined): Track['size'] {
+  const stsd = child(b, view, stbl, 'stsd');
+  if (!stsd || stsd.start + 8 + 36 > stsd.end) return undefined;
+  const entry = stsd.start + 8; // after version/flags and the entry count
+  // SampleEntry: size, type, 6 reserved, data_reference_index; VisualSampleEntry: 16 bytes, then width, height.
+  const width = view.getUint16(entry + 32);
+  const height = view.getUint16(entry + 34);
+  return width && height ? { width, height } : undefined;
+}
+
 function isVideo(b: Uint8Array, view: DataView, trak: Box): boolean {
   const hdlr = child(b, view, child(b, view, trak, 'mdia'), 'hdlr');
   return hdlr !== undefined && fourcc(b, hdlr.start + 8) === 'vide';
@@ -182,7 +194,13 @@ function readTrack(b: Uint8Array, view: DataView, trak: Box, movieScale: number,
   const timescale = view.getUint32(mdhd.start + (fullBoxVersion(b, mdhd) === 1 ? 20 : 12));
   if (!timescale) throw new ContainerError('the MP4 video track has a zero timescale');
   const stbl = child(b, view, child(b, view, mdia, 'minf'), 'stbl');
-  return { id, timescale, edits: readEdits(b, view, trak, movieScale, timescale), ...sampleTable(b, view, stbl, maxFrames) };
+  return {
+    id,
+    size: codedSize(b, view, stbl),
+    timescale,
+    edits: readEdits(b, view, trak, movieScale, timescale),
+    ...sampleTable(b, view, stbl, maxFrames),
+  };
 }
 
 /** Samples of a fragmented MP4 (moof > traf > tfhd/tfdt/trun), appended to the track's table. */
@@ -276,5 +294,5 @@ export async function mp4Timeline(file: WindowedBytes, maxFrames: number): Promi
   if (fragments.length) addFragments(track, moov, fragments, maxFrames);
   const { starts, end } = present(track);
   if (starts.length === 0) throw new ContainerError('the video track has no frames');
-  return { container: 'mp4', starts, end };
+  return { container: 'mp4', starts, end, size: track.size };
 }

@@ -12,6 +12,8 @@ export interface FrameTimeline {
   readonly starts: number[];
   /** When the last frame stops being shown (seconds). */
   readonly end: number;
+  /** The coded frame size the index states (checked against the pixel limit before decoding), if it does. */
+  readonly size?: { width: number; height: number };
 }
 
 /** When frame `i` stops being shown: the next frame's start (the timeline's end for the last). */
