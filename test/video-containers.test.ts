@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import { ContainerError, FrameLimitError, FrameTimeline, readFrameTimeline } from '../src/video/containers';
 import { ByteSource } from '../src/weights/source';
+import { rejection } from './helpers/expect';
 import { fixture } from './helpers/fixtures';
 import { tempDir } from './helpers/tmp';
 import { TEST_VIDEOS, ffprobeFrames, makeTestVideos } from './helpers/videos';
@@ -9,15 +10,6 @@ import { TEST_VIDEOS, ffprobeFrames, makeTestVideos } from './helpers/videos';
 function timelineOf(bytes: Uint8Array, maxFrames = 100_000): Promise<FrameTimeline | null> {
   const source: ByteSource = { name: 'video', size: bytes.length, read: (at, n) => Promise.resolve(bytes.subarray(at, at + n)) };
   return readFrameTimeline(source, maxFrames);
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /**

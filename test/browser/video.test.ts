@@ -10,7 +10,7 @@ import { VideoInput } from '../../src/video/source';
 import { TINY } from '../helpers/fixtures';
 import { tempDir } from '../helpers/tmp';
 import { makeTestVideos } from '../helpers/videos';
-import { launch, openHarness, requireBrowser } from './chromium';
+import { callInPage, launch, openHarness, requireBrowser } from './chromium';
 import { StaticServer, startServer } from './static-server';
 
 /**
@@ -54,14 +54,7 @@ interface Scores {
 }
 
 function call<T>(page: Page, fn: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(
-    (name, list) => {
-      const v = (window as unknown as { video: Record<string, (...a: unknown[]) => Promise<unknown>> }).video;
-      return v[name](...list);
-    },
-    fn,
-    args,
-  ) as Promise<T>;
+  return callInPage<T>(page, 'video', fn, ...args);
 }
 
 function maxDiff(a: number[][], b: number[][]): number {
