@@ -57,7 +57,12 @@ async function asFormat3(v4: string, v3: string): Promise<void> {
   const v3db = await lancedb().connect(v3);
   const v3schema = new arrow.Schema(fields, new Map([['blip-itm', JSON.stringify(meta)]]));
   const created = await v3db.createEmptyTable('images', v3schema);
-  await created.add(new arrow.Table(v3schema, rows.batches.map((b) => new arrow.RecordBatch(v3schema, b.data))));
+  await created.add(
+    new arrow.Table(
+      v3schema,
+      rows.batches.map((b) => new arrow.RecordBatch(v3schema, b.data)),
+    ),
+  );
   created.close();
   v3db.close();
   table.close();
@@ -117,7 +122,7 @@ describe('video index: index and search of videos (tiny checkpoint)', function (
     return kinds;
   }
 
-  it("ITC search scores a video as model.similarity(encodeVideos) does, ITM re-rank as match does", async () => {
+  it('ITC search scores a video as model.similarity(encodeVideos) does, ITM re-rank as match does', async () => {
     const ix = await openIndex(index);
     const itcOnly = await ix.search(model, TEXT, { rerank: 0, topK: 20 });
     const reranked = await ix.search(model, TEXT, { rerank: 20, topK: 20 });
@@ -202,6 +207,38 @@ describe('video index: index and search of videos (tiny checkpoint)', function (
     expect(mixed.map((h) => h.kind).sort()).to.deep.equal([...IMAGES.map(() => 'image'), 'video']);
     const want = await direct(model, folder.videos[0]);
     expect(Math.abs(mixed.find((h) => h.kind === 'video')!.itm! - want.itm)).to.be.below(1e-4);
+  });
+
+  it('a changed kind or frame count in a stored row is a clear error (the checksums cover them)', async () => {
+    const changes: Record<string, string>[] = [{ kind: "'image'" }, { frames: '3' }];
+    for (const values of changes) {
+      const where = path.join(tempDir('blip-itm-video-index-'), 'index');
+      await build(where, [folder.videos[1]], { frames: 2 });
+      const db = await lancedb().connect(where);
+      const table = await db.openTable('images');
+      await table.update({ where: "kind = 'video'", valuesSql: values });
+      table.close();
+      db.close();
+      const ix = await openIndex(where);
+      const err = await ix.search(model, TEXT, { rerank: 0 }).catch((e: Error) => e);
+      expect(String(err), JSON.stringify(values)).to.match(
+        /the index is corrupted \(the row of \S*clip20\.mkv has (checksum mismatch in its ITC vector|kind image with 2 frames)\)/,
+      );
+    }
+  });
+
+  it('a missing ffmpeg stops the run in one line, keeping the images indexed before it', async () => {
+    const dir = tempDir('blip-itm-video-index-');
+    fs.copyFileSync(IMAGES[0], path.join(dir, 'a.png'));
+    fs.copyFileSync(folder.videos[0], path.join(dir, 'b.mkv'));
+    const where = path.join(dir, 'index');
+    const r = await cli(['index', '--model', TINY, '--backend', 'wasm', '--out', where, '--ffmpeg', path.join(dir, 'none', 'ffmpeg'), dir]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr.trim().split('\n')).to.deep.equal([
+      `blip-itm: ffprobe not found (${path.join(dir, 'none', 'ffprobe')}): install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg; macOS: brew install ffmpeg) or give its path with --ffmpeg PATH or BLIP_ITM_FFMPEG`,
+    ]);
+    const ix = await openIndex(where);
+    expect((await ix.entries()).map((e) => path.basename(e.path))).to.deep.equal(['a.png']);
   });
 
   it('CLI: index reports videos and skips, search prints kind and frames, its ITM equals score --video', async () => {

@@ -64,7 +64,11 @@ function run(tool: string, args: string[], stopAfter?: number, onData?: (chunk: 
     let err = '';
     let stopped = false;
     child.on('error', (e: NodeJS.ErrnoException) => {
-      reject(e.code === 'ENOENT' ? new VideoToolMissing(`${path.basename(tool)} not found (${tool}): ${INSTALL_HINT}`) : new Error(`${tool}: ${e.message}`));
+      reject(
+        e.code === 'ENOENT'
+          ? new VideoToolMissing(`${path.basename(tool)} not found (${tool}): ${INSTALL_HINT}`)
+          : new Error(`${tool}: ${e.message}`),
+      );
     });
     child.stdout.on('data', (chunk: Buffer) => {
       if (stopped) return;

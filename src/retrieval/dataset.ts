@@ -167,7 +167,8 @@ export class Dataset {
       await found.table.addColumns(new a.Schema(mediaFields(), new Map([[META_KEY, JSON.stringify(meta)]]))).catch(async (e: unknown) => {
         const again = await Dataset.open(uri);
         again?.close();
-        if (again?.meta.version !== FORMAT_VERSION) throw new Error(`${uri}: cannot upgrade the index to format ${FORMAT_VERSION} (${lanceMessage(e)})`);
+        if (again?.meta.version !== FORMAT_VERSION)
+          throw new Error(`${uri}: cannot upgrade the index to format ${FORMAT_VERSION} (${lanceMessage(e)})`);
       });
     } finally {
       found.close();

@@ -149,7 +149,8 @@ export class ImageIndex {
     this.checkOpen();
     const e = this.dataset.dims.embed;
     if (query.length !== e) throw new Error(`query embedding has ${query.length} values, the index ${e}`);
-    if (opts.kind !== undefined && !MEDIA_KINDS.includes(opts.kind)) throw new Error(`kind must be ${MEDIA_KINDS.join(' or ')}, got ${opts.kind}`);
+    if (opts.kind !== undefined && !MEDIA_KINDS.includes(opts.kind))
+      throw new Error(`kind must be ${MEDIA_KINDS.join(' or ')}, got ${opts.kind}`);
     if (await this.approximate()) {
       const refine = opts.refineFactor ?? DEFAULT_REFINE_FACTOR;
       // At least ANN_POOL candidates (PQ distances are coarse: a small pool misses near ties), a few

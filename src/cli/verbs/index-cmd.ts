@@ -34,8 +34,7 @@ export async function withInterrupts<T>(onFirst: (signal: string) => void, work:
 export const indexCommand: Command = {
   name: 'index',
   summary: 'Indexes images and videos for text search into a LanceDB table (incremental: unchanged files are not encoded again).',
-  usage:
-    'index --model DIR|HUB_ID --out PATH|URI [--states float32|float16] [--frames N] [--shard i/N] [--hash] [--rebuild] PATH...',
+  usage: 'index --model DIR|HUB_ID --out PATH|URI [--states float32|float16] [--frames N] [--shard i/N] [--hash] [--rebuild] PATH...',
   positionals:
     'PATH...: image and video files and folders (searched recursively for .jpg, .jpeg, .png and .mp4, .m4v, .mov, .mkv, .webm, .avi, .mpg, .mpeg, .ogv, .wmv; hidden entries skipped).',
   options: {

@@ -97,7 +97,9 @@ export const search: Command = {
         } else {
           const videos = hits.some((h) => h.kind === 'video');
           const kindOf = (h: SearchHit) => (h.kind === 'video' ? `video ${h.frames}f` : 'image');
-          process.stdout.write(resultTable(hits.map((h) => ({ itc: h.itc, itm: h.itm, kind: videos ? kindOf(h) : undefined, label: h.image }))));
+          process.stdout.write(
+            resultTable(hits.map((h) => ({ itc: h.itc, itm: h.itm, kind: videos ? kindOf(h) : undefined, label: h.image }))),
+          );
         }
       } finally {
         model.dispose();
