@@ -60,13 +60,13 @@ export const indexCommand: Command = {
     ...VIDEO_DECODE_OPTIONS,
   },
   details: [
-    'The index then holds exactly the images under PATH... (of its shard): new and changed files are encoded,',
-    'removed ones dropped. Unreadable images are reported and skipped. Ctrl-C or SIGTERM commits the work done',
-    'so far (exit 130 / 143); a killed run loses at most its uncommitted images. Large tables (50,000 rows and',
-    'more) get an IVF-PQ vector index for search. With float32 states an image takes about 1.8 MB for the base',
-    'model (577 tokens x 768); see docs/retrieval-scale.md. A video is encoded as score --video encodes it (--frames',
-    'sampled, 8 by default, fixed per index) and stores every sampled frame: 8 x 1.8 MB. Videos need ffmpeg;',
-    'see docs/video.md.',
+    'The index then holds exactly the images and videos under PATH... (of its shard): new and changed files',
+    'are encoded, removed ones dropped. Unreadable images and videos are reported and skipped. Ctrl-C or',
+    'SIGTERM commits the work done so far (exit 130 / 143); a killed run loses at most its uncommitted files.',
+    'Large tables (50,000 rows and more) get an IVF-PQ vector index for search. With float32 states an image',
+    'takes about 1.8 MB for the base model (577 tokens x 768); see docs/retrieval-scale.md. A video is encoded',
+    'as score --video encodes it (--frames sampled, 8 by default, fixed per index) and stores every sampled',
+    "frame's states: 8 x 1.8 MB. Videos need ffmpeg; see docs/video.md.",
   ].join('\n'),
   async run(args) {
     const out = args.required('out');
