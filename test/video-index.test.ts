@@ -162,8 +162,10 @@ describe('video index: index and search of videos (tiny checkpoint)', function (
 
   it('--frames N: a video row holds N frames and matches encodeVideos at N; float16 states re-rank within 1e-3', async () => {
     const other = path.join(folder.root, 'index3');
+    const tensors = tf.memory().numTensors;
     const report = await build(other, [folder.videos[1]], { frames: 3, states: 'float16' });
     expect(report.encoded).to.equal(1);
+    expect(tf.memory().numTensors).to.equal(tensors); // the video's embedding is disposed once stored
     const ix = await openIndex(other);
     expect((await ix.entries()).map((e) => e.frames)).to.deep.equal([3]);
     const [hit] = await ix.search(model, TEXT, { rerank: 1 });

@@ -1,13 +1,24 @@
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type * as LanceDb from '@lancedb/lancedb';
 import type * as Arrow from 'apache-arrow';
+import {
+  ENTRY_COLUMNS,
+  META_KEY,
+  TABLE,
+  bytesOf,
+  checksum,
+  entryReader,
+  fixedSizeRows,
+  lanceMessage,
+  mediaFields,
+  readMeta,
+  schemaFor,
+} from './columns';
 import { fromFloat16Bytes, toFloat16 } from './float16';
 import { arrow, lancedb } from './lance';
 import {
   Dims,
-  FORMAT_NAME,
   FORMAT_VERSION,
   IMAGES_ONLY_VERSION,
   IndexEntry,
@@ -25,8 +36,7 @@ import {
  * LanceDB itself notices a truncated data file but not flipped bytes inside one.
  */
 
-export const TABLE = 'images';
-const META_KEY = 'blip-itm';
+export { TABLE };
 
 /** `s3://bucket/x`, `gs://…`, `az://…`, `file://…` stay as they are; anything else is a local folder. */
 export function resolveUri(where: string): string {
@@ -35,53 +45,6 @@ export function resolveUri(where: string): string {
 
 export function isLocal(uri: string): boolean {
   return !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
-}
-
-/** The columns format 4 added: nullable, so a format-3 table gains them in one metadata-only commit (null: an image, 1 frame). */
-function mediaFields(): Arrow.Field[] {
-  const a = arrow();
-  return [new a.Field('kind', new a.Utf8(), true), new a.Field('frames', new a.Int32(), true)];
-}
-
-/** The table's schema; `media`: with the kind and frames columns (all but format-3 tables). */
-function schemaFor(meta: IndexMeta, media = true): Arrow.Schema {
-  const a = arrow();
-  const utf8 = (name: string) => new a.Field(name, new a.Utf8(), false);
-  const f64 = (name: string) => new a.Field(name, new a.Float64(), false);
-  return new a.Schema(
-    [
-      utf8('path'),
-      f64('size'),
-      f64('mtime_ms'),
-      utf8('sha256'),
-      new a.Field('vector', new a.FixedSizeList(meta.dims.embed, new a.Field('item', new a.Float32(), true)), false),
-      new a.Field('states', new a.Binary(), false),
-      utf8('vector_sum'),
-      utf8('states_sum'),
-      utf8('model'),
-      utf8('run'),
-      ...(media ? mediaFields() : []),
-    ],
-    new Map([[META_KEY, JSON.stringify(meta)]]),
-  );
-}
-
-const ENTRY_COLUMNS = ['path', 'size', 'mtime_ms', 'sha256', 'run'];
-
-/**
- * A row's checksum: sha256 over every column a result is built from (path, size, mtime, file
- * hash, run, and for anything but a 1-frame image its kind and frames) and the stored bytes, so a
- * flipped bit in a path or kind is caught like one in a vector. An image row sums exactly what
- * format 3 summed: upgrading a format-3 table rewrites no row.
- */
-function checksum(part: 'vector' | 'states', e: IndexEntry, bytes: Uint8Array): string {
-  const base = [e.path, e.size, e.mtimeMs, e.sha256, e.run];
-  const fields = JSON.stringify(e.kind === 'image' && e.frames === 1 ? base : [...base, e.kind, e.frames]);
-  return crypto.createHash('sha256').update(`${part} ${fields}\n`).update(bytes).digest('hex');
-}
-
-function bytesOf(a: Float32Array | Uint16Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 /** One image's or video's row, ready to add. */
@@ -110,13 +73,6 @@ function rowPredicate(rows: readonly Pick<IndexEntry, 'path' | 'run'>[]): string
 
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
-}
-
-/** The first line of a LanceDB error, which may run to a Rust backtrace. */
-function lanceMessage(e: unknown): string {
-  return String((e as Error).message ?? e)
-    .split('\n')[0]
-    .slice(0, 300);
 }
 
 /** An opened image index table. */
@@ -382,54 +338,4 @@ export class Dataset {
       });
     }
   }
-}
-
-/** The rows of a fixed_size_list<float32> column as copies, read from its value buffers (vector.get(i) per row is slow). */
-function fixedSizeRows(column: Arrow.Vector, width: number): Float32Array[] {
-  const out: Float32Array[] = [];
-  for (const chunk of column.data) {
-    const child = chunk.children[0];
-    const values = child.values as Float32Array;
-    for (let r = 0; r < chunk.length; r++) {
-      const start = child.offset + (chunk.offset + r) * width;
-      out.push(values.slice(start, start + width));
-    }
-  }
-  return out;
-}
-
-/** Reads row i's entry; a table without the kind and frames columns (format 3), or a null in them, holds an image. */
-function entryReader(t: Arrow.Table): (i: number) => IndexEntry {
-  const [path, size, mtime, sha256, run] = ENTRY_COLUMNS.map((c) => t.getChild(c) as Arrow.Vector);
-  const kind = t.getChild('kind');
-  const frames = t.getChild('frames');
-  return (i) => ({
-    path: path.get(i),
-    size: size.get(i),
-    mtimeMs: mtime.get(i),
-    sha256: sha256.get(i),
-    run: run.get(i),
-    kind: (kind?.get(i) as MediaKind | null) ?? 'image',
-    frames: (frames?.get(i) as number | null) ?? 1,
-  });
-}
-
-async function readMeta(uri: string, table: LanceDb.Table): Promise<{ meta: IndexMeta; media: boolean }> {
-  let raw: string | undefined;
-  let media: boolean;
-  try {
-    const schema = await table.schema();
-    raw = schema.metadata.get(META_KEY);
-    media = schema.fields.some((f) => f.name === 'kind');
-  } catch (e) {
-    throw new Error(`${uri}: cannot read the image index (${lanceMessage(e)})`, { cause: e });
-  }
-  const meta = raw ? (JSON.parse(raw) as IndexMeta) : null;
-  if (!meta || meta.format !== FORMAT_NAME) throw new Error(`${uri}: the table ${TABLE} is not a blip-itm image index`);
-  if (meta.version !== FORMAT_VERSION && meta.version !== IMAGES_ONLY_VERSION) {
-    throw new Error(
-      `${uri}: an image index in format version ${meta.version}; this blip-itm reads versions ${IMAGES_ONLY_VERSION} and ${FORMAT_VERSION}: rebuild it with blip-itm index --rebuild`,
-    );
-  }
-  return { meta, media };
 }
