@@ -6,8 +6,8 @@ import * as path from 'path';
 import { lancedb } from '../src/retrieval/lance';
 import { BlipItm } from '../src/model/blip-itm';
 import { BuildOptions, BuildReport, ImageIndex, SearchHit, buildIndex } from '../src/retrieval';
-import { Dataset } from '../src/retrieval/dataset';
-import { FORMAT_VERSION } from '../src/retrieval/schema';
+import { Dataset, makeRow } from '../src/retrieval/dataset';
+import { FORMAT_NAME, FORMAT_VERSION, IndexMeta } from '../src/retrieval/schema';
 import { cli } from './helpers/cli';
 import { IMAGES, TINY, fixture } from './helpers/fixtures';
 import { tempDir } from './helpers/tmp';
@@ -241,6 +241,60 @@ describe('video index: index and search of videos (tiny checkpoint)', function (
     ]);
     const ix = await openIndex(where);
     expect((await ix.entries()).map((e) => path.basename(e.path))).to.deep.equal(['a.png']);
+  });
+
+  it('through an IVF-PQ vector index, --kind pre-filters the shortlist (synthetic rows)', async () => {
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = tempDir('blip-itm-lance-spill-'); // LanceDB leaves its index-build spill there
+    try {
+      const where = path.join(tempDir('blip-itm-video-index-'), 'ann');
+      const dims = { embed: 16, tokens: 5, hidden: 8 };
+      const meta: IndexMeta = {
+        format: FORMAT_NAME,
+        version: FORMAT_VERSION,
+        model: { fingerprint: 'synthetic', dir: '', files: [] },
+        dims,
+        states: 'float32',
+        videoFrames: 2,
+      };
+      const ds = await Dataset.openOrCreate(where, meta);
+      let seed = 11;
+      const rand = () => {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        return seed / 2 ** 32 - 0.5;
+      };
+      const unit = (v: number[]) => Float32Array.from(v, (x) => x / Math.hypot(...v));
+      const rows = Array.from({ length: 600 }, (_, i) => {
+        const video = i % 3 === 0;
+        const frames = video ? 2 : 1;
+        const entry = {
+          path: `/m/${i}`,
+          size: 1,
+          mtimeMs: 1,
+          sha256: String(i),
+          run: 'r',
+          kind: video ? 'video' : 'image',
+          frames,
+        } as const;
+        const vector = unit(Array.from({ length: dims.embed }, rand));
+        return makeRow(entry, vector, new Float32Array(frames * dims.tokens * dims.hidden), 'float32');
+      });
+      await ds.add(rows);
+      await ds.createVectorIndex(rows.length);
+      ds.close();
+      const ix = await openIndex(where);
+      expect(await ix.approximate()).to.equal(true);
+      const query = rows[3].vector;
+      const videos = await ix.shortlist(query, 10, { kind: 'video' });
+      expect(videos).to.have.length(10);
+      expect(videos.every((c) => c.entry.kind === 'video' && c.entry.frames === 2)).to.equal(true);
+      expect(videos[0].entry.path).to.equal('/m/3');
+      const images = await ix.shortlist(query, 10, { kind: 'image' });
+      expect(images.every((c) => c.entry.kind === 'image')).to.equal(true);
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+    }
   });
 
   it('CLI: index reports videos and skips, search prints kind and frames, its ITM equals score --video', async () => {
