@@ -285,7 +285,9 @@ describe('retrieval store: interruption, concurrent writers, integrity (LanceDB)
       const vectors = Array.from({ length: 2000 }, (_, i) => unit(centres[i % 16].map((c) => c + 0.3 * rand())));
       const states = new Float32Array(dims.tokens * dims.hidden);
       await ds.add(
-        vectors.map((v, i) => makeRow({ path: `/x/${i}`, size: 1, mtimeMs: 1, sha256: String(i), run: 'r' }, v, states, 'float16')),
+        vectors.map((v, i) =>
+          makeRow({ path: `/x/${i}`, size: 1, mtimeMs: 1, sha256: String(i), run: 'r', kind: 'image', frames: 1 }, v, states, 'float16'),
+        ),
       );
       const ix = await ImageIndex.open(uri);
       const exact: string[][] = [];

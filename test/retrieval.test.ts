@@ -498,8 +498,8 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
         3,
       ).slice(0, 2);
       expect(hits.map((h) => Object.keys(h))).to.deep.equal([
-        ['image', 'itc', 'itm'],
-        ['image', 'itc', 'itm'],
+        ['image', 'kind', 'itc', 'itm'],
+        ['image', 'kind', 'itc', 'itm'],
       ]);
       expect(hits.map((h) => h.image)).to.deep.equal(want.map((i) => path.join(root, 'photos', NAMES[i])));
       hits.forEach((h, k) => expect(h.itm).to.be.closeTo(itm[want[k]][0], 1e-4));

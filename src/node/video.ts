@@ -41,6 +41,14 @@ export function ffmpegTools(ffmpeg?: string): { ffmpeg: string; ffprobe: string 
   return { ffmpeg: chosen, ffprobe: useSibling ? sibling : 'ffprobe' };
 }
 
+/** ffmpeg or ffprobe is not installed where it was looked for: no video can be read (callers skipping bad files stop instead). */
+export class VideoToolMissing extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VideoToolMissing';
+  }
+}
+
 interface RunResult {
   stdout: Buffer;
   stderr: string;
@@ -56,7 +64,11 @@ function run(tool: string, args: string[], stopAfter?: number, onData?: (chunk: 
     let err = '';
     let stopped = false;
     child.on('error', (e: NodeJS.ErrnoException) => {
-      reject(new Error(e.code === 'ENOENT' ? `${path.basename(tool)} not found (${tool}): ${INSTALL_HINT}` : `${tool}: ${e.message}`));
+      reject(
+        e.code === 'ENOENT'
+          ? new VideoToolMissing(`${path.basename(tool)} not found (${tool}): ${INSTALL_HINT}`)
+          : new Error(`${tool}: ${e.message}`),
+      );
     });
     child.stdout.on('data', (chunk: Buffer) => {
       if (stopped) return;

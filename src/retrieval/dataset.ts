@@ -1,21 +1,42 @@
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type * as LanceDb from '@lancedb/lancedb';
 import type * as Arrow from 'apache-arrow';
+import {
+  ENTRY_COLUMNS,
+  META_KEY,
+  TABLE,
+  bytesOf,
+  checksum,
+  entryReader,
+  fixedSizeRows,
+  lanceMessage,
+  mediaFields,
+  readMeta,
+  schemaFor,
+} from './columns';
 import { fromFloat16Bytes, toFloat16 } from './float16';
 import { arrow, lancedb } from './lance';
-import { Dims, FORMAT_NAME, FORMAT_VERSION, IndexEntry, IndexMeta, StatesStorage, statesRowBytes } from './schema';
+import {
+  Dims,
+  FORMAT_VERSION,
+  IMAGES_ONLY_VERSION,
+  IndexEntry,
+  IndexMeta,
+  MEDIA_KINDS,
+  MediaKind,
+  StatesStorage,
+  statesRowBytes,
+} from './schema';
 
 /**
  * The LanceDB side of the image index (layout in FORMAT.md): one table, `images`, one row per
- * image, its IndexMeta in the schema metadata. Every row carries checksums of its vector and
+ * image or video, its IndexMeta in the schema metadata. Every row carries checksums of its vector and
  * states bytes, bound to the sha256 of the file they were computed from, and readers verify them:
  * LanceDB itself notices a truncated data file but not flipped bytes inside one.
  */
 
-export const TABLE = 'images';
-const META_KEY = 'blip-itm';
+export { TABLE };
 
 /** `s3://bucket/x`, `gs://…`, `az://…`, `file://…` stay as they are; anything else is a local folder. */
 export function resolveUri(where: string): string {
@@ -26,41 +47,7 @@ export function isLocal(uri: string): boolean {
   return !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
 }
 
-function schemaFor(meta: IndexMeta): Arrow.Schema {
-  const a = arrow();
-  const utf8 = (name: string) => new a.Field(name, new a.Utf8(), false);
-  const f64 = (name: string) => new a.Field(name, new a.Float64(), false);
-  return new a.Schema(
-    [
-      utf8('path'),
-      f64('size'),
-      f64('mtime_ms'),
-      utf8('sha256'),
-      new a.Field('vector', new a.FixedSizeList(meta.dims.embed, new a.Field('item', new a.Float32(), true)), false),
-      new a.Field('states', new a.Binary(), false),
-      utf8('vector_sum'),
-      utf8('states_sum'),
-      utf8('model'),
-      utf8('run'),
-    ],
-    new Map([[META_KEY, JSON.stringify(meta)]]),
-  );
-}
-
-/**
- * A row's checksum: sha256 over every column a result is built from (path, size, mtime, file
- * hash, run) and the stored bytes, so a flipped bit in a path is caught like one in a vector.
- */
-function checksum(kind: 'vector' | 'states', e: IndexEntry, bytes: Uint8Array): string {
-  const fields = JSON.stringify([e.path, e.size, e.mtimeMs, e.sha256, e.run]);
-  return crypto.createHash('sha256').update(`${kind} ${fields}\n`).update(bytes).digest('hex');
-}
-
-function bytesOf(a: Float32Array | Uint16Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
-/** One image's row, ready to add. */
+/** One image's or video's row, ready to add. */
 export interface NewRow extends IndexEntry {
   vector: Float32Array;
   /** Stored form: little-endian float32 or float16 bytes. */
@@ -75,7 +62,7 @@ export function makeRow(entry: IndexEntry, vector: Float32Array, states: Float32
 /** A row read back with its features, checksums verified. */
 export interface FullRow extends IndexEntry {
   vector: Float32Array;
-  /** Decoded to float32, [tokens × hidden] row-major. */
+  /** Decoded to float32, [frames × tokens × hidden] row-major. */
   states: Float32Array;
 }
 
@@ -88,13 +75,6 @@ function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-/** The first line of a LanceDB error, which may run to a Rust backtrace. */
-function lanceMessage(e: unknown): string {
-  return String((e as Error).message ?? e)
-    .split('\n')[0]
-    .slice(0, 300);
-}
-
 /** An opened image index table. */
 export class Dataset {
   private constructor(
@@ -102,6 +82,8 @@ export class Dataset {
     readonly meta: IndexMeta,
     private readonly table: LanceDb.Table,
     private readonly db: LanceDb.Connection,
+    /** Whether the table has the kind and frames columns (a format-3 table has not: images only). */
+    private readonly media: boolean,
   ) {}
 
   /** Opens the index at `uri`; null when there is none. */
@@ -122,7 +104,31 @@ export class Dataset {
       db.close();
       throw new Error(`${uri}: cannot open the image index (${lanceMessage(e)})`, { cause: e });
     }
-    return new Dataset(uri, await readMeta(uri, table), table, db);
+    const { meta, media } = await readMeta(uri, table);
+    return new Dataset(uri, meta, table, db, media);
+  }
+
+  /**
+   * Brings a format-3 (images only) table to format 4 in one commit: the kind and frames columns
+   * are added (null in the existing rows: images, 1 frame; no row is rewritten) together with the
+   * new metadata. A concurrent upgrader may win: the table is then format 4 all the same.
+   */
+  static async upgrade(uri: string, videoFrames: number): Promise<void> {
+    const found = await Dataset.open(uri);
+    if (!found) return;
+    try {
+      if (found.meta.version !== IMAGES_ONLY_VERSION) return;
+      const meta: IndexMeta = { ...found.meta, version: FORMAT_VERSION, videoFrames };
+      const a = arrow();
+      await found.table.addColumns(new a.Schema(mediaFields(), new Map([[META_KEY, JSON.stringify(meta)]]))).catch(async (e: unknown) => {
+        const again = await Dataset.open(uri);
+        again?.close();
+        if (again?.meta.version !== FORMAT_VERSION)
+          throw new Error(`${uri}: cannot upgrade the index to format ${FORMAT_VERSION} (${lanceMessage(e)})`);
+      });
+    } finally {
+      found.close();
+    }
   }
 
   /** Opens the index at `uri`, creating it with `meta` when there is none (two creators at once: one wins, both open it). */
@@ -133,7 +139,7 @@ export class Dataset {
       const db = await lancedb().connect(uri);
       try {
         const table = await db.createEmptyTable(TABLE, schemaFor(meta), { mode: 'create', existOk: false });
-        return new Dataset(uri, meta, table, db);
+        return new Dataset(uri, meta, table, db, true);
       } catch {
         db.close(); // another writer created it first: open theirs
       }
@@ -164,21 +170,25 @@ export class Dataset {
     return this.guard(() => this.table.countRows());
   }
 
+  /** The columns an IndexEntry is read from. */
+  private get entryColumns(): string[] {
+    return this.media ? [...ENTRY_COLUMNS, 'kind', 'frames'] : ENTRY_COLUMNS;
+  }
+
   /** Every row's entry (no features), duplicates included, in table order. */
   async scanEntries(): Promise<IndexEntry[]> {
-    const t = await this.guard(() => this.table.query().select(['path', 'size', 'mtime_ms', 'sha256', 'run']).toArrow());
-    const cols = ['path', 'size', 'mtime_ms', 'sha256', 'run'].map((c) => t.getChild(c) as Arrow.Vector);
-    const out: IndexEntry[] = [];
-    for (let i = 0; i < t.numRows; i++) {
-      out.push({ path: cols[0].get(i), size: cols[1].get(i), mtimeMs: cols[2].get(i), sha256: cols[3].get(i), run: cols[4].get(i) });
-    }
-    return out;
+    const t = await this.guard(() => this.table.query().select(this.entryColumns).toArrow());
+    const read = entryReader(t);
+    return Array.from({ length: t.numRows }, (_, i) => read(i));
   }
 
   /** Every row's entry and verified ITC vector (no states), duplicates included. */
   async scanVectors(): Promise<{ entries: IndexEntry[]; vectors: Float32Array[] }> {
     const t = await this.guard(() =>
-      this.table.query().select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum']).toArrow(),
+      this.table
+        .query()
+        .select([...this.entryColumns, 'vector', 'vector_sum'])
+        .toArrow(),
     );
     return this.vectorsOf(t);
   }
@@ -189,18 +199,20 @@ export class Dataset {
     limit: number,
     nprobes: number,
     refineFactor: number,
+    kind?: MediaKind,
   ): Promise<{ entries: IndexEntry[]; vectors: Float32Array[] }> {
-    const t = await this.guard(() =>
-      this.table
-        .vectorSearch(Array.from(query))
-        .column('vector')
-        .distanceType('dot')
-        .limit(limit)
-        .nprobes(nprobes)
-        .refineFactor(refineFactor)
-        .select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum', '_distance'])
-        .toArrow(),
-    );
+    if (kind === 'video' && !this.media) return { entries: [], vectors: [] };
+    const search = this.table
+      .vectorSearch(Array.from(query))
+      .column('vector')
+      .distanceType('dot')
+      .limit(limit)
+      .nprobes(nprobes)
+      .refineFactor(refineFactor)
+      .select([...this.entryColumns, 'vector', 'vector_sum', '_distance']);
+    // Pre-filtered: the limit counts rows of that kind only.
+    if (kind && this.media) search.where(kind === 'video' ? "kind = 'video'" : "(kind IS NULL OR kind = 'image')");
+    const t = await this.guard(() => search.toArrow());
     return this.vectorsOf(t);
   }
 
@@ -211,19 +223,19 @@ export class Dataset {
       this.table
         .query()
         .where(rowPredicate(keys))
-        .select(['path', 'size', 'mtime_ms', 'sha256', 'run', 'vector', 'vector_sum', 'states', 'states_sum', 'model'])
+        .select([...this.entryColumns, 'vector', 'vector_sum', 'states', 'states_sum', 'model'])
         .toArrow(),
     );
     const { entries, vectors } = this.vectorsOf(t);
     const states = t.getChild('states') as Arrow.Vector;
     const sums = t.getChild('states_sum') as Arrow.Vector;
     const models = t.getChild('model') as Arrow.Vector;
-    const want = statesRowBytes(this.dims, this.meta.states);
     return entries.map((e, i) => {
       const bytes = states.get(i) as Uint8Array;
+      const want = statesRowBytes(this.dims, this.meta.states, e.frames);
       if (models.get(i) !== this.meta.model.fingerprint) throw this.corrupt(e.path, 'a row made by another model');
       if (bytes.length !== want) throw this.corrupt(e.path, `states of ${bytes.length} bytes, expected ${want}`);
-      if (checksum('states', e, bytes) !== sums.get(i)) throw this.corrupt(e.path, 'checksum mismatch in its image states');
+      if (checksum('states', e, bytes) !== sums.get(i)) throw this.corrupt(e.path, `checksum mismatch in its ${e.kind} states`);
       const copy = new Uint8Array(bytes); // aligned, owned
       const decoded =
         this.meta.states === 'float16' ? fromFloat16Bytes(copy, want / 2, this.uri) : new Float32Array(copy.buffer, 0, want / 4);
@@ -235,11 +247,15 @@ export class Dataset {
   async add(rows: readonly NewRow[]): Promise<void> {
     if (!rows.length) return;
     const fp = this.meta.model.fingerprint;
+    if (!this.media && rows.some((r) => r.kind !== 'image' || r.frames !== 1)) {
+      throw new Error(`${this.uri}: a format-${IMAGES_ONLY_VERSION} index holds images only (upgrade it first)`);
+    }
     const records = rows.map((r) => ({
       path: r.path,
       size: r.size,
       mtime_ms: r.mtimeMs,
       sha256: r.sha256,
+      ...(this.media ? { kind: r.kind, frames: r.frames } : {}),
       vector: Array.from(r.vector),
       states: Buffer.from(r.states.buffer, r.states.byteOffset, r.states.byteLength),
       vector_sum: checksum('vector', r, bytesOf(r.vector)),
@@ -247,7 +263,7 @@ export class Dataset {
       model: fp,
       run: r.run,
     }));
-    await this.guard(() => this.table.add(lancedb().makeArrowTable(records, { schema: schemaFor(this.meta) })));
+    await this.guard(() => this.table.add(lancedb().makeArrowTable(records, { schema: schemaFor(this.meta, this.media) })));
   }
 
   /** Deletes exactly these rows (by path and run), in chunks; retried, since a delete is idempotent and may lose a commit race. */
@@ -288,20 +304,18 @@ export class Dataset {
   }
 
   private vectorsOf(t: Arrow.Table): { entries: IndexEntry[]; vectors: Float32Array[] } {
-    const cols = ['path', 'size', 'mtime_ms', 'sha256', 'run'].map((c) => t.getChild(c) as Arrow.Vector);
     if (t.numRows === 0) return { entries: [], vectors: [] };
+    const read = entryReader(t);
     const vec = t.getChild('vector') as Arrow.Vector;
     const sums = t.getChild('vector_sum') as Arrow.Vector;
     const entries: IndexEntry[] = [];
     const vectors = fixedSizeRows(vec, this.dims.embed);
     for (let i = 0; i < t.numRows; i++) {
-      const e: IndexEntry = {
-        path: cols[0].get(i),
-        size: cols[1].get(i),
-        mtimeMs: cols[2].get(i),
-        sha256: cols[3].get(i),
-        run: cols[4].get(i),
-      };
+      const e = read(i);
+      const most = e.kind === 'video' ? (this.meta.videoFrames ?? 0) + 1 : 1;
+      if (!MEDIA_KINDS.includes(e.kind) || !Number.isInteger(e.frames) || e.frames < 1 || e.frames > most) {
+        throw this.corrupt(e.path, `kind ${e.kind} with ${e.frames} frames`);
+      }
       const v = vectors[i];
       if (v.length !== this.dims.embed) throw this.corrupt(e.path, `a vector of ${v.length} values, expected ${this.dims.embed}`);
       if (checksum('vector', e, bytesOf(v)) !== sums.get(i)) throw this.corrupt(e.path, 'checksum mismatch in its ITC vector');
@@ -324,35 +338,4 @@ export class Dataset {
       });
     }
   }
-}
-
-/** The rows of a fixed_size_list<float32> column as copies, read from its value buffers (vector.get(i) per row is slow). */
-function fixedSizeRows(column: Arrow.Vector, width: number): Float32Array[] {
-  const out: Float32Array[] = [];
-  for (const chunk of column.data) {
-    const child = chunk.children[0];
-    const values = child.values as Float32Array;
-    for (let r = 0; r < chunk.length; r++) {
-      const start = child.offset + (chunk.offset + r) * width;
-      out.push(values.slice(start, start + width));
-    }
-  }
-  return out;
-}
-
-async function readMeta(uri: string, table: LanceDb.Table): Promise<IndexMeta> {
-  let raw: string | undefined;
-  try {
-    raw = (await table.schema()).metadata.get(META_KEY);
-  } catch (e) {
-    throw new Error(`${uri}: cannot read the image index (${lanceMessage(e)})`, { cause: e });
-  }
-  const meta = raw ? (JSON.parse(raw) as IndexMeta) : null;
-  if (!meta || meta.format !== FORMAT_NAME) throw new Error(`${uri}: the table ${TABLE} is not a blip-itm image index`);
-  if (meta.version !== FORMAT_VERSION) {
-    throw new Error(
-      `${uri}: an image index in format version ${meta.version}; this blip-itm reads version ${FORMAT_VERSION}: rebuild it with blip-itm index --rebuild`,
-    );
-  }
-  return meta;
 }

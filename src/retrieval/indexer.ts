@@ -2,13 +2,25 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BlipItm } from '../model/blip-itm';
-import { ImageDecodeError } from '../image';
+import { FfmpegDecoder } from '../node/video';
+import { DEFAULT_FRAMES, checkFrameCount } from '../video/sampling';
+import { VideoDecoder } from '../video/source';
 import { Dataset, NewRow, TABLE, isLocal, makeRow, resolveUri } from './dataset';
 import { modelDims } from './embedding';
+import { Encoded, SkipFile, encodeImageBytes, encodeVideoFile } from './encode';
 import { checkSameModel, modelRecord, sha256File } from './fingerprint';
-import { FORMAT_NAME, FORMAT_VERSION, IndexEntry, IndexMeta, STATES_STORAGES, StatesStorage, checkEndianness } from './schema';
+import {
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  IMAGES_ONLY_VERSION,
+  IndexEntry,
+  IndexMeta,
+  STATES_STORAGES,
+  StatesStorage,
+  checkEndianness,
+} from './schema';
 import { Shard, WHOLE, inShard } from './shard';
-import { FoundFile, findImages } from './walk';
+import { FoundFile, findMedia } from './walk';
 
 export interface BuildProgress {
   /** Files processed of those needing work (new or changed). */
@@ -16,7 +28,7 @@ export interface BuildProgress {
   total: number;
   /** The file just processed ('' before the first). */
   file: string;
-  /** Images run through the vision encoder so far. */
+  /** Images and videos run through the vision encoder so far. */
   encoded: number;
 }
 
@@ -27,6 +39,13 @@ export interface BuildOptions {
   hash?: boolean;
   /** Start afresh, discarding an existing index (needed when it was made by another model). */
   rebuild?: boolean;
+  /**
+   * Frames sampled per video (default 8, BLIP's; then the index's own). Fixed when the index is
+   * created (or upgraded from format 3): a different count is refused, so every video row is alike.
+   */
+  frames?: number;
+  /** How videos are decoded (default: `new FfmpegDecoder()`: ffmpeg on PATH or $BLIP_ITM_FFMPEG, its default limits). */
+  videoDecoder?: VideoDecoder;
   /** Encode only this part of the inputs (several writers fill one index at once). Default: all. */
   shard?: Shard;
   /** Save the work done so far at least this often, in seconds (default 30). */
@@ -43,9 +62,11 @@ export interface BuildOptions {
 }
 
 export interface BuildReport {
-  /** Images of this writer's part in the index after the run. */
+  /** Images and videos of this writer's part in the index after the run. */
   files: number;
-  /** Images run through the vision encoder. */
+  /** Of `files`, the videos. */
+  videos: number;
+  /** Images and videos run through the vision encoder. */
   encoded: number;
   /** Kept as they were: same path, size and mtime (and content, with `hash`). */
   unchanged: number;
@@ -57,18 +78,23 @@ export interface BuildReport {
   skipped: { path: string; reason: string }[];
   /** Whether the table was compacted (small fragments merged, vector index updated). */
   compacted: boolean;
+  /** Set when this run upgraded a format-3 (images only) index to hold videos: the version it had. */
+  upgradedFrom?: number;
   seconds: number;
 }
 
 /** Thrown by a build whose signal was aborted; the index holds the work done until then. */
 export class IndexInterrupted extends Error {
   constructor(readonly report: BuildReport) {
-    super(`interrupted: ${report.files} images are in the index (${report.encoded} encoded in this run)`);
+    const what = report.videos ? `${report.files - report.videos} images and ${report.videos} videos` : `${report.files} images`;
+    super(`interrupted: ${what} are in the index (${report.encoded} encoded in this run)`);
     this.name = 'IndexInterrupted';
   }
 }
 
 export const DEFAULT_ANN_MIN_ROWS = 50_000;
+/** Rows wait in memory for their commit up to this many bytes of states (64 base-model videos would be 0.9 GB). */
+const PENDING_BYTES = 256 << 20;
 
 /** A run id that sorts by start time: the newest row wins when two writers added one path. */
 function newRunId(): string {
@@ -112,22 +138,30 @@ export async function buildIndex(model: BlipItm, out: string, paths: string[], o
   if (opts.states !== undefined && !STATES_STORAGES.includes(opts.states)) {
     throw new Error(`states must be ${STATES_STORAGES.join(' or ')}; got ${opts.states}`);
   }
+  if (opts.frames !== undefined) checkFrameCount(opts.frames);
   const shard = opts.shard ?? WHOLE;
   const warn = opts.onWarning ?? (() => undefined);
-  const files = findImages(paths, warn).filter((f) => inShard(f.path, shard));
+  const files = findMedia(paths, warn).filter((f) => inShard(f.path, shard));
   const uri = resolveUri(out);
   if (isLocal(uri) && !fs.existsSync(path.join(uri, 'manifest.json'))) checkLocalDir(uri);
   if (opts.rebuild) await Dataset.drop(uri);
-  const existing = await Dataset.open(uri);
+  let existing = await Dataset.open(uri);
+  let upgradedFrom: number | undefined;
   if (existing) {
     try {
       checkSameModel(model, existing.meta.model, uri);
-      if (opts.states && opts.states !== existing.meta.states) {
-        throw new Error(`${uri}: states are stored as ${existing.meta.states}, not ${opts.states}; rebuild it with --rebuild to change`);
-      }
+      checkSettings(uri, existing.meta, opts);
     } catch (e) {
       existing.close();
       throw e;
+    }
+    // A format-3 index stays readable by older releases until it is given a video.
+    if (existing.meta.version === IMAGES_ONLY_VERSION && files.some((f) => f.kind === 'video')) {
+      existing.close();
+      await Dataset.upgrade(uri, opts.frames ?? DEFAULT_FRAMES);
+      upgradedFrom = IMAGES_ONLY_VERSION;
+      existing = await Dataset.open(uri);
+      if (existing) checkSettings(uri, existing.meta, opts);
     }
   }
   const meta: IndexMeta = existing?.meta ?? {
@@ -136,13 +170,29 @@ export async function buildIndex(model: BlipItm, out: string, paths: string[], o
     model: modelRecord(model),
     dims: modelDims(model),
     states: opts.states ?? 'float32',
+    videoFrames: opts.frames ?? DEFAULT_FRAMES,
   };
   const dataset = existing ?? (await Dataset.openOrCreate(uri, meta));
   try {
     if (dataset.meta.model.fingerprint !== meta.model.fingerprint) checkSameModel(model, dataset.meta.model, uri);
-    return await new Build(model, dataset, shard, opts, started).go(files);
+    checkSettings(uri, dataset.meta, opts);
+    const report = await new Build(model, dataset, shard, opts, started).go(files);
+    return upgradedFrom ? { ...report, upgradedFrom } : report;
   } finally {
     dataset.close();
+  }
+}
+
+/** Settings fixed when the index was created must not change: states storage, frames per video. */
+function checkSettings(uri: string, meta: IndexMeta, opts: BuildOptions): void {
+  if (opts.states && opts.states !== meta.states) {
+    throw new Error(`${uri}: states are stored as ${meta.states}, not ${opts.states}; rebuild it with --rebuild to change`);
+  }
+  if (opts.frames !== undefined && meta.videoFrames !== undefined && opts.frames !== meta.videoFrames) {
+    throw new Error(
+      `${uri}: videos in this index are sampled at ${meta.videoFrames} frames, not ${opts.frames}; ` +
+        `use --frames ${meta.videoFrames}, or --rebuild to change it`,
+    );
   }
 }
 
@@ -150,6 +200,7 @@ class Build {
   private readonly run = newRunId();
   private readonly report: BuildReport = {
     files: 0,
+    videos: 0,
     encoded: 0,
     unchanged: 0,
     reused: 0,
@@ -159,6 +210,10 @@ class Build {
     seconds: 0,
   };
   private pending: NewRow[] = [];
+  private pendingBytes = 0;
+  /** Videos kept unchanged or added by this run. */
+  private videos = 0;
+  private readonly decoder: VideoDecoder;
   /** Rows the pending ones replace (changed files), deleted once those are committed. */
   private superseded: IndexEntry[] = [];
   private lastCommit = Date.now();
@@ -170,7 +225,9 @@ class Build {
     private readonly shard: Shard,
     private readonly opts: BuildOptions,
     private readonly started: number,
-  ) {}
+  ) {
+    this.decoder = opts.videoDecoder ?? new FfmpegDecoder();
+  }
 
   async go(files: FoundFile[]): Promise<BuildReport> {
     const seen = await this.dataset.scanEntries();
@@ -178,14 +235,17 @@ class Build {
     const { latest } = latestByPath(mine);
     const rowsOf = new Map<string, IndexEntry[]>();
     for (const r of mine) rowsOf.set(r.path, [...(rowsOf.get(r.path) ?? []), r]);
-    const byHash = new Map([...latest.values()].map((e) => [e.sha256, e]));
+    const byHash = new Map([...latest.values()].map((e) => [contentKey(e), e]));
     const present = new Set(files.map((f) => f.path));
     const todo: FoundFile[] = [];
     let kept = 0;
     for (const f of files) {
       const e = latest.get(f.path);
-      if (e && e.size === f.size && e.mtimeMs === f.mtimeMs && (!this.opts.hash || hashOrNull(f.path) === e.sha256)) kept++;
-      else todo.push(f);
+      const same = e && e.kind === f.kind && e.size === f.size && e.mtimeMs === f.mtimeMs;
+      if (same && (!this.opts.hash || hashOrNull(f.path) === e.sha256)) {
+        kept++;
+        if (f.kind === 'video') this.videos++;
+      } else todo.push(f);
     }
     this.report.unchanged = kept;
     const gone = mine.filter((r) => !present.has(r.path));
@@ -201,11 +261,19 @@ class Build {
         throw new IndexInterrupted(this.finish());
       }
       const f = todo[i];
-      const row = await this.add(f, byHash);
+      let row: NewRow | null;
+      try {
+        row = await this.add(f, byHash);
+      } catch (e) {
+        await this.commit(); // a fatal error (no ffmpeg, a failing backend): keep what was done
+        throw e;
+      }
       const old = rowsOf.get(f.path) ?? [];
       if (row) {
         this.pending.push(row);
+        this.pendingBytes += row.states.byteLength;
         this.superseded.push(...old);
+        if (row.kind === 'video') this.videos++;
       } else if (old.length) {
         this.report.removed++; // was indexed, unreadable now
         gone.push(...old);
@@ -226,46 +294,66 @@ class Build {
 
   /** Reads, hashes and (unless its bytes are indexed already) encodes one file; null when skipped. */
   private async add(f: FoundFile, byHash: Map<string, IndexEntry>): Promise<NewRow | null> {
-    let bytes: Buffer;
+    let bytes: Buffer | undefined;
     let st: fs.Stats;
+    let sha256: string;
     try {
       st = fs.statSync(f.path);
-      bytes = fs.readFileSync(f.path);
+      if (f.kind === 'image') {
+        bytes = fs.readFileSync(f.path);
+        sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
+      } else {
+        sha256 = sha256File(f.path); // streamed: a video is never held in memory, ffmpeg reads the file
+      }
     } catch (e) {
       return this.skip(f.path, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-    // The hash, the vector and the states all come from these bytes, read once.
-    const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
-    const entry: IndexEntry = { path: f.path, size: bytes.length, mtimeMs: st.mtimeMs, sha256, run: this.run };
-    const same = byHash.get(sha256);
-    const pending = this.pending.find((r) => r.sha256 === sha256);
+    // An image's hash, vector and states all come from the bytes read once; a video's from a file
+    // whose size and mtime are the same before hashing and after decoding.
+    const entry: IndexEntry = {
+      path: f.path,
+      size: bytes?.length ?? st.size,
+      mtimeMs: st.mtimeMs,
+      sha256,
+      run: this.run,
+      kind: f.kind,
+      frames: 1,
+    };
+    const pending = this.pending.find((r) => contentKey(r) === contentKey(entry));
     if (pending) {
       this.report.reused++;
-      return { ...entry, vector: pending.vector, states: pending.states };
+      return { ...entry, frames: pending.frames, vector: pending.vector, states: pending.states };
     }
+    const same = byHash.get(contentKey(entry));
     if (same) {
       const [stored] = await this.dataset.fetch([same]);
       if (stored) {
         this.report.reused++;
-        return makeRow(entry, stored.vector, stored.states, this.dataset.meta.states);
+        return makeRow({ ...entry, frames: stored.frames }, stored.vector, stored.states, this.dataset.meta.states);
       }
     }
-    let embedding;
+    let encoded: Encoded;
     try {
-      [embedding] = await this.model.encodeImages([bytes]);
+      encoded = bytes ? await encodeImageBytes(this.model, bytes) : await this.encodeVideo(f.path, st);
     } catch (e) {
-      if (e instanceof ImageDecodeError) return this.skip(f.path, e.problem);
+      if (e instanceof SkipFile) return this.skip(f.path, e.message);
       throw e;
     }
-    try {
-      const states = (await embedding.states.data()) as Float32Array; // [1, T, D] → T×D row-major
-      this.report.encoded++;
-      const row = makeRow(entry, embedding.itcEmbedding, states, this.dataset.meta.states);
-      byHash.set(sha256, entry);
-      return row;
-    } finally {
-      embedding.dispose();
+    this.report.encoded++;
+    const frames = encoded.states.length / (this.dataset.dims.tokens * this.dataset.dims.hidden);
+    const row = makeRow({ ...entry, frames }, encoded.vector, encoded.states, this.dataset.meta.states);
+    byHash.set(contentKey(row), row);
+    return row;
+  }
+
+  private async encodeVideo(file: string, before: fs.Stats): Promise<Encoded> {
+    const frames = this.dataset.meta.videoFrames ?? DEFAULT_FRAMES;
+    const encoded = await encodeVideoFile(this.model, file, frames, this.decoder);
+    const after = fs.statSync(file, { throwIfNoEntry: false });
+    if (!after || after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+      throw new SkipFile('changed while it was being indexed (the next run will index it)');
     }
+    return encoded;
   }
 
   private skip(file: string, reason: string): null {
@@ -277,7 +365,8 @@ class Build {
   private commitDue(): boolean {
     const every = this.opts.checkpointEvery ?? 64;
     const seconds = this.opts.checkpointSeconds ?? 30;
-    return this.pending.length > 0 && (this.pending.length >= every || Date.now() - this.lastCommit >= seconds * 1000);
+    const due = this.pending.length >= every || this.pendingBytes >= PENDING_BYTES || Date.now() - this.lastCommit >= seconds * 1000;
+    return this.pending.length > 0 && due;
   }
 
   /** Adds the pending rows in one atomic commit, then deletes the rows they replace. */
@@ -289,6 +378,7 @@ class Build {
     // A crash between the two leaves both rows; readers take the newest run, the next writer deletes the other.
     if (this.superseded.length) await this.dataset.remove(this.superseded);
     this.pending = [];
+    this.pendingBytes = 0;
     this.superseded = [];
     this.lastCommit = Date.now();
   }
@@ -312,9 +402,15 @@ class Build {
   }
 
   private finish(): BuildReport {
+    this.report.videos = this.videos;
     this.report.seconds = (Date.now() - this.started) / 1000;
     return this.report;
   }
+}
+
+/** Rows with the same key hold the same features: the same bytes read as the same kind. */
+function contentKey(e: IndexEntry): string {
+  return `${e.kind} ${e.sha256}`;
 }
 
 function hashOrNull(file: string): string | null {

@@ -44,5 +44,6 @@ export function summaryLine(dir: string, r: BuildReport): string {
   if (r.reused) parts.push(`${r.reused} already indexed under another name`);
   if (r.removed) parts.push(`${r.removed} removed`);
   if (r.skipped.length) parts.push(`${r.skipped.length} skipped`);
-  return `${dir}: ${r.files} images (${parts.join(', ')}) in ${r.seconds.toFixed(1)} s`;
+  const what = r.videos ? `${r.files - r.videos} images and ${r.videos} videos` : `${r.files} images`;
+  return `${dir}: ${what} (${parts.join(', ')}) in ${r.seconds.toFixed(1)} s`;
 }

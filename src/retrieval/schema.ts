@@ -1,5 +1,5 @@
 /**
- * What an image index records besides its rows (see FORMAT.md): the model it was made with, the
+ * What an image (and video) index records besides its rows (see FORMAT.md): the model it was made with, the
  * row shape, and how image states are stored. Kept in the LanceDB table's schema metadata, so it
  * is written once, atomically, by whoever creates the table.
  */
@@ -7,9 +7,16 @@
 export const FORMAT_NAME = 'blip-itm-image-index';
 /**
  * Version 1 was our own file format (manifest.json + raw data files), retired for LanceDB;
- * version 2's row checksums covered the file hash and features but not the path.
+ * version 2's row checksums covered the file hash and features but not the path; version 3 held
+ * images only (it is read as it is, and upgraded in place by the next `index` run: FORMAT.md).
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
+/** The images-only format this version reads and upgrades. */
+export const IMAGES_ONLY_VERSION = 3;
+
+/** What a row holds: one image, or one video (its sampled frames). */
+export type MediaKind = 'image' | 'video';
+export const MEDIA_KINDS: readonly MediaKind[] = ['image', 'video'];
 
 export type StatesStorage = 'float32' | 'float16';
 export const STATES_STORAGES: readonly StatesStorage[] = ['float32', 'float16'];
@@ -46,11 +53,16 @@ export interface IndexMeta {
   model: ModelRecord;
   dims: Dims;
   states: StatesStorage;
+  /**
+   * Frames sampled per video (BLIP's num_frm_test), fixed when the table is created or upgraded,
+   * so every video row was encoded alike; absent in a format-3 (images only) index.
+   */
+  videoFrames?: number;
 }
 
-/** One indexed image as the table holds it (without its vector and states). */
+/** One indexed image or video as the table holds it (without its vector and states). */
 export interface IndexEntry {
-  /** Absolute path of the image file. */
+  /** Absolute path of the image or video file. */
   path: string;
   size: number;
   mtimeMs: number;
@@ -58,10 +70,17 @@ export interface IndexEntry {
   sha256: string;
   /** The writer run that added the row: sortable (start time first), the newest wins a duplicate. */
   run: string;
+  kind: MediaKind;
+  /**
+   * Frames whose states the row holds: 1 for an image; a video's sampled frames (the index's
+   * videoFrames, or one more for the few frame counts where numpy's arange returns n + 1).
+   */
+  frames: number;
 }
 
-export function statesRowBytes(d: Dims, storage: StatesStorage): number {
-  return d.tokens * d.hidden * (storage === 'float16' ? 2 : 4);
+/** Bytes of one row's stored states: frames × tokens × hidden values. */
+export function statesRowBytes(d: Dims, storage: StatesStorage, frames = 1): number {
+  return frames * d.tokens * d.hidden * (storage === 'float16' ? 2 : 4);
 }
 
 /** Node's Buffers and typed arrays are host-endian; the stored bytes are little-endian. */

@@ -1,30 +1,38 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { MediaKind } from './schema';
 
 export interface FoundFile {
   /** Absolute path. */
   path: string;
   size: number;
   mtimeMs: number;
+  kind: MediaKind;
 }
 
 /** Extensions picked up inside folders (case-insensitive). Files named directly are always taken. */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
+/** Video extensions picked up inside folders; these files are decoded with ffmpeg. */
+export const VIDEO_EXTENSIONS = ['.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ogv', '.wmv'];
 
-export function isImageName(name: string): boolean {
-  return IMAGE_EXTENSIONS.includes(path.extname(name).toLowerCase());
+/** What a file name says the file is; null: neither (skipped inside folders). */
+export function kindOfName(name: string): MediaKind | null {
+  const ext = path.extname(name).toLowerCase();
+  return IMAGE_EXTENSIONS.includes(ext) ? 'image' : VIDEO_EXTENSIONS.includes(ext) ? 'video' : null;
 }
 
 /**
- * The image files under `paths`, sorted by path. Folders are recursed, following symbolic links
+ * The image and video files under `paths`, sorted by path. Folders are recursed, following symbolic links
  * but entering each real directory once (no loops). Hidden entries (".name") inside folders are
  * skipped: they are caches or macOS "._x.jpg" resource forks, not photos. A path given directly
  * that does not exist is an error; problems met while walking go to `warn` and are skipped.
  */
-export function findImages(paths: string[], warn: (message: string) => void = () => undefined): FoundFile[] {
+export function findMedia(paths: string[], warn: (message: string) => void = () => undefined): FoundFile[] {
   const found = new Map<string, FoundFile>();
   const visited = new Set<string>();
-  const add = (file: string, st: fs.Stats) => found.set(file, { path: file, size: st.size, mtimeMs: st.mtimeMs });
+  // A file named directly with neither kind of extension is taken as an image, as before videos were indexed.
+  const add = (file: string, st: fs.Stats) =>
+    found.set(file, { path: file, size: st.size, mtimeMs: st.mtimeMs, kind: kindOfName(file) ?? 'image' });
 
   const walkDir = (dir: string, st: fs.Stats) => {
     const id = `${st.dev}:${st.ino}`;
@@ -40,7 +48,7 @@ export function findImages(paths: string[], warn: (message: string) => void = ()
     for (const d of names) {
       if (d.name.startsWith('.')) continue;
       const full = path.join(dir, d.name);
-      if (!d.isDirectory() && !d.isSymbolicLink() && !(d.isFile() && isImageName(d.name))) continue;
+      if (!d.isDirectory() && !d.isSymbolicLink() && !(d.isFile() && kindOfName(d.name))) continue;
       let s: fs.Stats;
       try {
         s = fs.statSync(full); // follows links
@@ -49,7 +57,7 @@ export function findImages(paths: string[], warn: (message: string) => void = ()
         continue;
       }
       if (s.isDirectory()) walkDir(full, s);
-      else if (s.isFile() && isImageName(d.name)) add(full, s);
+      else if (s.isFile() && kindOfName(d.name)) add(full, s);
     }
   };
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'crypto';
 import { RawImage } from '../image';
 import { ImageEmbedding } from '../model/image-embedding';
 import { encodePng } from '../pictures/png';
-import { DEFAULT_RERANK, DEFAULT_TOP_K, RERANK_ORDERS } from '../retrieval';
+import { DEFAULT_RERANK, DEFAULT_TOP_K, RERANK_ORDERS, hitRecord } from '../retrieval';
 import { ServeEngine, cosines } from './engine';
 import { HttpError, fieldError } from './errors';
 import {
@@ -222,7 +222,7 @@ export async function search(raw: unknown, call: Call): Promise<Answer> {
   const opts = textOptions(body);
   call.count(0, 1);
   const hits = await admitted(call, (ticket) => call.engine.search(index, query, { rerank: rerankK, topK, order, ...opts }, ticket));
-  return { json: hits.map((h) => (h.itm === undefined ? { image: h.image, itc: h.itc } : { image: h.image, itc: h.itc, itm: h.itm })) };
+  return { json: hits.map(hitRecord) };
 }
 
 /** POST /v1/explain: the Grad-CAM picture (PNG), or the raw maps as JSON. */

@@ -1,6 +1,7 @@
 import { Command, MODEL_OPTIONS, UsageError } from '../command';
 import { loadModel } from '../inputs';
-import { IndexInterrupted, STATES_STORAGES, Shard, StatesStorage, buildIndex, parseShard } from '../../retrieval';
+import { VIDEO_DECODE_OPTIONS, videoSettings } from '../video';
+import { FORMAT_VERSION, IndexInterrupted, STATES_STORAGES, Shard, StatesStorage, buildIndex, parseShard } from '../../retrieval';
 import { IndexProgressBar, summaryLine } from '../../retrieval/progress';
 
 /** Exit codes of a process stopped by a signal, as shells report them. */
@@ -32,9 +33,10 @@ export async function withInterrupts<T>(onFirst: (signal: string) => void, work:
 
 export const indexCommand: Command = {
   name: 'index',
-  summary: 'Indexes images for text search into a LanceDB table (incremental: unchanged images are not encoded again).',
-  usage: 'index --model DIR|HUB_ID --out PATH|URI [--states float32|float16] [--shard i/N] [--hash] [--rebuild] PATH...',
-  positionals: 'PATH...: image files and folders (searched recursively for .jpg, .jpeg and .png; hidden entries skipped).',
+  summary: 'Indexes images and videos for text search into a LanceDB table (incremental: unchanged files are not encoded again).',
+  usage: 'index --model DIR|HUB_ID --out PATH|URI [--states float32|float16] [--frames N] [--shard i/N] [--hash] [--rebuild] PATH...',
+  positionals:
+    'PATH...: image and video files and folders (searched recursively for .jpg, .jpeg, .png and .mp4, .m4v, .mov, .mkv, .webm, .avi, .mpg, .mpeg, .ogv, .wmv; hidden entries skipped).',
   options: {
     ...MODEL_OPTIONS,
     out: {
@@ -55,13 +57,16 @@ export const indexCommand: Command = {
     'checkpoint-every': { type: 'string', arg: 'N', help: 'commit after every N encoded images (default 64; also every 30 s)' },
     hash: { type: 'boolean', help: 'also compare file contents (sha256) of files whose size and mtime did not change' },
     rebuild: { type: 'boolean', help: 'start afresh, e.g. when the index was made with another model' },
+    ...VIDEO_DECODE_OPTIONS,
   },
   details: [
-    'The index then holds exactly the images under PATH... (of its shard): new and changed files are encoded,',
-    'removed ones dropped. Unreadable images are reported and skipped. Ctrl-C or SIGTERM commits the work done',
-    'so far (exit 130 / 143); a killed run loses at most its uncommitted images. Large tables (50,000 rows and',
-    'more) get an IVF-PQ vector index for search. With float32 states an image takes about 1.8 MB for the base',
-    'model (577 tokens x 768); see docs/retrieval-scale.md.',
+    'The index then holds exactly the images and videos under PATH... (of its shard): new and changed files',
+    'are encoded, removed ones dropped. Unreadable images and videos are reported and skipped. Ctrl-C or',
+    'SIGTERM commits the work done so far (exit 130 / 143); a killed run loses at most its uncommitted files.',
+    'Large tables (50,000 rows and more) get an IVF-PQ vector index for search. With float32 states an image',
+    'takes about 1.8 MB for the base model (577 tokens x 768); see docs/retrieval-scale.md. A video is encoded',
+    'as score --video encodes it (--frames sampled, 8 by default, fixed per index) and stores every sampled',
+    "frame's states: 8 x 1.8 MB. Videos need ffmpeg; see docs/video.md.",
   ].join('\n'),
   async run(args) {
     const out = args.required('out');
@@ -80,6 +85,8 @@ export const indexCommand: Command = {
         throw new UsageError(`index: --${(e as Error).message}`);
       }
     }
+    const { decoder } = videoSettings(args, 'index'); // bad --frames / --max-frames: usage errors before the model loads
+    const frames = args.string('frames') === undefined ? undefined : videoSettings(args, 'index').frames;
     const every = args.integer('checkpoint-every');
     if (every !== undefined && every < 1) throw new UsageError(`index: --checkpoint-every must be 1 or more, got ${every}`);
     const model = await loadModel(args);
@@ -97,6 +104,8 @@ export const indexCommand: Command = {
               hash: args.flag('hash'),
               rebuild: args.flag('rebuild'),
               shard,
+              frames,
+              videoDecoder: decoder,
               checkpointEvery: every,
               signal,
               onProgress: bar.update,
@@ -106,6 +115,11 @@ export const indexCommand: Command = {
               },
             });
             bar.break();
+            if (report.upgradedFrom) {
+              process.stderr.write(
+                `blip-itm: ${out}: upgraded from format ${report.upgradedFrom} to ${FORMAT_VERSION} to hold videos (releases before it cannot read it)\n`,
+              );
+            }
             process.stderr.write(`${summaryLine(out, report)}\n`);
           } catch (e) {
             bar.break();

@@ -1,6 +1,17 @@
 import { Command, MODEL_OPTIONS, ParsedArgs, UsageError } from '../command';
 import { loadModel } from '../inputs';
-import { DEFAULT_RERANK, DEFAULT_TOP_K, ImageIndex, RERANK_ORDERS, RerankOrder, RetrievalOptions } from '../../retrieval';
+import {
+  DEFAULT_RERANK,
+  DEFAULT_TOP_K,
+  ImageIndex,
+  MEDIA_KINDS,
+  MediaKind,
+  RERANK_ORDERS,
+  RerankOrder,
+  RetrievalOptions,
+  SearchHit,
+  hitRecord,
+} from '../../retrieval';
 
 /** Options search and rank share. */
 export const RETRIEVAL_OPTIONS: Command['options'] = {
@@ -31,15 +42,18 @@ export function retrievalOptions(args: ParsedArgs, verb: string): RetrievalOptio
   return { rerank, topK, order: order as RerankOrder, maxLength: args.integer('max-length'), encToken: args.flag('enc-token') };
 }
 
-/** A plain table: rank, scores, then the label (path or quoted text). */
-export function resultTable(rows: { itc: number; itm?: number; label: string }[]): string {
+/** A plain table: rank, scores, the kind when given (e.g. "video 8f"), then the label (path or quoted text). */
+export function resultTable(rows: { itc: number; itm?: number; kind?: string; label: string }[]): string {
   const withItm = rows.some((r) => r.itm !== undefined);
-  const head = [' #', ...(withItm ? ['itm   '] : []), 'itc    ', ''].join('  ');
+  const kindWidth = Math.max(0, ...rows.map((r) => r.kind?.length ?? 0));
+  const kindHead = kindWidth ? ['kind'.padEnd(kindWidth)] : [];
+  const head = [' #', ...(withItm ? ['itm   '] : []), 'itc    ', ...kindHead, ''].join('  ');
   const lines = rows.map((r, i) =>
     [
       String(i + 1).padStart(2),
       ...(withItm ? [r.itm === undefined ? '  -   ' : r.itm.toFixed(4)] : []),
       (r.itc < 0 ? '' : ' ') + r.itc.toFixed(4),
+      ...(kindWidth ? [(r.kind ?? '').padEnd(kindWidth)] : []),
       r.label,
     ].join('  '),
   );
@@ -48,8 +62,8 @@ export function resultTable(rows: { itc: number; itm?: number; label: string }[]
 
 export const search: Command = {
   name: 'search',
-  summary: 'Searches an image index by text: ITC shortlist, re-ranked by ITM match probability.',
-  usage: 'search --model DIR|HUB_ID --index PATH|URI --text QUERY [--rerank K] [--top-k N] [--json]',
+  summary: 'Searches an image and video index by text: ITC shortlist, re-ranked by ITM match probability.',
+  usage: 'search --model DIR|HUB_ID --index PATH|URI --text QUERY [--rerank K] [--top-k N] [--kind image|video] [--json]',
   options: {
     ...MODEL_OPTIONS,
     index: {
@@ -58,13 +72,20 @@ export const search: Command = {
       help: 'an index made by blip-itm index (folder or URI such as s3://bucket/x; with the same model)',
     },
     text: { type: 'string', arg: 'QUERY', help: 'what to look for' },
+    kind: { type: 'string', arg: 'KIND', help: 'only images, or only videos (default: both)' },
     ...RETRIEVAL_OPTIONS,
   },
-  details: '--json prints [{"image": path, "itc": cosine, "itm": probability}, ...] (no "itm" with --rerank 0).',
+  details:
+    '--json prints [{"image": path, "kind": "image"|"video", "frames": N (videos), "itc": cosine, "itm": probability}, ...]\n' +
+    '(no "itm" with --rerank 0); "image" is the path of the image or video file.',
   async run(args) {
     const dir = args.required('index');
     const query = args.required('text');
-    const opts = retrievalOptions(args, 'search');
+    const kind = args.string('kind');
+    if (kind !== undefined && !MEDIA_KINDS.includes(kind as MediaKind)) {
+      throw new UsageError(`search: --kind must be ${MEDIA_KINDS.join(' or ')}, got "${kind}"`);
+    }
+    const opts = { ...retrievalOptions(args, 'search'), kind: kind as MediaKind | undefined };
     const index = await ImageIndex.open(dir); // before loading the model: a bad index fails fast
     try {
       await index.requireImages();
@@ -72,10 +93,13 @@ export const search: Command = {
       try {
         const hits = await index.search(model, query, opts);
         if (args.flag('json')) {
-          const rows = hits.map((h) => (h.itm === undefined ? { image: h.image, itc: h.itc } : { image: h.image, itc: h.itc, itm: h.itm }));
-          process.stdout.write(JSON.stringify(rows) + '\n');
+          process.stdout.write(JSON.stringify(hits.map(hitRecord)) + '\n');
         } else {
-          process.stdout.write(resultTable(hits.map((h) => ({ itc: h.itc, itm: h.itm, label: h.image }))));
+          const videos = hits.some((h) => h.kind === 'video');
+          const kindOf = (h: SearchHit) => (h.kind === 'video' ? `video ${h.frames}f` : 'image');
+          process.stdout.write(
+            resultTable(hits.map((h) => ({ itc: h.itc, itm: h.itm, kind: videos ? kindOf(h) : undefined, label: h.image }))),
+          );
         }
       } finally {
         model.dispose();
