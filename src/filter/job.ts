@@ -240,12 +240,16 @@ async function scoreBatch(model: BlipItm, batch: Pending[], s: ScoreSettings): P
     const textOpts = { maxLength: s.maxLength };
     const texts = good.flatMap((i) => batch[i].sample.captions);
     const textEmbeds = await model.encodeTexts(texts, textOpts);
+    const embeddings = await encodeEach(
+      model,
+      good.map((i) => (decoded[i] as { image: RawImage }).image),
+    );
     let t = 0;
-    for (const i of good) {
+    for (const [g, i] of good.entries()) {
       const captions = batch[i].sample.captions;
-      let embedding: ImageEmbedding | undefined;
+      const embedding = embeddings[g];
       try {
-        [embedding] = await model.encodeImages([(decoded[i] as { image: RawImage }).image]);
+        if (embedding instanceof Error) throw embedding;
         const m = await model.match([embedding], captions, textOpts);
         const itcEmbedding = embedding.itcEmbedding;
         scores.set(i, {
@@ -256,7 +260,7 @@ async function scoreBatch(model: BlipItm, batch: Pending[], s: ScoreSettings): P
       } catch (e) {
         errors[i] = `model: ${(e as Error).message}`;
       } finally {
-        embedding?.dispose();
+        if (embedding instanceof ImageEmbedding) embedding.dispose();
         t += captions.length;
       }
     }
@@ -288,6 +292,26 @@ async function scoreBatch(model: BlipItm, batch: Pending[], s: ScoreSettings): P
     );
   });
   return rows;
+}
+
+/**
+ * The images' embeddings from one encodeImages call (the vision model runs them in batches);
+ * should it fail, image by image, so that an error is its own image's and the others still score.
+ */
+async function encodeEach(model: BlipItm, images: RawImage[]): Promise<(ImageEmbedding | Error)[]> {
+  try {
+    return await model.encodeImages(images);
+  } catch {
+    const out: (ImageEmbedding | Error)[] = [];
+    for (const image of images)
+      out.push(
+        await model.encodeImages([image]).then(
+          ([e]) => e,
+          (e: Error) => e,
+        ),
+      );
+    return out;
+  }
 }
 
 function dot(a: Float32Array, b: Float32Array): number {
