@@ -13,12 +13,17 @@
  * ignores it). Per backend: each build's median time and peak RSS, and the medians of the
  * per-round ratios against the first build. Rounds alternate which build runs first.
  *
- *   node scripts/bench/vision-batch.js --alternate --model DIR [--images 8] [--reps 3] [--backend wasm] [--batch 8]
+ *   node scripts/bench/vision-batch.js --alternate --model DIR [--images 8] [--reps 3] [--backend wasm] [--batch 8] [--warmup 0]
  *
  * One process, one model: per round, encodeImages of the images with visionBatch 1 (image by
  * image, the code path of one image) and with --batch, in alternating order; prints each time
  * and the median ratio batched / per-image. Both run in a heap already grown by a first untimed
- * batched call, so the ratio is arithmetic, not heap growth.
+ * batched call (unless --warmup 0), so the ratio is arithmetic, not heap growth.
+ *
+ *   node scripts/bench/vision-batch.js --profile --model DIR [--backend cpu] [--batches 1,2,4,8]
+ *
+ * tf.profile's peak tracked bytes of encodeImages at each batch size, over the bytes held before
+ * (on a one-layer copy of a checkpoint this is one layer's peak: what visionBytesPerImage models).
  */
 const { execFileSync } = require('child_process');
 const fs = require('fs');
@@ -119,7 +124,7 @@ async function alternate() {
     (await m.encodeImages(list, { visionBatch })).forEach((e) => e.dispose());
     return Number(process.hrtime.bigint() - t0) / 1e6;
   };
-  await time(batch); // untimed: grows the heap to the batched peak, warms the kernels
+  if (arg('warmup', '1') !== '0') await time(batch); // untimed: grows the heap to the batched peak, warms the kernels
   const ratios = [];
   for (let r = 0; r < reps; r++) {
     const order = r % 2 ? [batch, 1] : [1, batch];
@@ -140,7 +145,31 @@ async function alternate() {
   );
 }
 
-if (process.argv.includes('--alternate')) {
+/** --profile: peak bytes per batch size. */
+async function profile() {
+  const root = path.resolve(__dirname, '../..');
+  const { BlipItm } = require(path.join(root, 'dist/src/index.js'));
+  const tf = require(require.resolve('@tensorflow/tfjs-core', { paths: [root] }));
+  const image = path.join(root, 'test/fixtures/images/chelsea.png');
+  const m = await BlipItm.load(arg('model'), { backend: arg('backend', 'cpu') });
+  for (const b of arg('batches', '1,2,4,8').split(',').map(Number)) {
+    let embeddings = [];
+    const start = tf.memory().numBytes;
+    const info = await tf.profile(async () => {
+      embeddings = await m.encodeImages(Array(b).fill(image), { visionBatch: b });
+    });
+    embeddings.forEach((e) => e.dispose());
+    console.log(JSON.stringify({ backend: arg('backend', 'cpu'), batch: b, peakMiB: (info.peakBytes - start) / 2 ** 20 }));
+  }
+  m.dispose();
+}
+
+if (process.argv.includes('--profile')) {
+  profile().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (process.argv.includes('--alternate')) {
   alternate().catch((e) => {
     console.error(e);
     process.exit(1);

@@ -24,8 +24,9 @@ export interface VisionBatchOptions {
 const PER_IMAGE_BACKENDS: ReadonlySet<string> = new Set(['wasm', 'cpu']);
 
 /**
- * The memory one batched pass may hold at once. A vision layer's intermediates all live until the
- * layer ends, and on wasm the heap never shrinks, so this bounds the process's growth too.
+ * The memory one batched pass may hold at once (1 GiB): a vision layer's intermediates all live
+ * until the layer ends. It also keeps the largest single tensor, the [B, H, T, T] scores, near
+ * 1/9 of it (~114 MiB), under WebGPU's default 128 MiB storage-buffer binding limit.
  */
 export const VISION_BATCH_BYTES = 2 ** 30;
 
