@@ -41,8 +41,8 @@ describe('the vision model on a batch of images', function () {
   // Four images, so that a batch of 3 leaves a last batch of 1.
   const images = [...IMAGES, IMAGES[0]];
 
-  for (const visionBatch of [undefined, 3, images.length]) {
-    it(`encodeImages with visionBatch ${visionBatch ?? '(default)'} gives the per-image states and ITC`, async () => {
+  for (const visionBatch of ['auto', 3, images.length] as const) {
+    it(`encodeImages with visionBatch ${visionBatch} gives the per-image states and ITC`, async () => {
       const one = await model.encodeImages(images, { visionBatch: 1 });
       const many = await model.encodeImages(images, { visionBatch });
       try {
@@ -100,12 +100,12 @@ describe('the vision model on a batch of images', function () {
 
   it('refuses a visionBatch that is not a positive integer, in one line', async () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
-      await expectReject(model.encodeImages(IMAGES, { visionBatch: bad }), /^encodeImages: visionBatch must be a positive integer, got /);
-      await expectReject(model.encodeVideos([CLIP7], { visionBatch: bad }), /^encodeVideos: visionBatch must be a positive integer, got /);
+      await expectReject(model.encodeImages(IMAGES, { visionBatch: bad }), /^encodeImages: visionBatch must be a positive integer or 'auto', got /);
+      await expectReject(model.encodeVideos([CLIP7], { visionBatch: bad }), /^encodeVideos: visionBatch must be a positive integer or 'auto', got /);
     }
   });
 
-  it('sizes the default batch from the backend, the config dimensions and the byte budget', () => {
+  it('sizes the auto batch from the config dimensions and the byte budget; the default is 1', () => {
     const base: VisionConfig = {
       hiddenSize: 768,
       intermediateSize: 3072,
@@ -122,9 +122,8 @@ describe('the vision model on a batch of images', function () {
     const huge = { ...base, imageSize: 1024, numAttentionHeads: 16 }; // one image over the budget: still one
     expect(budgetBatchSize(huge)).to.equal(1);
     expect(budgetBatchSize(model.config.vision)).to.be.at.least(images.length);
-    expect(visionBatchSize(base, {}, 'webgpu')).to.equal(budgetBatchSize(base));
-    expect(visionBatchSize(base, {}, 'wasm')).to.equal(1); // measured no faster there
-    expect(visionBatchSize(base, {}, 'cpu')).to.equal(1);
-    expect(visionBatchSize(base, { visionBatch: 7 }, 'wasm')).to.equal(7);
+    expect(visionBatchSize(base, { visionBatch: 'auto' })).to.equal(budgetBatchSize(base));
+    expect(visionBatchSize(base, {})).to.equal(1); // measured no faster on wasm/cpu; unmeasured on GPUs
+    expect(visionBatchSize(base, { visionBatch: 7 })).to.equal(7);
   });
 });

@@ -20,6 +20,8 @@ export interface FilterOptions {
   shard?: Shard;
   /** Images per model batch and per commit (default 8). */
   batchSize?: number;
+  /** Images per vision-model pass within a batch (BlipItm's visionBatch; default 1). */
+  visionBatch?: number | 'auto';
   /** Also write the kept samples as WebDataset tars (original bytes) into this folder (needs `out`). */
   writeKept?: string;
   /** Table column names. */
@@ -112,7 +114,7 @@ export async function* filterPairs(
       const batch = queue.take(batchSize);
       if (!batch.length) break;
       queue.fill(); // the next batch decodes while this one runs through the model
-      const rows = await scoreBatch(model, batch, { threshold, maxLength: opts.maxLength, fingerprint });
+      const rows = await scoreBatch(model, batch, { threshold, maxLength: opts.maxLength, fingerprint, visionBatch: opts.visionBatch });
       store?.commit(batch[0].ordinal, batch[batch.length - 1].ordinal + 1, rows, opts.writeKept ? keptRecords(batch, rows) : []);
       if (!store) all.push(...rows);
       progress.samples += batch.length;
@@ -222,6 +224,7 @@ interface ScoreSettings {
   threshold: number;
   maxLength?: number;
   fingerprint: string;
+  visionBatch?: number | 'auto';
 }
 
 /**
@@ -243,6 +246,7 @@ async function scoreBatch(model: BlipItm, batch: Pending[], s: ScoreSettings): P
     const embeddings = await encodeEach(
       model,
       good.map((i) => (decoded[i] as { image: RawImage }).image),
+      s.visionBatch,
     );
     let t = 0;
     for (const [g, i] of good.entries()) {
@@ -298,9 +302,9 @@ async function scoreBatch(model: BlipItm, batch: Pending[], s: ScoreSettings): P
  * The images' embeddings from one encodeImages call (the vision model runs them in batches);
  * should it fail, image by image, so that an error is its own image's and the others still score.
  */
-async function encodeEach(model: BlipItm, images: RawImage[]): Promise<(ImageEmbedding | Error)[]> {
+async function encodeEach(model: BlipItm, images: RawImage[], visionBatch?: number | 'auto'): Promise<(ImageEmbedding | Error)[]> {
   try {
-    return await model.encodeImages(images);
+    return await model.encodeImages(images, { visionBatch });
   } catch {
     const out: (ImageEmbedding | Error)[] = [];
     for (const image of images)

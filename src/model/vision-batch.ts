@@ -11,17 +11,14 @@ import { ImageSource } from './platform';
 
 export interface VisionBatchOptions {
   /**
-   * Most images (or video frames) per pass of the vision model; 1 encodes image by image.
-   * Default (visionBatchSize): 1 on wasm and cpu, where a batch measured no faster and needs a
-   * batch's memory (docs/performance.md); elsewhere (webgpu, webgl, tensorflow) as many as keep
-   * one layer's intermediates within VISION_BATCH_BYTES. Results do not depend on it (up to
-   * float rounding on some backends).
+   * Most images (or video frames) per pass of the vision model. Default 1, image by image: on
+   * wasm and cpu a batch measured no faster and needs a batch's memory (docs/performance.md),
+   * and on GPU backends the gain is unmeasured while the memory is not (a browser tab's GPU may
+   * not have it). 'auto': as many as keep one layer's intermediates within VISION_BATCH_BYTES.
+   * Results do not depend on it (up to float rounding on some backends).
    */
-  visionBatch?: number;
+  visionBatch?: number | 'auto';
 }
-
-/** Backends on which a batch of images ran no faster than image by image (docs/performance.md). */
-const PER_IMAGE_BACKENDS: ReadonlySet<string> = new Set(['wasm', 'cpu']);
 
 /**
  * The memory one batched pass may hold at once (1 GiB): a vision layer's intermediates all live
@@ -54,17 +51,17 @@ export function budgetBatchSize(v: VisionConfig): number {
   return Math.max(1, Math.min(MAX_VISION_BATCH, Math.floor(VISION_BATCH_BYTES / visionBytesPerImage(v))));
 }
 
-/** Images per vision pass on `backend`: opts.visionBatch, else 1 on wasm and cpu, else budgetBatchSize. */
-export function visionBatchSize(v: VisionConfig, opts: VisionBatchOptions = {}, backend = tf.getBackend()): number {
-  if (opts.visionBatch !== undefined) return opts.visionBatch;
-  return PER_IMAGE_BACKENDS.has(backend) ? 1 : budgetBatchSize(v);
+/** Images per vision pass: opts.visionBatch, budgetBatchSize for 'auto', else 1. */
+export function visionBatchSize(v: VisionConfig, opts: VisionBatchOptions = {}): number {
+  if (opts.visionBatch === 'auto') return budgetBatchSize(v);
+  return opts.visionBatch ?? 1;
 }
 
 /** Throws unless visionBatch is absent or a positive integer. */
 export function checkVisionBatch(opts: VisionBatchOptions, call: string): void {
   const v = opts.visionBatch;
-  if (v !== undefined && !(Number.isSafeInteger(v) && v > 0))
-    throw new Error(`${call}: visionBatch must be a positive integer, got ${String(v)}`);
+  if (v !== undefined && v !== 'auto' && !(Number.isSafeInteger(v) && v > 0))
+    throw new Error(`${call}: visionBatch must be a positive integer or 'auto', got ${String(v)}`);
 }
 
 /** `items` in consecutive runs of at most `size`. */
