@@ -100,8 +100,14 @@ describe('the vision model on a batch of images', function () {
 
   it('refuses a visionBatch that is not a positive integer, in one line', async () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
-      await expectReject(model.encodeImages(IMAGES, { visionBatch: bad }), /^encodeImages: visionBatch must be a positive integer or 'auto', got /);
-      await expectReject(model.encodeVideos([CLIP7], { visionBatch: bad }), /^encodeVideos: visionBatch must be a positive integer or 'auto', got /);
+      await expectReject(
+        model.encodeImages(IMAGES, { visionBatch: bad }),
+        /^encodeImages: visionBatch must be a positive integer or 'auto', got /,
+      );
+      await expectReject(
+        model.encodeVideos([CLIP7], { visionBatch: bad }),
+        /^encodeVideos: visionBatch must be a positive integer or 'auto', got /,
+      );
     }
   });
 
