@@ -9,7 +9,7 @@ export { BlipItm, defaultGradcamLayer } from './model/blip-itm';
 export type { BackendInUse, ComputeDType, ImageSource, LoadOptions, LoadProgress, ModelSource } from './model/blip-itm';
 export type { TextOptions, MatchResult, PixelBatch, ImageLike, ForwardOptions, GradcamResult } from './model/blip-itm';
 export type { ScoreResult, ScoreOptions, PairScore, ScoreProgress } from './model/blip-itm';
-export type { ModelParts, EmbeddingOptions } from './model/blip-itm';
+export type { ModelParts, EmbeddingOptions, VisionBatchOptions } from './model/blip-itm';
 export { names as activationNames, NAME_PATTERNS } from './nn/names';
 export { prepareModelSource } from './node/platform';
 export { ImageEmbedding } from './model/image-embedding';

@@ -235,11 +235,14 @@ describe('filter: CapFilt over WebDataset tars and tables (tiny checkpoint)', fu
 
   it('CLI: summary with counts and histogram; --strict makes errors the exit code; bad input is one line', async () => {
     const out = path.join(data.dir, 'out-cli');
-    const run = await cli(['filter', '--model', TINY, '--backend', 'wasm', '--out', out, '--strict', data.jsonl]);
+    const run = await cli(['filter', '--model', TINY, '--backend', 'wasm', '--out', out, '--strict', '--vision-batch', 'auto', data.jsonl]);
     expect(run.code).to.equal(1);
     expect(run.stderr).to.match(/5 rows \(|6 rows: \d+ kept, \d+ dropped \(itm_prob < 0\.5\), 2 errors/);
     expect(run.stderr).to.match(/itm_prob histogram:/);
     expect(run.stderr).to.match(/2 error rows \(--strict\)/);
+    const badBatch = await cli(['filter', '--model', TINY, '--out', out, '--vision-batch', '0', data.jsonl]);
+    expect(badBatch.code).to.equal(2);
+    expect(badBatch.stderr.trim()).to.match(/^blip-itm: filter: --vision-batch must be 1\.\.4096, got 0 \(see blip-itm filter --help\)$/);
     const missing = await cli(['filter', '--model', TINY, '--out', out, path.join(data.dir, 'nope.tar')]);
     expect(missing.code).to.equal(1);
     expect(missing.stderr.trim().split('\n').pop()).to.match(/nope\.tar: no such file or folder/);

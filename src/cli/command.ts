@@ -69,6 +69,11 @@ export class ParsedArgs {
     return n;
   }
 
+  /** --vision-batch N|auto (BlipItm's visionBatch: images per vision pass). */
+  visionBatch(): number | 'auto' | undefined {
+    return this.string('vision-batch') === 'auto' ? 'auto' : this.bounded('vision-batch', 1, 4096);
+  }
+
   /** An integer option that must lie in [min, max] (a usage error otherwise). */
   bounded(name: string, min: number, max: number, unit = ''): number | undefined {
     const n = this.integer(name);
@@ -78,6 +83,15 @@ export class ParsedArgs {
     return n;
   }
 }
+
+/** --vision-batch, for the verbs that encode images in batches (serve, filter). */
+export const VISION_BATCH_OPTION: Record<string, OptionSpec> = {
+  'vision-batch': {
+    type: 'string',
+    arg: 'N|auto',
+    help: 'images per vision-model pass (default 1; auto: as many as a 1 GiB budget holds; measured no faster on wasm/cpu, see docs/performance.md)',
+  },
+};
 
 /** Options every verb has. */
 export const COMMON_OPTIONS: Record<string, OptionSpec> = {

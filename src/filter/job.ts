@@ -20,6 +20,8 @@ export interface FilterOptions {
   shard?: Shard;
   /** Images per model batch and per commit (default 8). */
   batchSize?: number;
+  /** Images per vision-model pass within a batch (BlipItm's visionBatch; default 1). */
+  visionBatch?: number | 'auto';
   /** Also write the kept samples as WebDataset tars (original bytes) into this folder (needs `out`). */
   writeKept?: string;
   /** Table column names. */
@@ -112,7 +114,7 @@ export async function* filterPairs(
       const batch = queue.take(batchSize);
       if (!batch.length) break;
       queue.fill(); // the next batch decodes while this one runs through the model
-      const rows = await scoreBatch(model, batch, { threshold, maxLength: opts.maxLength, fingerprint });
+      const rows = await scoreBatch(model, batch, { threshold, maxLength: opts.maxLength, fingerprint, visionBatch: opts.visionBatch });
       store?.commit(batch[0].ordinal, batch[batch.length - 1].ordinal + 1, rows, opts.writeKept ? keptRecords(batch, rows) : []);
       if (!store) all.push(...rows);
       progress.samples += batch.length;
@@ -222,6 +224,7 @@ interface ScoreSettings {
   threshold: number;
   maxLength?: number;
   fingerprint: string;
+  visionBatch?: number | 'auto';
 }
 
 /**
@@ -240,12 +243,17 @@ async function scoreBatch(model: BlipItm, batch: Pending[], s: ScoreSettings): P
     const textOpts = { maxLength: s.maxLength };
     const texts = good.flatMap((i) => batch[i].sample.captions);
     const textEmbeds = await model.encodeTexts(texts, textOpts);
+    const embeddings = await encodeEach(
+      model,
+      good.map((i) => (decoded[i] as { image: RawImage }).image),
+      s.visionBatch,
+    );
     let t = 0;
-    for (const i of good) {
+    for (const [g, i] of good.entries()) {
       const captions = batch[i].sample.captions;
-      let embedding: ImageEmbedding | undefined;
+      const embedding = embeddings[g];
       try {
-        [embedding] = await model.encodeImages([(decoded[i] as { image: RawImage }).image]);
+        if (embedding instanceof Error) throw embedding;
         const m = await model.match([embedding], captions, textOpts);
         const itcEmbedding = embedding.itcEmbedding;
         scores.set(i, {
@@ -256,7 +264,7 @@ async function scoreBatch(model: BlipItm, batch: Pending[], s: ScoreSettings): P
       } catch (e) {
         errors[i] = `model: ${(e as Error).message}`;
       } finally {
-        embedding?.dispose();
+        if (embedding instanceof ImageEmbedding) embedding.dispose();
         t += captions.length;
       }
     }
@@ -288,6 +296,26 @@ async function scoreBatch(model: BlipItm, batch: Pending[], s: ScoreSettings): P
     );
   });
   return rows;
+}
+
+/**
+ * The images' embeddings from one encodeImages call (the vision model runs them in batches);
+ * should it fail, image by image, so that an error is its own image's and the others still score.
+ */
+async function encodeEach(model: BlipItm, images: RawImage[], visionBatch?: number | 'auto'): Promise<(ImageEmbedding | Error)[]> {
+  try {
+    return await model.encodeImages(images, { visionBatch });
+  } catch {
+    const out: (ImageEmbedding | Error)[] = [];
+    for (const image of images)
+      out.push(
+        await model.encodeImages([image]).then(
+          ([e]) => e,
+          (e: Error) => e,
+        ),
+      );
+    return out;
+  }
 }
 
 function dot(a: Float32Array, b: Float32Array): number {

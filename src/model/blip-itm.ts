@@ -10,6 +10,7 @@ import { ImageLike, ModelCore, PixelBatch, imageInput, loadModelWeights } from '
 import { checkGradcamLayer, gradcam } from './gradcam';
 import { EmbeddingOptions, ImageEmbedding, checkEmbeddingOptions } from './image-embedding';
 import { embedVideo } from './video-embedding';
+import { VisionBatchOptions, checkVisionBatch, encodeImageBatches } from './vision-batch';
 import { DEFAULT_FRAMES, checkFrameCount } from '../video/sampling';
 import { VideoInput, VideoOptions, openVideo, videoName } from '../video/source';
 import { PairScore, ScoreProgress, dot, groupPairs } from './pairs';
@@ -20,6 +21,7 @@ export type { ForwardOptions } from './probe/forward';
 export type { TextOptions } from './text-input';
 export type { ImageLike, PixelBatch } from './core';
 export type { EmbeddingOptions } from './image-embedding';
+export type { VisionBatchOptions } from './vision-batch';
 export type { VideoInput, VideoOptions } from '../video/source';
 export type { PairScore, ScoreProgress } from './pairs';
 export type { BackendInUse, BackendName, ComputeDType, ImageSource, LoadOptions, LoadProgress, ModelParts, ModelSource } from './platform';
@@ -137,24 +139,16 @@ export class BlipItm {
     }
   }
 
-  /** Encodes images once for reuse with match/similarity/gradcam on this model. The caller disposes the embeddings. */
-  async encodeImages(images: ImageSource[], opts: EmbeddingOptions = {}): Promise<ImageEmbedding[]> {
+  /**
+   * Encodes images once for reuse with match/similarity/gradcam on this model, the vision model
+   * running on batches of opts.visionBatch images (model/vision-batch). The caller disposes the embeddings.
+   */
+  async encodeImages(images: ImageSource[], opts: EmbeddingOptions & VisionBatchOptions = {}): Promise<ImageEmbedding[]> {
     this.core.life.check('encodeImages');
     checkImageList(images, 'encodeImages');
     checkEmbeddingOptions(opts, 'encodeImages');
-    const out: ImageEmbedding[] = [];
-    try {
-      for (const image of images) {
-        const input = await imageInput(image);
-        this.core.life.checkStill('encodeImages');
-        out.push(await this.core.embedPixels(this.core.pixels([input]), undefined, opts));
-        this.core.life.checkStill('encodeImages');
-      }
-    } catch (e) {
-      out.forEach((x) => x.dispose());
-      throw e;
-    }
-    return out;
+    checkVisionBatch(opts, 'encodeImages');
+    return encodeImageBatches(this.core, images, opts);
   }
 
   /**
@@ -164,10 +158,11 @@ export class BlipItm {
    * A video is a path (Node) or URL (browser), the bytes of a file, a browser File/Blob/<video>,
    * or all its decoded frames. The caller disposes the embeddings.
    */
-  async encodeVideos(videos: VideoInput[], opts: VideoOptions & EmbeddingOptions = {}): Promise<ImageEmbedding[]> {
+  async encodeVideos(videos: VideoInput[], opts: VideoOptions & EmbeddingOptions & VisionBatchOptions = {}): Promise<ImageEmbedding[]> {
     this.core.life.check('encodeVideos');
     checkImageList(videos, 'encodeVideos');
     checkEmbeddingOptions(opts, 'encodeVideos');
+    checkVisionBatch(opts, 'encodeVideos');
     const frames = opts.frames ?? DEFAULT_FRAMES;
     checkFrameCount(frames);
     const out: ImageEmbedding[] = [];

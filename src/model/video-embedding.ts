@@ -1,13 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { firstToken } from '../heads/heads';
 import { RawImage } from '../image/types';
-import { linear } from '../nn/linear';
 import { l2Normalize } from '../nn/ops';
-import { visionForward } from '../vit/encoder';
+import { unstack0 } from '../nn/wasm';
 import { uniformFrameIndices } from '../video/sampling';
 import { VideoSource } from '../video/source';
-import { ModelCore } from './core';
+import { ModelCore, PixelBatch } from './core';
 import { EmbeddingOptions, ImageEmbedding } from './image-embedding';
+import { VisionBatchOptions, checkedPixels, encodePixelBatch, inBatches, visionBatchSize } from './vision-batch';
 
 /**
  * One video as BLIP's eval_retrieval_video.py encodes it: the vision model runs on each sampled
@@ -15,9 +14,15 @@ import { EmbeddingOptions, ImageEmbedding } from './image-embedding';
  * processor); the embedding's states are every frame's last hidden states concatenated,
  * [1, n x T, D], which the text cross-attends to with a mask of ones; its ITC embedding is
  * normalize(mean over frames of vision_proj(CLS_f)), the projections averaged before normalising.
- * A frame sampled twice (videos shorter than n frames) is encoded once and used twice.
+ * A frame sampled twice (videos shorter than n frames) is encoded once and used twice; the
+ * distinct frames go through the vision model in batches (model/vision-batch).
  */
-export async function embedVideo(core: ModelCore, source: VideoSource, n: number, opts: EmbeddingOptions = {}): Promise<ImageEmbedding> {
+export async function embedVideo(
+  core: ModelCore,
+  source: VideoSource,
+  n: number,
+  opts: EmbeddingOptions & VisionBatchOptions = {},
+): Promise<ImageEmbedding> {
   const indices = uniformFrameIndices(await source.frameCount(), n);
   const distinct = [...new Set(indices)];
   const frames = await source.readFrames(distinct);
@@ -26,11 +31,17 @@ export async function embedVideo(core: ModelCore, source: VideoSource, n: number
   }
   const perFrame = new Map<number, { states: tf.Tensor3D; proj: tf.Tensor2D }>();
   try {
-    distinct.forEach((index, k) => {
+    for (const batch of inBatches([...distinct.keys()], visionBatchSize(core.config.vision, opts))) {
       core.life.checkStill('encodeVideos');
-      perFrame.set(index, encodeFrame(core, frames[k], `${source.name} frame ${index}`));
-      frames[k] = EMPTY; // let the decoded pixels go as soon as they are encoded
-    });
+      const pixels = batch.map((k) => framePixels(core, frames[k], `${source.name} frame ${distinct[k]}`));
+      const { states, proj } = encodePixelBatch(core, pixels);
+      const projs = tf.tidy(() => unstack0(proj).map((p) => p.expandDims(0) as tf.Tensor2D)); // B x [E] → [1, E]
+      proj.dispose();
+      batch.forEach((k, j) => {
+        perFrame.set(distinct[k], { states: states[j], proj: projs[j] });
+        frames[k] = EMPTY; // let the decoded pixels go as soon as they are encoded
+      });
+    }
     const { states, itc } = tf.tidy(() => {
       const parts = indices.map((i) => perFrame.get(i) as { states: tf.Tensor3D; proj: tf.Tensor2D });
       const all =
@@ -70,16 +81,11 @@ export async function embedVideo(core: ModelCore, source: VideoSource, n: number
 
 const EMPTY: RawImage = { data: new Uint8Array(0), width: 0, height: 0, channels: 3 };
 
-/** One frame through the image pipeline: its states [1, T, D] and vision_proj(CLS) [1, E], unnormalised. */
-function encodeFrame(core: ModelCore, frame: RawImage, name: string): { states: tf.Tensor3D; proj: tf.Tensor2D } {
-  let pixels;
+/** One frame preprocessed as an image, errors named after the frame. */
+function framePixels(core: ModelCore, frame: RawImage, name: string): PixelBatch {
   try {
-    pixels = core.pixels([frame]);
+    return checkedPixels(core, core.pixels([frame]));
   } catch (e) {
     throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  return tf.tidy(() => {
-    const states = visionForward(tf.tensor4d(pixels.pixelValues, pixels.shape), core.weights.vision_model, core.config.vision);
-    return { states, proj: linear(firstToken(states), core.weights.heads.vision_proj) as tf.Tensor2D };
-  });
 }

@@ -13,6 +13,8 @@ export interface EngineOptions {
   batchWaitMs: number;
   /** Most requests waiting for the model before 429. */
   maxQueue: number;
+  /** Images per vision-model pass inside an image batch (BlipItm's visionBatch; default 1). */
+  visionBatch?: number | 'auto';
 }
 
 interface TextItem {
@@ -49,7 +51,7 @@ export class ServeEngine {
       this.executor,
       opts.maxBatch,
       opts.batchWaitMs,
-      (images) => this.model.encodeImages(images),
+      (images) => this.model.encodeImages(images, { visionBatch: opts.visionBatch }),
       (n) => {
         metrics.batchSize.observe({ kind: 'image' }, n);
         metrics.images.inc(n);

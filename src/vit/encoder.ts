@@ -9,40 +9,63 @@ import { VisionLayerWeights, VisionWeights } from './weights';
 
 const visionNames = names.vision;
 
-/** One image's pixels [1, 3, S, S] → patch embeddings with the class token and positions: [1, T, D]. */
+/** Pixels [B, 3, S, S] → patch embeddings with the class token and positions: [B, T, D]. */
 function embeddings(pixels: tf.Tensor4D, w: VisionWeights['embeddings'], c: VisionConfig): tf.Tensor3D {
+  const b = pixels.shape[0];
   const p = c.patchSize;
   const g = c.imageSize / p;
   const d = w.patch_embedding.weight.shape[0];
   // A stride-p conv with a p×p kernel is a matmul over non-overlapping patches.
   const patches = pixels
-    .reshape([3, g, p, g, p]) // [C, gy, py, gx, px]
-    .transpose([1, 3, 0, 2, 4]) // [gy, gx, C, py, px]
-    .reshape([g * g, 3 * p * p]); // [N, C*p*p]
-  const embedded = linear(patches, w.patch_embedding); // [N, D]
-  const withClass = tf.concat([w.class_embedding.reshape([1, d]), embedded], 0); // [T, D]
-  return tf.add(withClass, w.position_embedding.reshape([-1, d])).reshape([1, g * g + 1, d]) as tf.Tensor3D; // [1, T, D]
+    .reshape([b, 3, g, p, g, p]) // [B, C, gy, py, gx, px]
+    .transpose([0, 2, 4, 1, 3, 5]) // [B, gy, gx, C, py, px]
+    .reshape([b * g * g, 3 * p * p]); // [B*N, C*p*p]
+  const embedded = linear(patches, w.patch_embedding).reshape([b, g * g, d]); // [B*N, D] → [B, N, D]
+  const classToken = w.class_embedding.reshape([1, 1, d]); // [1, 1, D]
+  const classTokens = b === 1 ? classToken : tf.tile(classToken, [b, 1, 1]); // [B, 1, D]
+  const withClass = tf.concat([classTokens, embedded], 1); // [B, T, D]
+  return tf.add(withClass, w.position_embedding.reshape([1, g * g + 1, d])) as tf.Tensor3D; // [B, T, D] + [1, T, D]
 }
 
-/** Pre-norm ViT layer: x + attn(LN(x)), then + mlp(LN(·)). x [1, T, D] → [1, T, D]. */
+/**
+ * Pre-norm ViT layer: x + attn(LN(x)), then + mlp(LN(·)). x [B, T, D] → [B, T, D]. Images never
+ * attend to each other, so the B images' H heads go to attention as one sequence of B*H heads:
+ * unmasked and B = 1, it takes the same path (per-head GEMMs on wasm) as a single image does.
+ */
 function visionLayer(x: tf.Tensor3D, w: VisionLayerWeights, c: VisionConfig, index: number, rec?: Recorder): tf.Tensor3D {
-  const [, t, d] = x.shape;
+  const [b, t, d] = x.shape;
   const heads = c.numAttentionHeads;
   const hd = d / heads;
   const h = layerNorm(x, w.layer_norm1);
-  const qkv = linear(h, w.self_attn.qkv) // [1, T, 3D]
-    .reshape([1, t, 3, heads, hd]) // [1, T, 3, H, d]
-    .transpose([2, 0, 3, 1, 4]); // [3, 1, H, T, d]
-  const [q, k, v] = unstack0(qkv) as tf.Tensor4D[]; // each [1, H, T, d]
+  const qkv = linear(h, w.self_attn.qkv) // [B, T, 3D]
+    .reshape([b, t, 3, heads, hd]) // [B, T, 3, H, d]
+    .transpose([2, 0, 3, 1, 4]) // [3, B, H, T, d]
+    .reshape([3, 1, b * heads, t, hd]); // [3, 1, B*H, T, d]
+  const [q, k, v] = unstack0(qkv) as tf.Tensor4D[]; // each [1, B*H, T, d]
   const name = visionNames.attentions(index);
   const { context, probs } = attention(q, projectedTarget(k, v), { scale: hd ** -0.5, keepProbs: !!rec?.wants(name) });
-  if (probs) rec?.record(name, probs); // [1, H, T, T]
-  const attended = tf.add(x, linear(mergeHeads(context), w.self_attn.projection)); // [1, T, D]
-  const ff = mlp(layerNorm(attended, w.layer_norm2), w.mlp.fc1, gelu, w.mlp.fc2); // [1, T, D] → [1, T, F] → [1, T, D]
+  if (probs) rec?.record(name, probs.reshape([b, heads, t, t])); // [1, B*H, T, T] → [B, H, T, T]
+  const merged = mergeHeads(context.reshape([b, heads, t, hd])); // [1, B*H, T, d] → [B, H, T, d] → [B, T, D]
+  const attended = tf.add(x, linear(merged, w.self_attn.projection)); // [B, T, D]
+  const ff = mlp(layerNorm(attended, w.layer_norm2), w.mlp.fc1, gelu, w.mlp.fc2); // [B, T, D] → [B, T, F] → [B, T, D]
   return tf.add(attended, ff) as tf.Tensor3D;
 }
 
-function forwardOne(pixels: tf.Tensor4D, w: VisionWeights, c: VisionConfig, rec?: Recorder): tf.Tensor3D {
+/** Throws unless `shape` is pixel values the ViT takes, [B, 3, S, S]. */
+export function checkPixelShape(shape: readonly number[], c: VisionConfig): void {
+  const [, ch, h, w] = shape;
+  if (shape.length !== 4 || h !== c.imageSize || w !== c.imageSize || ch !== 3) {
+    throw new Error(`pixel_values must be [B, 3, ${c.imageSize}, ${c.imageSize}], got [${shape.join(', ')}]`);
+  }
+}
+
+/**
+ * The ViT: pixels [B, 3, S, S] → post-LayerNorm image states [B, T, D] (the image embedding),
+ * the B images in one pass. Each layer's intermediates (B×H×T×T attention scores among them)
+ * live until that layer ends: callers bound B (model/vision-batch).
+ */
+export function visionForward(pixels: tf.Tensor4D, w: VisionWeights, c: VisionConfig, rec?: Recorder): tf.Tensor3D {
+  checkPixelShape(pixels.shape, c);
   let x = tf.tidy(() => embeddings(pixels, w.embeddings, c));
   rec?.record(visionNames.hiddenStates(0), x);
   w.encoder.layers.forEach((layer, i) => {
@@ -56,19 +79,5 @@ function forwardOne(pixels: tf.Tensor4D, w: VisionWeights, c: VisionConfig, rec?
   const out = tf.tidy(() => layerNorm(x, w.post_layernorm) as tf.Tensor3D);
   x.dispose();
   rec?.record(visionNames.lastHiddenState, out);
-  return out;
-}
-
-/** The ViT: pixels [B, 3, S, S] → post-LayerNorm image states [B, T, D] (the image embedding). */
-export function visionForward(pixels: tf.Tensor4D, w: VisionWeights, c: VisionConfig, rec?: Recorder): tf.Tensor3D {
-  const [b, ch, h, wd] = pixels.shape;
-  if (h !== c.imageSize || wd !== c.imageSize || ch !== 3) {
-    throw new Error(`pixel_values must be [B, 3, ${c.imageSize}, ${c.imageSize}], got [${pixels.shape.join(', ')}]`);
-  }
-  if (b === 1) return forwardOne(pixels, w, c, rec);
-  // Image by image: the recorder then sees [1, ...] parts, which it concatenates image-major.
-  const outs = tf.split(pixels, b, 0).map((one) => forwardOne(one as tf.Tensor4D, w, c, rec));
-  const out = tf.concat(outs, 0) as tf.Tensor3D;
-  outs.forEach((o) => o.dispose());
   return out;
 }

@@ -1,4 +1,4 @@
-import { Command, MODEL_OPTIONS, UsageError } from '../command';
+import { Command, MODEL_OPTIONS, UsageError, VISION_BATCH_OPTION } from '../command';
 import { loadModel } from '../inputs';
 import { FilterInterrupted, runFilter } from '../../filter';
 import { FilterProgressDisplay, summaryLines } from '../../filter/progress';
@@ -13,6 +13,7 @@ export const filter: Command = {
     'INPUT...: WebDataset tars (KEY.jpg|jpeg|png + KEY.txt), folders or globs of them, or JSONL, CSV or Parquet tables (image path relative to the table, caption).',
   options: {
     ...MODEL_OPTIONS,
+    ...VISION_BATCH_OPTION,
     out: { type: 'string', arg: 'DIR', help: 'output folder: part-0000i-of-0000N.parquet per shard (resumable: rerun to finish)' },
     threshold: { type: 'string', arg: 'P', help: 'keep a caption when itm_prob >= P (default 0.5, as BLIP CapFilt)' },
     shard: { type: 'string', arg: 'i/N', help: 'take only part i of N of the samples (by a hash of the key): N processes fill one --out' },
@@ -58,6 +59,7 @@ export const filter: Command = {
       }
     }
     const batchSize = args.bounded('batch', 1, 4096);
+    const visionBatch = args.visionBatch();
     const maxBytes = args.bounded('max-bytes', 1, Number.MAX_SAFE_INTEGER);
     const decoders = args.bounded('decoders', 0, 64);
     const every = args.bounded('progress-every', 1, 86400);
@@ -76,6 +78,7 @@ export const filter: Command = {
               threshold,
               shard,
               batchSize,
+              visionBatch,
               writeKept: args.string('write-kept'),
               columns: { image: args.string('image-col'), caption: args.string('caption-col'), key: args.string('key-col') },
               maxBytes,

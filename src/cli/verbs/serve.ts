@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { ImageIndex } from '../../retrieval';
-import { Command, MODEL_OPTIONS, UsageError } from '../command';
+import { Command, MODEL_OPTIONS, UsageError, VISION_BATCH_OPTION } from '../command';
 import { loadModel, modelSource } from '../inputs';
 
 /** The server's own pixel limit: a 32 MB body must not decode into gigabytes. */
@@ -15,6 +15,7 @@ export const serve: Command = {
     '[--api-key K] [--index PATH|URI] [--grace-s S] [--max-body-mb MB]',
   options: {
     ...MODEL_OPTIONS,
+    ...VISION_BATCH_OPTION,
     port: { type: 'string', arg: 'N', help: 'port to listen on (default 8080; 0 = any free port)' },
     host: { type: 'string', arg: 'ADDR', help: 'address to bind (default 127.0.0.1; anything else exposes the service to the network)' },
     'max-queue': {
@@ -55,6 +56,7 @@ export const serve: Command = {
     const maxQueue = args.bounded('max-queue', 0, 1_000_000) ?? 64;
     const maxBatch = args.bounded('max-batch', 1, 4096) ?? 16;
     const batchWaitMs = args.bounded('batch-wait-ms', 0, 60_000) ?? 5;
+    const visionBatch = args.visionBatch();
     const graceS = args.number('grace-s', 30) as number;
     if (!(graceS >= 0 && graceS <= 3600)) throw new UsageError(`serve: --grace-s must be 0..3600, got ${graceS}`);
     const maxBodyMb = args.number('max-body-mb', 32) as number;
@@ -75,7 +77,7 @@ export const serve: Command = {
       // Loaded here, not at the top: Fastify, its OpenAPI plugins and prom-client cost ~0.5 s, which
       // every other command would pay at start-up.
       const { ServeEngine, buildService } = await import('../../serve');
-      const engine = new ServeEngine(model, { maxQueue, maxBatch, batchWaitMs }, index);
+      const engine = new ServeEngine(model, { maxQueue, maxBatch, batchWaitMs, visionBatch }, index);
       const service = await buildService({ engine, modelId, apiKey, maxBodyMb, maxPixels });
       const url = await service.app.listen({ host, port });
       process.stdout.write(`${url}\n`);
