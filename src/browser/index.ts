@@ -16,6 +16,7 @@ setDefaultVideoDecoder(new BrowserVideoDecoder());
 export { BlipItm, defaultGradcamLayer } from '../model/blip-itm';
 export type { MatchResult, GradcamResult, TextOptions, ForwardOptions, PixelBatch, ImageLike } from '../model/blip-itm';
 export type { ScoreResult, ScoreOptions, PairScore, ScoreProgress } from '../model/blip-itm';
+export type { EmbeddingOptions, VisionBatchOptions } from '../model/blip-itm';
 export type { BackendInUse, BackendName, ComputeDType, ImageSource, LoadOptions, LoadProgress, ModelSource } from '../model/blip-itm';
 export { useBrowserBackend, BROWSER_BACKENDS, setWasmFiles, WASM_FILES } from './backend';
 export type { BrowserBackendName, BackendChoice, WasmPaths } from './backend';
