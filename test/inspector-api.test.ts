@@ -229,7 +229,7 @@ describe('inspector HTTP API', function () {
 });
 
 describe('inspector helpers', () => {
-  it('declaredSize reads PNG and JPEG headers without decoding', () => {
+  it('declaredSize reads PNG, JPEG, WebP and GIF headers without decoding', () => {
     for (const file of [
       ...IMAGES,
       fixture('images', 'camera.png'),
@@ -240,7 +240,8 @@ describe('inspector helpers', () => {
       const decoded = decodeImage(bytes, file, { exifTranspose: false });
       expect(declaredSize(bytes), file).to.deep.equal({ width: decoded.width, height: decoded.height });
     }
-    expect(declaredSize(Buffer.from('GIF89a....'))).to.equal(null);
+    expect(declaredSize(Buffer.from('BM....'))).to.equal(null);
+    expect(declaredSize(fs.readFileSync(fixture('video', 'clip5.mkv')))).to.equal(null);
   });
 
   it('groupWords joins word pieces', () => {
