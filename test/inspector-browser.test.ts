@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { ChildProcessWithoutNullStreams, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Browser } from 'puppeteer-core';
@@ -7,32 +6,10 @@ import { accessibilityViolations, launch, requireBrowser, watchProblems } from '
 import { cli } from './helpers/cli';
 import { TINY, fixture } from './helpers/fixtures';
 import { canvasPixels, inPage, redrawsAfter } from './helpers/inspector-page';
+import { exited, startInspector } from './helpers/inspector-cli';
 import { tempDir } from './helpers/tmp';
-const BIN = path.resolve(__dirname, '../../bin/blip-itm.js');
 const IMAGE = fixture('images', 'chelsea.png');
 const CAPTIONS = ['a cat lying on a rug', 'a rocket launching into the sky', 'a tabby cat with green eyes'];
-
-/** Starts `blip-itm inspect` and resolves with the URL it prints first. */
-function startInspector(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'inspect', ...args], { env: { ...process.env, HF_HUB_OFFLINE: '1' } });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d) => {
-    err += d;
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      out += d;
-      const newline = out.indexOf('\n');
-      if (newline >= 0) resolve({ child, url: out.slice(0, newline), stderr: () => err });
-    });
-    child.on('exit', (code) => reject(new Error(`inspect exited with ${code} before printing its URL: ${err}`)));
-  });
-}
-
-function exited(child: ChildProcessWithoutNullStreams): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-}
 
 describe('inspector in a real browser (headless Chromium)', function () {
   this.timeout(120_000);
