@@ -4,10 +4,14 @@
  * Nothing here reads the file system: models come from URLs, the hub or the user's Files.
  */
 import { usePlatform } from '../model/platform';
+import { setDefaultVideoDecoder } from '../video/source';
 import { browserPlatform } from './platform';
+import { BrowserVideoDecoder } from './video';
 
-// This entry supplies the browser platform (model files over fetch, browser backends, DOM images).
+// This entry supplies the browser platform (model files over fetch, browser backends, DOM images)
+// and its video decoder (File, Blob, URL, <video> → frames).
 usePlatform(browserPlatform);
+setDefaultVideoDecoder(new BrowserVideoDecoder());
 
 export { BlipItm, defaultGradcamLayer } from '../model/blip-itm';
 export type { MatchResult, GradcamResult, TextOptions, ForwardOptions, PixelBatch, ImageLike } from '../model/blip-itm';
@@ -18,6 +22,11 @@ export type { BrowserBackendName, BackendChoice, WasmPaths } from './backend';
 export type { BrowserImage } from './images';
 export { toImageInput } from './images';
 export { modelBaseUrl } from './model-files';
+export { BrowserVideoDecoder, DEFAULT_VIDEO_TIMEOUT_MS } from './video';
+export type { BrowserVideo, BrowserVideoOptions } from './video';
+export { openVideo, DEFAULT_FRAMES, DEFAULT_MAX_VIDEO_FRAMES } from '../video/source';
+export { uniformFrameIndices } from '../video/sampling';
+export type { VideoDecoder, VideoInput, VideoOptions, VideoSource } from '../video/source';
 export type { FetchModelOptions } from './model-files';
 export { clearCache } from './fetch';
 export type { ProgressCallback } from './fetch';

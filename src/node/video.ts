@@ -14,7 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { resolveMaxPixels } from '../image/decode';
 import { RawImage } from '../image/types';
-import { VideoDecoder, VideoSource, setDefaultVideoDecoder } from '../video/source';
+import { DEFAULT_MAX_VIDEO_FRAMES, VideoDecoder, VideoSource, setDefaultVideoDecoder } from '../video/source';
 
 export interface FfmpegOptions {
   /** The ffmpeg executable (default: $BLIP_ITM_FFMPEG, else `ffmpeg` on PATH); ffprobe is looked for beside it. */
@@ -25,7 +25,7 @@ export interface FfmpegOptions {
   maxFrames?: number;
 }
 
-export const DEFAULT_MAX_VIDEO_FRAMES = 100_000;
+export { DEFAULT_MAX_VIDEO_FRAMES };
 
 const INSTALL_HINT =
   'install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg; macOS: brew install ffmpeg) or give its path with --ffmpeg PATH or BLIP_ITM_FFMPEG';

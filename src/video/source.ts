@@ -39,6 +39,9 @@ export interface VideoOptions {
 
 export { DEFAULT_FRAMES };
 
+/** Videos announcing or counting more frames than this are refused (55 min at 30 fps); decoders take their own. */
+export const DEFAULT_MAX_VIDEO_FRAMES = 100_000;
+
 let platformDecoder: VideoDecoder | undefined;
 
 /** Set by the platform entry (Node: the ffmpeg decoder; browser: the <video> decoder). */
@@ -77,6 +80,9 @@ export function framesSource(frames: RawImage[], name: string): VideoSource {
 /** A name for messages: the path, or the kind of input and its position. */
 export function videoName(input: VideoInput, index: number, count: number): string {
   if (typeof input === 'string') return input;
+  // A File (browser, or Node 20+) carries its file name: the best name for messages.
+  const fileName = typeof input === 'object' && input !== null && 'name' in input ? (input as { name: unknown }).name : undefined;
+  if (typeof fileName === 'string' && fileName !== '' && !Array.isArray(input)) return fileName;
   const kind = Array.isArray(input) ? 'frames' : input instanceof Uint8Array ? 'bytes' : 'object';
   return count === 1 ? `video (${kind})` : `video ${index} (${kind})`;
 }

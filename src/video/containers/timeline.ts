@@ -1,0 +1,53 @@
+import { ByteSource } from '../../weights/source';
+
+/**
+ * When each decoded frame of a video is shown, read from its container's index without decoding
+ * anything: the browser's <video> tells neither the frame count nor frame times, and BLIP
+ * samples frames by decoded-frame number, so the browser decoder counts them here.
+ */
+export interface FrameTimeline {
+  /** The container read ("mp4" for MP4/MOV, "matroska" for WebM/MKV). */
+  readonly container: string;
+  /** Presentation time (seconds) of each frame, ascending: one entry per decoded frame. */
+  readonly starts: number[];
+  /** When the last frame stops being shown (seconds). */
+  readonly end: number;
+}
+
+/** A time inside frame `i` (its middle), where seeking shows that frame whichever way a player rounds. */
+export function frameMiddle(timeline: FrameTimeline, i: number): number {
+  const next = i + 1 < timeline.starts.length ? timeline.starts[i + 1] : timeline.end;
+  return (timeline.starts[i] + next) / 2;
+}
+
+/** Thrown when a container is not one we read or its index is unusable; the message names no file. */
+export class ContainerError extends Error {}
+
+/**
+ * A ByteSource read through a window of consecutive bytes, so walking many small headers (one
+ * per Matroska block) costs one read per window, not one per header.
+ */
+export class WindowedBytes {
+  private start = 0;
+  private window: Uint8Array = new Uint8Array(0);
+
+  constructor(
+    private readonly source: ByteSource,
+    private readonly windowBytes = 1 << 20,
+  ) {}
+
+  get size(): number {
+    return this.source.size;
+  }
+
+  /** Up to `length` bytes at `offset` (fewer at the end of the file). */
+  async bytes(offset: number, length: number): Promise<Uint8Array> {
+    const want = Math.max(0, Math.min(length, this.size - offset));
+    const inWindow = offset >= this.start && offset + want <= this.start + this.window.length;
+    if (!inWindow) {
+      this.start = offset;
+      this.window = await this.source.read(offset, Math.min(Math.max(want, this.windowBytes), this.size - offset));
+    }
+    return this.window.subarray(offset - this.start, offset - this.start + want);
+  }
+}
