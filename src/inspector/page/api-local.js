@@ -101,11 +101,13 @@ async function openSession() {
     }
   }
   const source = choice.source;
-  const { InspectorSession } = await lib();
+  const { InspectorSession, BrowserVideoDecoder, DEFAULT_LIMITS } = await lib();
   const session = new InspectorSession(
     model,
     { source: displayName(source), backend: [model.backend.name, model.backend.dtype === 'float16' ? 'float16' : ''].join(' ').trim() },
     params.getAll('text'),
+    // The browser's decoder refuses oversized frames and overlong videos before it reads their pixels.
+    { videoDecoder: new BrowserVideoDecoder({ maxPixels: DEFAULT_LIMITS.maxFramePixels, maxFrames: DEFAULT_LIMITS.maxVideoLength }) },
   );
   for (const url of params.getAll('image')) {
     const { name, blob } = await fetched(url);
