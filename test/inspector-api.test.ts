@@ -183,7 +183,7 @@ describe('inspector HTTP API', function () {
     const big = fs.readFileSync(IMAGES[0]); // chelsea.png, 240 kB > 200 kB
     const tooBig = await httpCall(`${url}api/images`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: big });
     expect(tooBig.status).to.equal(413);
-    expect(tooBig.json().error).to.match(/image too large: 0\.2 MB; the inspector accepts files up to 0\.2 MB/);
+    expect(tooBig.json().error).to.match(/image too large: 0\.2 MB; the inspector accepts images up to 0\.2 MB/);
     // A small PNG whose header claims 4000 x 3000: refused from the header alone.
     const small = Buffer.from(fs.readFileSync(IMAGES[2]));
     small.writeUInt32BE(4000, 16);
