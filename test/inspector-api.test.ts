@@ -235,6 +235,9 @@ describe('inspector helpers', () => {
       fixture('images', 'camera.png'),
       fixture('images-extra', 'j422_prog.jpg'),
       fixture('images-extra', 'jexif6.jpg'),
+      fixture('images-webp-gif', 'lossy.webp'),
+      fixture('images-webp-gif', 'alpha-lossless.webp'),
+      fixture('images-webp-gif', 'animated.gif'),
     ]) {
       const bytes = fs.readFileSync(file);
       const decoded = decodeImage(bytes, file, { exifTranspose: false });

@@ -154,9 +154,11 @@ describe('inspector HTTP API: videos', function () {
   let model: BlipItm;
   let running: RunningInspector;
   let url: string;
+  let tensorsBefore: number;
 
   before(async () => {
     model = BlipItm.fromDir(TINY);
+    tensorsBefore = tf.memory().numTensors;
     const session = nodeSession(model, TINY, TEXTS, { ...DEFAULT_LIMITS, maxVideoBytes: 30_000 });
     await addImageFile(session, IMAGES[1]); // id 0
     await addVideoFile(session, CLIP20, 4); // id 1: a file named on the command line passes the upload limits
@@ -166,6 +168,7 @@ describe('inspector HTTP API: videos', function () {
 
   after(async () => {
     await running?.close();
+    expect(tf.memory().numTensors, 'tensors left after close').to.equal(tensorsBefore);
     model?.dispose();
   });
 
