@@ -1,5 +1,5 @@
 // Platform-neutral: the session runs this in the page; the Node server runs it in a worker thread.
-import { RgbImage, decodeImage, resizeBicubic, resizeRgb } from '../image';
+import { RawImage, RgbImage, decodeImage, resizeBicubic, resizeRgb } from '../image';
 import { declaredSize } from './image-size';
 import { RequestError } from './request-error';
 
@@ -54,6 +54,12 @@ export function shrink(rgb: RgbImage, opts: PrepareOptions): Pick<PreparedImage,
   const display =
     scale === 1 ? rgb : resizeBicubic(rgb, Math.max(1, Math.round(rgb.width * scale)), Math.max(1, Math.round(rgb.height * scale)));
   return { modelInput, display };
+}
+
+/** One decoded video frame (the caller has checked its size) shrunk as an image is. */
+export function prepareFrame(frame: RawImage, name: string, opts: PrepareOptions): PreparedImage {
+  const rgb = decodeImage(frame, name, { maxPixels: opts.maxPixels });
+  return { width: rgb.width, height: rgb.height, ...shrink(rgb, opts) };
 }
 
 export function checkPixels(width: number, height: number, name: string, max: number): void {

@@ -3,13 +3,13 @@
 import { getColormap, isColormapName } from '../pictures/colormap';
 import { defaultSelection, meanRows } from '../pictures/tokens';
 import { DEFAULT_MAX_PIXELS } from '../image/limits';
-import { RgbImage } from '../image';
+import { RawImage, RgbImage } from '../image';
 import { BlipItm, defaultGradcamLayer } from '../model/blip-itm';
 import { ImageEmbedding } from '../model/image-embedding';
 import { DEFAULT_FRAMES, MAX_FRAMES } from '../video/sampling';
 import { VideoDecoder, VideoInput } from '../video/source';
 import { AttentionSet, attentionSet, compact, groupWords } from './analysis';
-import { PrepareOptions, PreparedImage, prepareImage } from './prepare';
+import { PrepareOptions, PreparedImage, prepareFrame, prepareImage } from './prepare';
 import { QueueStatus, SerialQueue } from './queue';
 import { RequestError } from './request-error';
 import { PreparedFrame, prepareVideo } from './video';
@@ -72,11 +72,21 @@ export type InspectorModel = Pick<
 /** Decodes and shrinks an upload. The default runs in the calling thread; the Node server passes a worker's. */
 export interface ImagePreparer {
   prepare(bytes: Uint8Array, name: string, opts: PrepareOptions): Promise<PreparedImage>;
+  /** Shrinks one decoded video frame (default: in the calling thread, yielding between frames). */
+  prepareFrame?(frame: RawImage, name: string, opts: PrepareOptions): Promise<PreparedImage>;
   /** Frees what the preparer holds (a worker thread); called by the session's close(). */
   close?(): Promise<void>;
 }
 
-const inThread: ImagePreparer = { prepare: async (bytes, name, opts) => prepareImage(bytes, name, opts) };
+async function prepareFrameInThread(frame: RawImage, name: string, opts: PrepareOptions): Promise<PreparedImage> {
+  await new Promise((resolve) => setTimeout(resolve, 0)); // other work runs between frames
+  return prepareFrame(frame, name, opts);
+}
+
+const inThread: ImagePreparer = {
+  prepare: async (bytes, name, opts) => prepareImage(bytes, name, opts),
+  prepareFrame: prepareFrameInThread,
+};
 
 export interface SessionOptions {
   limits?: InspectorLimits;
@@ -254,16 +264,8 @@ export class InspectorSession {
    */
   async addImage(bytes: Uint8Array, name: string, opts: { trusted?: boolean } = {}): Promise<ImageInfo> {
     if (!opts.trusted) this.checkBytes(bytes.length);
-    const { config } = this.model.processor;
-    const prepared = await this.preparer.prepare(bytes, name, {
-      width: config.width,
-      height: config.height,
-      resample: config.resample,
-      doResize: config.doResize,
-      exifTranspose: this.model.processor.exifTranspose,
-      maxPixels: opts.trusted ? DEFAULT_MAX_PIXELS : this.limits.maxPixels,
-      displaySide: DISPLAY_SIDE,
-    });
+    const maxPixels = opts.trusted ? DEFAULT_MAX_PIXELS : this.limits.maxPixels;
+    const prepared = await this.preparer.prepare(bytes, name, this.prepareOptions(maxPixels, DISPLAY_SIDE));
     return this.store({ id: this.nextId++, name, ...prepared });
   }
 
@@ -280,21 +282,25 @@ export class InspectorSession {
   ): Promise<ImageInfo> {
     const frames = this.checkFrames(opts.frames, opts.trusted ? MAX_FRAMES : this.limits.maxSampledFrames);
     if (!opts.trusted) this.checkVideoBytes(byteLength(input) ?? 0);
-    const { config } = this.model.processor;
+    const maxPixels = opts.trusted ? DEFAULT_MAX_PIXELS : this.limits.maxFramePixels;
+    const shrink = this.prepareOptions(maxPixels, FRAME_DISPLAY_SIDE);
     const video = await prepareVideo(input, name, {
-      width: config.width,
-      height: config.height,
-      resample: config.resample,
-      doResize: config.doResize,
-      exifTranspose: false,
-      maxPixels: opts.trusted ? DEFAULT_MAX_PIXELS : this.limits.maxFramePixels,
-      maxLength: opts.trusted ? Number.MAX_SAFE_INTEGER : this.limits.maxVideoLength,
-      displaySide: FRAME_DISPLAY_SIDE,
       frames,
+      maxLength: opts.trusted ? Number.MAX_SAFE_INTEGER : this.limits.maxVideoLength,
+      maxPixels,
       decoder: opts.trusted ? opts.decoder : this.videoDecoder,
+      prepareFrame: (frame, frameName) =>
+        this.preparer.prepareFrame ? this.preparer.prepareFrame(frame, frameName, shrink) : prepareFrameInThread(frame, frameName, shrink),
     });
     const { width, height, frameCount, sampled } = video;
     return this.store({ id: this.nextId++, name, width, height, ...video.frames[0], frames: video.frames, video: { frameCount, sampled } });
+  }
+
+  /** How uploads are shrunk for this model (plain data: it may cross to a worker). */
+  private prepareOptions(maxPixels: number, displaySide: number): PrepareOptions {
+    const { config, exifTranspose } = this.model.processor;
+    const { width, height, resample, doResize } = config;
+    return { width, height, resample, doResize, exifTranspose, maxPixels, displaySide };
   }
 
   private store(image: StoredImage): ImageInfo {

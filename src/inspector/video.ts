@@ -1,8 +1,8 @@
 // Platform-neutral: the session reads videos through openVideo (Node: ffmpeg; browser: <video>).
-import { RawImage, decodeImage } from '../image';
+import { RawImage } from '../image';
 import { uniformFrameIndices } from '../video/sampling';
 import { VideoDecoder, VideoInput, openVideo } from '../video/source';
-import { PrepareOptions, PreparedImage, shrink } from './prepare';
+import { PreparedImage } from './prepare';
 import { RequestError } from './request-error';
 
 /** One sampled frame as the session keeps it: at the model's input size, and a small display copy. */
@@ -24,12 +24,16 @@ export interface PreparedVideo {
   frames: PreparedFrame[];
 }
 
-export interface VideoPrepareOptions extends PrepareOptions {
+export interface VideoPrepareOptions {
   /** Frames to sample (encodeVideos' `frames`). */
   frames: number;
   /** Refuse videos with more frames than this. */
   maxLength: number;
+  /** Refuse frames with more pixels than this. */
+  maxPixels: number;
   decoder?: VideoDecoder;
+  /** Shrinks one decoded frame (prepareFrame, in this thread or a worker's). */
+  prepareFrame: (frame: RawImage, name: string) => Promise<PreparedImage>;
 }
 
 /**
@@ -48,14 +52,14 @@ export async function prepareVideo(input: VideoInput, name: string, opts: VideoP
     const decoded = await refusing(() => source.readFrames(distinct));
     const kept = new Map<number, PreparedFrame>();
     let size = { width: 0, height: 0 };
-    distinct.forEach((index, k) => {
+    for (const [k, index] of distinct.entries()) {
       const frame = decoded[k];
       checkFramePixels(frame, name, opts.maxPixels);
-      const rgb = decodeImage(frame, `${name} frame ${index}`, { maxPixels: opts.maxPixels });
-      size = { width: rgb.width, height: rgb.height };
-      kept.set(index, shrink(rgb, opts));
+      const { width, height, modelInput, display } = await opts.prepareFrame(frame, `${name} frame ${index}`);
+      size = { width, height };
+      kept.set(index, { modelInput, display });
       decoded[k] = EMPTY; // the full-size frame goes as soon as its copies exist
-    });
+    }
     return { ...size, frameCount, sampled, frames: sampled.map((i) => kept.get(i) as PreparedFrame) };
   } finally {
     await source.close();
