@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -6,11 +5,12 @@ import { attentionMaps } from '../src/pictures/attention';
 import { defaultSelection, meanRows } from '../src/pictures/tokens';
 import { declaredSize } from '../src/inspector/image-size';
 import { ACTIVATION } from '../src/inspector/names';
-import { RunningInspector, addImageFile, nodeSession, serveInspector } from '../src/inspector/server';
-import { DEFAULT_LIMITS, GradcamView, ScoreResult, groupWords } from '../src/inspector/session';
+import { addImageFile, nodeSession, serveInspector } from '../src/inspector/server';
+import { GradcamView, ScoreResult, groupWords } from '../src/inspector/session';
 import { AttentionSet } from '../src/inspector/analysis';
 import { decodeImage } from '../src/node/image';
 import { BlipItm } from '../src/model/blip-itm';
+import { serveForSuite } from './helpers/inspector-server';
 import { IMAGES, TEXTS, TINY, fixture } from './helpers/fixtures';
 import { httpCall, postJson } from './helpers/http-call';
 
@@ -24,26 +24,13 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
 
 describe('inspector HTTP API', function () {
   this.timeout(60_000);
-  let model: BlipItm;
-  let running: RunningInspector;
-  let url: string;
-  let tensorsBefore: number;
-
-  before(async () => {
-    model = BlipItm.fromDir(TINY);
-    tensorsBefore = tf.memory().numTensors;
-    const session = nodeSession(model, TINY, TEXTS, { ...DEFAULT_LIMITS, maxUploadBytes: 200_000, maxPixels: 400_000 });
+  const served = serveForSuite({ maxUploadBytes: 200_000, maxPixels: 400_000 }, async (session) => {
     await addImageFile(session, IMAGES[1]); // rocket.jpg: id 0
     await addImageFile(session, IMAGES[2]); // horse.png: id 1
-    running = await serveInspector(session, { port: 0 });
-    url = running.url;
   });
-
-  after(async () => {
-    await running?.close();
-    expect(tf.memory().numTensors, 'tensors left after close').to.equal(tensorsBefore);
-    model?.dispose();
-  });
+  let model: BlipItm;
+  let url: string;
+  before(() => ({ model, url } = served));
 
   it('listens on 127.0.0.1 and describes the session', async () => {
     expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/$/);

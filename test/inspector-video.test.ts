@@ -3,11 +3,12 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import { NodeBlipItm as BlipItm } from '../src/node/platform';
 import { FfmpegDecoder } from '../src/node/video';
-import { RunningInspector, addImageFile, addVideoFile, nodeSession, serveInspector } from '../src/inspector/server';
+import { addImageFile, addVideoFile } from '../src/inspector/server';
 import { DEFAULT_LIMITS, GradcamView, InspectorLimits, InspectorSession, RequestError, ScoreResult } from '../src/inspector/session';
 import { decodeImage } from '../src/node/image';
 import { uniformFrameIndices } from '../src/video/sampling';
 import { IMAGES, TEXTS, TINY, fixture } from './helpers/fixtures';
+import { serveForSuite } from './helpers/inspector-server';
 import { httpCall, postJson } from './helpers/http-call';
 
 const CLIP20 = fixture('video', 'clip20.mkv');
@@ -151,26 +152,13 @@ describe('inspector: videos in the session', function () {
 
 describe('inspector HTTP API: videos', function () {
   this.timeout(120_000);
-  let model: BlipItm;
-  let running: RunningInspector;
-  let url: string;
-  let tensorsBefore: number;
-
-  before(async () => {
-    model = BlipItm.fromDir(TINY);
-    tensorsBefore = tf.memory().numTensors;
-    const session = nodeSession(model, TINY, TEXTS, { ...DEFAULT_LIMITS, maxVideoBytes: 30_000 });
+  const served = serveForSuite({ maxVideoBytes: 30_000 }, async (session) => {
     await addImageFile(session, IMAGES[1]); // id 0
     await addVideoFile(session, CLIP20, 4); // id 1: a file named on the command line passes the upload limits
-    running = await serveInspector(session, { port: 0 });
-    url = running.url;
   });
-
-  after(async () => {
-    await running?.close();
-    expect(tf.memory().numTensors, 'tensors left after close').to.equal(tensorsBefore);
-    model?.dispose();
-  });
+  let model: BlipItm;
+  let url: string;
+  before(() => ({ model, url } = served));
 
   it('lists a named video with its sampled frames and serves each frame', async () => {
     const s = (await httpCall(`${url}api/session`)).json() as { images: { id: number; name: string; video?: { sampled: number[] } }[] };
