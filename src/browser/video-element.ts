@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { RawImage } from '../image/types';
-import { FrameTimeline } from '../video/containers';
+import { FrameLimitError, FrameTimeline } from '../video/containers';
 
 const MEDIA_ERRORS: Record<number, string> = {
   1: 'loading was aborted',
@@ -58,32 +58,19 @@ export class MediaElement {
     await loaded;
     const { videoWidth: width, videoHeight: height } = this.video;
     if (!width || !height) throw new Error(`${this.name}: the browser shows no video track in it`);
-    if (width * height > maxPixels) {
-      throw new Error(
-        `${this.name}: frames of ${width}x${height} = ${width * height} pixels exceed the ${maxPixels}-pixel limit; ` +
-          'raise maxPixels if the file is trusted',
-      );
-    }
+    checkPixels(this.name, width, height, maxPixels);
   }
 
   /**
-   * The frame shown at `time` (seconds; the middle of frame `index`, which starts at `start`),
-   * as RGBA pixels. Where the browser reports the shown frame's own timestamp, a different frame
-   * (a cut-short file whose index promises frames its data lacks) is refused.
+   * Seeks to `time` (seconds) and waits until the frame there can be drawn; resolves with that
+   * frame's own timestamp where the browser reports it (requestVideoFrameCallback).
    */
-  async frameAt(time: number, index: number, start: number): Promise<RawImage> {
-    const doing = `seeking to frame ${index} (${time.toFixed(3)} s)`;
+  async seek(time: number, index: number): Promise<number | undefined> {
     const shown = this.nextFrameTime();
-    const seeked = this.until('seeked', doing);
+    const seeked = this.until('seeked', `seeking to frame ${index} (${time.toFixed(3)} s)`);
     this.video.currentTime = time;
     await seeked;
-    const mediaTime = await shown;
-    if (mediaTime !== undefined && Math.abs(mediaTime - start) > Math.abs(time - start) + 1e-3) {
-      throw new Error(
-        `${this.name}: frame ${index} (${start.toFixed(3)} s) could not be decoded; the browser shows the frame at ${mediaTime.toFixed(3)} s`,
-      );
-    }
-    return this.pixels();
+    return shown;
   }
 
   /** The presentation time of the next frame the element presents, or undefined when unknown. */
@@ -110,7 +97,8 @@ export class MediaElement {
     });
   }
 
-  private pixels(): RawImage {
+  /** The frame shown now, as RGBA pixels at the video's full size. */
+  pixels(): RawImage {
     const { videoWidth: width, videoHeight: height } = this.video;
     if (!this.context || this.context.canvas.width !== width || this.context.canvas.height !== height) {
       const context = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
@@ -203,6 +191,15 @@ export class MediaElement {
   }
 }
 
+/** Refuses frames over the pixel limit, in one line naming the video. */
+export function checkPixels(name: string, width: number, height: number, maxPixels: number): void {
+  if (width * height > maxPixels) {
+    throw new Error(
+      `${name}: frames of ${width}x${height} = ${width * height} pixels exceed the ${maxPixels}-pixel limit; raise maxPixels if the file is trusted`,
+    );
+  }
+}
+
 /**
  * A timeline for a container we cannot index: duration / measured frame duration frames,
  * evenly spaced. An estimate, not a count: it can differ from ffmpeg's by a frame or more.
@@ -213,6 +210,6 @@ export async function estimateTimeline(element: MediaElement, maxFrames: number)
     throw new Error(`${element.name}: the video reports no duration to estimate its frame count from`);
   const step = await element.measureFrameDuration();
   const count = Math.max(1, Math.round(duration / step));
-  if (count > maxFrames) throw new Error(`${element.name}: about ${count} frames exceed the ${maxFrames}-frame limit`);
+  if (count > maxFrames) throw new Error(`${element.name}: about ${new FrameLimitError(count, maxFrames).message}`);
   return { container: 'estimate', starts: Array.from({ length: count }, (_, i) => i * step), end: duration };
 }

@@ -1,10 +1,10 @@
 /// <reference lib="dom" />
 import { resolveMaxPixels } from '../image/decode';
 import { RawImage } from '../image/types';
-import { ContainerError, FrameTimeline, READ_CONTAINERS, frameMiddle, readFrameTimeline } from '../video/containers';
+import { ContainerError, FrameLimitError, FrameTimeline, READ_CONTAINERS, frameEnd, readFrameTimeline } from '../video/containers';
 import { DEFAULT_MAX_VIDEO_FRAMES, VideoDecoder as BlipVideoDecoder, VideoSource } from '../video/source';
 import { BlobSource } from './fetch';
-import { MediaElement, estimateTimeline } from './video-element';
+import { MediaElement, checkPixels, estimateTimeline } from './video-element';
 
 /** What the browser decoder accepts as a video. */
 export type BrowserVideo = Blob | File | string | HTMLVideoElement | Uint8Array | ArrayBuffer;
@@ -89,6 +89,9 @@ class BrowserVideoSource implements VideoSource {
   estimated = false;
   private timeline?: FrameTimeline;
   private element?: MediaElement;
+  /** Seconds from the container's timeline to the browser's, measured on the first frame read. */
+  private offset = 0;
+  private calibrated = false;
 
   constructor(
     readonly name: string,
@@ -105,6 +108,7 @@ class BrowserVideoSource implements VideoSource {
       timeline = await readFrameTimeline(new BlobSource(this.name, this.blob), this.maxFrames);
     } catch (e) {
       if (e instanceof ContainerError) throw new Error(`${this.name}: not a readable video (${e.message})`, { cause: e });
+      if (e instanceof FrameLimitError) throw new Error(`${this.name}: ${e.message}`, { cause: e });
       throw e;
     }
     if (!timeline) {
@@ -113,8 +117,11 @@ class BrowserVideoSource implements VideoSource {
       this.estimated = true;
     }
     if (timeline.starts.length > this.maxFrames) {
-      throw new Error(`${this.name}: ${timeline.starts.length} frames exceed the ${this.maxFrames}-frame limit`);
+      throw new Error(`${this.name}: ${new FrameLimitError(timeline.starts.length, this.maxFrames).message}`);
     }
+    // Refused before the browser decodes anything when the index states the size (the
+    // element checks the size it decodes too).
+    if (timeline.size) checkPixels(this.name, timeline.size.width, timeline.size.height, this.maxPixels);
     this.timeline = timeline;
     return timeline;
   }
@@ -139,8 +146,39 @@ class BrowserVideoSource implements VideoSource {
     });
     const element = await this.media();
     const frames: RawImage[] = [];
-    for (const i of indices) frames.push(await element.frameAt(frameMiddle(timeline, i), i, timeline.starts[i]));
+    for (const i of indices) frames.push(await this.readFrame(element, timeline, i));
     return frames;
+  }
+
+  /**
+   * Frame `i`, seeked to its middle (either edge could show its neighbour). Where the browser
+   * reports the shown frame's timestamp, it must lie inside frame i: the first frame read may
+   * instead reveal that the browser's timeline is offset from the container's (a start time it
+   * applies differently), which is then applied to every seek; after that a frame elsewhere (a
+   * file whose index promises frames its data lacks) is refused.
+   */
+  private async readFrame(element: MediaElement, timeline: FrameTimeline, i: number): Promise<RawImage> {
+    const seek = async () => {
+      const start = timeline.starts[i] + this.offset;
+      const end = frameEnd(timeline, i) + this.offset;
+      const shown = await element.seek((start + end) / 2, i);
+      // Frames sharing one timestamp cannot be told apart by seeking: the one shown is accepted.
+      const slack = end > start ? Math.min(1e-3, (end - start) / 4) : 1e-3;
+      const last = end > start ? end - slack : start + slack;
+      return { start, shown, inside: shown === undefined || (shown >= start - slack && shown < last) };
+    };
+    let seen = await seek();
+    if (!seen.inside && !this.calibrated) {
+      this.offset = (seen.shown as number) - timeline.starts[i];
+      seen = await seek();
+    }
+    this.calibrated = true;
+    if (!seen.inside) {
+      throw new Error(
+        `${this.name}: frame ${i} (at ${seen.start.toFixed(3)} s) could not be decoded; the browser shows the frame at ${(seen.shown as number).toFixed(3)} s`,
+      );
+    }
+    return element.pixels();
   }
 
   close(): Promise<void> {

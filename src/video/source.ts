@@ -8,6 +8,8 @@ import { DEFAULT_FRAMES } from './sampling';
 export interface VideoSource {
   /** For messages: the file name, or e.g. "video 2 (bytes)". */
   readonly name: string;
+  /** True when frameCount() is an estimate, not a count (browser: a container it does not index). */
+  readonly estimated?: boolean;
   /** The number of decoded frames (BLIP's `len(VideoReader)`), in presentation order. */
   frameCount(): Promise<number>;
   /** The frames at these distinct, ascending indices, in that order, as 8-bit pixels. */

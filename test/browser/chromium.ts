@@ -95,3 +95,13 @@ export async function openHarness(browser: Browser, baseUrl: string): Promise<Pa
   }
   return page;
 }
+
+/** Calls `window[module][fn](...args)` in the page (a test page's module of helpers) and returns its JSON result. */
+export function callInPage<T>(page: Page, module: string, fn: string, ...args: unknown[]): Promise<T> {
+  return page.evaluate(
+    (mod, name, list) => (window as unknown as Record<string, Record<string, (...a: unknown[]) => Promise<unknown>>>)[mod][name](...list),
+    module,
+    fn,
+    args,
+  ) as Promise<T>;
+}

@@ -10,3 +10,13 @@ export async function expectReject(p: Promise<unknown>, pattern: RegExp): Promis
   }
   expect.fail(`expected a rejection matching ${pattern}`);
 }
+
+/** The error `p` rejects with (fails when it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}

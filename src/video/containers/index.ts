@@ -3,7 +3,7 @@ import { looksLikeMatroska, matroskaTimeline } from './matroska';
 import { looksLikeMp4, mp4Timeline } from './mp4';
 import { ContainerError, FrameTimeline, WindowedBytes } from './timeline';
 
-export { ContainerError, frameMiddle } from './timeline';
+export { ContainerError, FrameLimitError, frameEnd } from './timeline';
 export type { FrameTimeline } from './timeline';
 
 /** The containers whose frame index we read. */
@@ -19,7 +19,7 @@ export async function readFrameTimeline(source: ByteSource, maxFrames: number): 
   const head = await file.bytes(0, 16);
   try {
     if (looksLikeMatroska(head)) return await matroskaTimeline(file, maxFrames);
-    if (looksLikeMp4(head)) return await mp4Timeline(file);
+    if (looksLikeMp4(head)) return await mp4Timeline(file, maxFrames);
   } catch (e) {
     // DataView reads past a box's end: the index is malformed or cut short.
     if (e instanceof RangeError) throw new ContainerError(`malformed or truncated container index (${e.message})`);

@@ -1,4 +1,4 @@
-import { ContainerError, FrameTimeline, WindowedBytes } from './timeline';
+import { ContainerError, FrameLimitError, FrameTimeline, WindowedBytes } from './timeline';
 
 /**
  * WebM/Matroska: the first video track's blocks (SimpleBlock, or Block inside a BlockGroup), one
@@ -18,6 +18,9 @@ const ID = {
   trackType: 0x83,
   codecId: 0x86,
   defaultDuration: 0x23e383,
+  video: 0xe0,
+  pixelWidth: 0xb0,
+  pixelHeight: 0xba,
   cluster: 0x1f43b675,
   timestamp: 0xe7,
   simpleBlock: 0xa3,
@@ -82,15 +85,22 @@ interface VideoTrack {
   number: number;
   codec: string;
   defaultDuration: number | undefined;
+  size: { width: number; height: number } | undefined;
 }
 
 async function firstVideoTrack(file: WindowedBytes, tracks: Element): Promise<VideoTrack> {
   for (const entry of await childrenOf(file, tracks)) {
     if (entry.id !== ID.trackEntry) continue;
-    const fields = new Map((await childrenOf(file, entry.element)).map((f) => [f.id, f.data]));
+    const children = await childrenOf(file, entry.element);
+    const fields = new Map(children.map((f) => [f.id, f.data]));
     if (uint(fields.get(ID.trackType) ?? new Uint8Array()) !== VIDEO_TRACK) continue;
     const dd = fields.get(ID.defaultDuration);
+    const video = children.find((f) => f.id === ID.video);
+    const pixels = video ? new Map((await childrenOf(file, video.element)).map((f) => [f.id, uint(f.data)])) : undefined;
+    const width = pixels?.get(ID.pixelWidth);
+    const height = pixels?.get(ID.pixelHeight);
     return {
+      size: width && height ? { width, height } : undefined,
       number: uint(fields.get(ID.trackNumber) ?? new Uint8Array()),
       codec: new TextDecoder().decode(fields.get(ID.codecId) ?? new Uint8Array()).replace(/\0+$/, ''),
       defaultDuration: dd ? uint(dd) : undefined,
@@ -124,7 +134,7 @@ class BlockCollector {
     const frames = laced ? head[at + 3] + 1 : 1;
     if (!laced && this.track.codec === 'V_VP8' && head.length > at + 3 && (head[at + 3] & 0x10) === 0) return;
     for (let k = 0; k < frames; k++) this.times.push(clusterTime + relative);
-    if (this.times.length > this.maxFrames) throw new ContainerError(`more than ${this.maxFrames} frames`);
+    if (this.times.length > this.maxFrames) throw new FrameLimitError(undefined, this.maxFrames);
     this.lastDuration = duration;
   }
 }
@@ -183,5 +193,5 @@ export async function matroskaTimeline(file: WindowedBytes, maxFrames: number): 
   const gap = ticks.length > 1 ? last - ticks[ticks.length - 2] : undefined;
   const lastLength =
     blocks.lastDuration ?? (track.defaultDuration !== undefined ? track.defaultDuration / scale : (gap ?? 1000_000_000 / scale / 25));
-  return { container: 'matroska', starts: ticks.map((t) => t * seconds), end: (last + lastLength) * seconds };
+  return { container: 'matroska', starts: ticks.map((t) => t * seconds), end: (last + lastLength) * seconds, size: track.size };
 }

@@ -1,4 +1,4 @@
-import { ContainerError, FrameTimeline, WindowedBytes } from './timeline';
+import { ContainerError, FrameLimitError, FrameTimeline, WindowedBytes } from './timeline';
 
 /**
  * MP4/MOV (ISO BMFF): the first video track's sample table gives one entry per coded frame
@@ -99,6 +99,7 @@ interface Edit {
 
 interface Track {
   id: number;
+  size: { width: number; height: number } | undefined;
   timescale: number;
   edits: Edit[] | undefined;
   /** Per sample: decode time and composition offset (timescale units), from the sample table. */
@@ -129,9 +130,15 @@ function fullBoxVersion(b: Uint8Array, box: Box): number {
 }
 
 /** stts/ctts/stsz of a track: decode times, composition offsets and durations per sample. */
-function sampleTable(b: Uint8Array, view: DataView, stbl: Box | undefined): Pick<Track, 'decode' | 'offsets' | 'durations'> {
+function sampleTable(
+  b: Uint8Array,
+  view: DataView,
+  stbl: Box | undefined,
+  maxFrames: number,
+): Pick<Track, 'decode' | 'offsets' | 'durations'> {
   const stsz = child(b, view, stbl, 'stsz') ?? child(b, view, stbl, 'stz2');
   const count = stsz ? view.getUint32(stsz.start + 8) : 0;
+  if (count > maxFrames) throw new FrameLimitError(count, maxFrames);
   const decode: number[] = [];
   const durations: number[] = [];
   const stts = child(b, view, stbl, 'stts');
@@ -162,12 +169,23 @@ function sampleTable(b: Uint8Array, view: DataView, stbl: Box | undefined): Pick
   return { decode, offsets, durations };
 }
 
+/** Width and height of the first visual sample entry (stsd), the coded frame size. */
+function codedSize(b: Uint8Array, view: DataView, stbl: Box | undefined): Track['size'] {
+  const stsd = child(b, view, stbl, 'stsd');
+  if (!stsd || stsd.start + 8 + 36 > stsd.end) return undefined;
+  const entry = stsd.start + 8; // after version/flags and the entry count
+  // SampleEntry: size, type, 6 reserved, data_reference_index; VisualSampleEntry: 16 bytes, then width, height.
+  const width = view.getUint16(entry + 32);
+  const height = view.getUint16(entry + 34);
+  return width && height ? { width, height } : undefined;
+}
+
 function isVideo(b: Uint8Array, view: DataView, trak: Box): boolean {
   const hdlr = child(b, view, child(b, view, trak, 'mdia'), 'hdlr');
   return hdlr !== undefined && fourcc(b, hdlr.start + 8) === 'vide';
 }
 
-function readTrack(b: Uint8Array, view: DataView, trak: Box, movieScale: number): Track {
+function readTrack(b: Uint8Array, view: DataView, trak: Box, movieScale: number, maxFrames: number): Track {
   const tkhd = child(b, view, trak, 'tkhd');
   const id = tkhd ? view.getUint32(tkhd.start + (fullBoxVersion(b, tkhd) === 1 ? 20 : 12)) : 0;
   const mdia = child(b, view, trak, 'mdia');
@@ -176,11 +194,17 @@ function readTrack(b: Uint8Array, view: DataView, trak: Box, movieScale: number)
   const timescale = view.getUint32(mdhd.start + (fullBoxVersion(b, mdhd) === 1 ? 20 : 12));
   if (!timescale) throw new ContainerError('the MP4 video track has a zero timescale');
   const stbl = child(b, view, child(b, view, mdia, 'minf'), 'stbl');
-  return { id, timescale, edits: readEdits(b, view, trak, movieScale, timescale), ...sampleTable(b, view, stbl) };
+  return {
+    id,
+    size: codedSize(b, view, stbl),
+    timescale,
+    edits: readEdits(b, view, trak, movieScale, timescale),
+    ...sampleTable(b, view, stbl, maxFrames),
+  };
 }
 
 /** Samples of a fragmented MP4 (moof > traf > tfhd/tfdt/trun), appended to the track's table. */
-function addFragments(track: Track, moov: Uint8Array, fragments: Uint8Array[]): void {
+function addFragments(track: Track, moov: Uint8Array, fragments: Uint8Array[], maxFrames: number): void {
   const mview = new DataView(moov.buffer, moov.byteOffset, moov.length);
   const mvex = child(moov, mview, boxAt(moov, mview, 0, moov.length) ?? undefined, 'mvex');
   let defaultDuration = 0;
@@ -202,6 +226,7 @@ function addFragments(track: Track, moov: Uint8Array, fragments: Uint8Array[]): 
       for (const trun of children(moof, view, traf).filter((c) => c.type === 'trun')) {
         const tflags = view.getUint32(trun.start) & 0xffffff;
         const count = view.getUint32(trun.start + 4);
+        if (track.decode.length + count > maxFrames) throw new FrameLimitError(undefined, maxFrames);
         p = trun.start + 8 + (tflags & 0x1 ? 4 : 0) + (tflags & 0x4 ? 4 : 0);
         for (let s = 0; s < count; s++) {
           const duration = tflags & 0x100 ? view.getUint32(p) : trafDuration;
@@ -241,11 +266,22 @@ function present(track: Track): { starts: number[]; end: number } {
     }
   }
   starts.sort((a, c) => a - c);
-  return { starts, end };
+  // As ffmpeg's mov demuxer (and so Chromium's): with an edit list, the first frame kept is
+  // moved to time 0 (an edit starting between two frames would leave it later), plus the
+  // delay of the empty edits that open the list.
+  const delay = track.edits ? leadingDelay(track.edits) : 0;
+  const shift = starts.length && track.edits ? starts[0] - delay : 0;
+  return shift > 0 ? { starts: starts.map((t) => t - shift), end: end - shift } : { starts, end };
 }
 
-/** The first video track's frame timeline. */
-export async function mp4Timeline(file: WindowedBytes): Promise<FrameTimeline> {
+/** Seconds of empty edits before the first edit that shows media. */
+function leadingDelay(edits: Edit[]): number {
+  const first = edits.findIndex((e) => e.mediaTime >= 0);
+  return first < 0 ? 0 : edits[first].at;
+}
+
+/** The first video track's frame timeline; refuses tables of more than `maxFrames` samples. */
+export async function mp4Timeline(file: WindowedBytes, maxFrames: number): Promise<FrameTimeline> {
   const { moov, fragments } = await topBoxes(file);
   const view = new DataView(moov.buffer, moov.byteOffset, moov.length);
   const root = boxAt(moov, view, 0, moov.length);
@@ -254,9 +290,9 @@ export async function mp4Timeline(file: WindowedBytes): Promise<FrameTimeline> {
   const movieScale = mvhd ? view.getUint32(mvhd.start + (fullBoxVersion(moov, mvhd) === 1 ? 20 : 12)) : 0;
   const trak = children(moov, view, root).find((c) => c.type === 'trak' && isVideo(moov, view, c));
   if (!trak) throw new ContainerError('no video track');
-  const track = readTrack(moov, view, trak, movieScale || 1);
-  if (fragments.length) addFragments(track, moov, fragments);
+  const track = readTrack(moov, view, trak, movieScale || 1, maxFrames);
+  if (fragments.length) addFragments(track, moov, fragments, maxFrames);
   const { starts, end } = present(track);
   if (starts.length === 0) throw new ContainerError('the video track has no frames');
-  return { container: 'mp4', starts, end };
+  return { container: 'mp4', starts, end, size: track.size };
 }

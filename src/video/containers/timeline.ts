@@ -12,16 +12,26 @@ export interface FrameTimeline {
   readonly starts: number[];
   /** When the last frame stops being shown (seconds). */
   readonly end: number;
+  /** The coded frame size the index states (checked against the pixel limit before decoding), if it does. */
+  readonly size?: { width: number; height: number };
 }
 
-/** A time inside frame `i` (its middle), where seeking shows that frame whichever way a player rounds. */
-export function frameMiddle(timeline: FrameTimeline, i: number): number {
-  const next = i + 1 < timeline.starts.length ? timeline.starts[i + 1] : timeline.end;
-  return (timeline.starts[i] + next) / 2;
+/** When frame `i` stops being shown: the next frame's start (the timeline's end for the last). */
+export function frameEnd(timeline: FrameTimeline, i: number): number {
+  return i + 1 < timeline.starts.length ? timeline.starts[i + 1] : timeline.end;
 }
 
 /** Thrown when a container is not one we read or its index is unusable; the message names no file. */
 export class ContainerError extends Error {}
+
+/** Thrown when an index lists more frames than the limit (before any table that size is built). */
+export class FrameLimitError extends Error {
+  constructor(frames: number | undefined, maxFrames: number) {
+    super(
+      `${frames === undefined ? `more than ${maxFrames}` : frames} frames exceed the ${maxFrames}-frame limit; raise maxFrames if the file is trusted`,
+    );
+  }
+}
 
 /**
  * A ByteSource read through a window of consecutive bytes, so walking many small headers (one

@@ -74,10 +74,11 @@ export async function score(urls, kinds, texts, frames) {
 }
 
 /** The message encodeVideos refuses a video with (null when it does not), and the tensors left. */
-export async function refusal(url, kind) {
+export async function refusal(url, kind, decoderOptions) {
   const before = numTensors();
   try {
-    const videos = await model.encodeVideos([await inputOf(url, kind)]);
+    const decoder = decoderOptions ? new blip.BrowserVideoDecoder(decoderOptions) : undefined;
+    const videos = await model.encodeVideos([await inputOf(url, kind)], { decoder });
     videos.forEach((v) => v.dispose());
     return { message: null, leaked: numTensors() - before };
   } catch (e) {
