@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -6,11 +5,12 @@ import { attentionMaps } from '../src/pictures/attention';
 import { defaultSelection, meanRows } from '../src/pictures/tokens';
 import { declaredSize } from '../src/inspector/image-size';
 import { ACTIVATION } from '../src/inspector/names';
-import { RunningInspector, addImageFile, nodeSession, serveInspector } from '../src/inspector/server';
-import { DEFAULT_LIMITS, GradcamView, ScoreResult, groupWords } from '../src/inspector/session';
+import { addImageFile, nodeSession, serveInspector } from '../src/inspector/server';
+import { GradcamView, ScoreResult, groupWords } from '../src/inspector/session';
 import { AttentionSet } from '../src/inspector/analysis';
 import { decodeImage } from '../src/node/image';
 import { BlipItm } from '../src/model/blip-itm';
+import { serveForSuite } from './helpers/inspector-server';
 import { IMAGES, TEXTS, TINY, fixture } from './helpers/fixtures';
 import { httpCall, postJson } from './helpers/http-call';
 
@@ -24,26 +24,13 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
 
 describe('inspector HTTP API', function () {
   this.timeout(60_000);
-  let model: BlipItm;
-  let running: RunningInspector;
-  let url: string;
-  let tensorsBefore: number;
-
-  before(async () => {
-    model = BlipItm.fromDir(TINY);
-    tensorsBefore = tf.memory().numTensors;
-    const session = nodeSession(model, TINY, TEXTS, { ...DEFAULT_LIMITS, maxUploadBytes: 200_000, maxPixels: 400_000 });
+  const served = serveForSuite({ maxUploadBytes: 200_000, maxPixels: 400_000 }, async (session) => {
     await addImageFile(session, IMAGES[1]); // rocket.jpg: id 0
     await addImageFile(session, IMAGES[2]); // horse.png: id 1
-    running = await serveInspector(session, { port: 0 });
-    url = running.url;
   });
-
-  after(async () => {
-    await running?.close();
-    expect(tf.memory().numTensors, 'tensors left after close').to.equal(tensorsBefore);
-    model?.dispose();
-  });
+  let model: BlipItm;
+  let url: string;
+  before(() => ({ model, url } = served));
 
   it('listens on 127.0.0.1 and describes the session', async () => {
     expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -183,7 +170,7 @@ describe('inspector HTTP API', function () {
     const big = fs.readFileSync(IMAGES[0]); // chelsea.png, 240 kB > 200 kB
     const tooBig = await httpCall(`${url}api/images`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: big });
     expect(tooBig.status).to.equal(413);
-    expect(tooBig.json().error).to.match(/image too large: 0\.2 MB; the inspector accepts files up to 0\.2 MB/);
+    expect(tooBig.json().error).to.match(/image too large: 0\.2 MB; the inspector accepts images up to 0\.2 MB/);
     // A small PNG whose header claims 4000 x 3000: refused from the header alone.
     const small = Buffer.from(fs.readFileSync(IMAGES[2]));
     small.writeUInt32BE(4000, 16);
@@ -229,18 +216,22 @@ describe('inspector HTTP API', function () {
 });
 
 describe('inspector helpers', () => {
-  it('declaredSize reads PNG and JPEG headers without decoding', () => {
+  it('declaredSize reads PNG, JPEG, WebP and GIF headers without decoding', () => {
     for (const file of [
       ...IMAGES,
       fixture('images', 'camera.png'),
       fixture('images-extra', 'j422_prog.jpg'),
       fixture('images-extra', 'jexif6.jpg'),
+      fixture('images-webp-gif', 'lossy.webp'),
+      fixture('images-webp-gif', 'alpha-lossless.webp'),
+      fixture('images-webp-gif', 'animated.gif'),
     ]) {
       const bytes = fs.readFileSync(file);
       const decoded = decodeImage(bytes, file, { exifTranspose: false });
       expect(declaredSize(bytes), file).to.deep.equal({ width: decoded.width, height: decoded.height });
     }
-    expect(declaredSize(Buffer.from('GIF89a....'))).to.equal(null);
+    expect(declaredSize(Buffer.from('BM....'))).to.equal(null);
+    expect(declaredSize(fs.readFileSync(fixture('video', 'clip5.mkv')))).to.equal(null);
   });
 
   it('groupWords joins word pieces', () => {

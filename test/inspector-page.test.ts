@@ -39,6 +39,7 @@ function gradcamView(): GradcamView {
     encToken: false,
     layer: 1,
     grid: 2,
+    frames: 1,
     probability: 0.5,
     tokens: TOKENS,
     maps,

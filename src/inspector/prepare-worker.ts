@@ -1,19 +1,16 @@
 // Node only: decodes uploads in a worker thread, so a 50 MP PNG (seconds of decoding) never
-// blocks the server's event loop. The session stays platform-neutral: it only sees an ImagePreparer.
+// blocks the server's event loop; shrinks video frames there too (ffmpeg decodes them in its own process). The session stays platform-neutral: it only sees an ImagePreparer.
 import * as path from 'path';
 import { Worker, isMainThread, parentPort, workerData } from 'worker_threads';
-import { PrepareOptions, PreparedImage, prepareImage } from './prepare';
+import { RawImage } from '../image';
+import { PrepareOptions, PreparedImage, prepareFrame, prepareImage } from './prepare';
 import { RequestError } from './request-error';
 import type { ImagePreparer } from './session';
 
 const ROLE = 'blip-itm inspector prepare';
 
-interface Job {
-  id: number;
-  bytes: Uint8Array;
-  name: string;
-  opts: PrepareOptions;
-}
+/** An encoded image (bytes) or a decoded video frame (frame). */
+type Job = { id: number; name: string; opts: PrepareOptions } & ({ bytes: Uint8Array } | { frame: RawImage });
 type Reply = { id: number; image: PreparedImage } | { id: number; error: { status?: number; message: string } };
 
 /** One worker thread, started on the first upload; jobs run in it one at a time, in order. */
@@ -40,17 +37,24 @@ export function workerPreparer(): ImagePreparer {
     w.on('exit', (code) => failAll(new Error(`image decoding worker exited (code ${code})`)));
     return w;
   };
+  const send = (job: Job, transfer: ArrayBuffer): Promise<PreparedImage> => {
+    worker ??= start();
+    worker.ref();
+    const w = worker;
+    return new Promise<PreparedImage>((resolve, reject) => {
+      waiting.set(job.id, { resolve, reject });
+      w.postMessage(job, [transfer]);
+    });
+  };
+  // Private copies are moved (not copied again) to the worker.
   return {
     prepare(bytes, name, opts) {
-      worker ??= start();
-      worker.ref();
-      const id = nextId++;
-      return new Promise<PreparedImage>((resolve, reject) => {
-        waiting.set(id, { resolve, reject });
-        // A private copy is moved (not copied again) to the worker.
-        const own = bytes.slice();
-        worker!.postMessage({ id, bytes: own, name, opts } satisfies Job, [own.buffer]);
-      });
+      const own = bytes.slice();
+      return send({ id: nextId++, bytes: own, name, opts }, own.buffer);
+    },
+    prepareFrame(frame, name, opts) {
+      const own = frame.data.slice();
+      return send({ id: nextId++, frame: { ...frame, data: own }, name, opts }, own.buffer);
     },
     async close() {
       const w = worker;
@@ -65,7 +69,7 @@ function serve(): void {
     let reply: Reply;
     const transfer: ArrayBuffer[] = [];
     try {
-      const image = prepareImage(job.bytes, job.name, job.opts);
+      const image = 'bytes' in job ? prepareImage(job.bytes, job.name, job.opts) : prepareFrame(job.frame, job.name, job.opts);
       reply = { id: job.id, image };
       for (const buffer of new Set([image.modelInput.data.buffer, image.display.data.buffer])) transfer.push(buffer as ArrayBuffer);
     } catch (e) {

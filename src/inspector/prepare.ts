@@ -1,5 +1,5 @@
 // Platform-neutral: the session runs this in the page; the Node server runs it in a worker thread.
-import { RgbImage, decodeImage, resizeBicubic, resizeRgb } from '../image';
+import { RawImage, RgbImage, decodeImage, resizeBicubic, resizeRgb } from '../image';
 import { declaredSize } from './image-size';
 import { RequestError } from './request-error';
 
@@ -34,7 +34,9 @@ export interface PreparedImage {
 /** Decodes, checks and shrinks one image; a client's bad input is a RequestError. */
 export function prepareImage(bytes: Uint8Array, name: string, opts: PrepareOptions): PreparedImage {
   const size = declaredSize(bytes);
-  if (!size) throw new RequestError(415, `${name}: not a JPEG or PNG image (or its header is damaged)`);
+  if (!size) {
+    throw new RequestError(415, `${name}: not a JPEG, PNG, WebP or GIF image (or its header is damaged); videos go to the video upload`);
+  }
   checkPixels(size.width, size.height, name, opts.maxPixels);
   let rgb: RgbImage;
   try {
@@ -42,12 +44,22 @@ export function prepareImage(bytes: Uint8Array, name: string, opts: PrepareOptio
   } catch (e) {
     throw new RequestError(422, (e as Error).message);
   }
+  return { width: rgb.width, height: rgb.height, ...shrink(rgb, opts) };
+}
+
+/** The model's input (already at its input size, so the processor's resize is a copy) and the display copy. */
+export function shrink(rgb: RgbImage, opts: PrepareOptions): Pick<PreparedImage, 'modelInput' | 'display'> {
   const modelInput = opts.doResize ? resizeRgb(rgb, opts.width, opts.height, opts.resample) : rgb;
-  const longer = Math.max(rgb.width, rgb.height);
-  const scale = Math.min(1, opts.displaySide / longer);
+  const scale = Math.min(1, opts.displaySide / Math.max(rgb.width, rgb.height));
   const display =
     scale === 1 ? rgb : resizeBicubic(rgb, Math.max(1, Math.round(rgb.width * scale)), Math.max(1, Math.round(rgb.height * scale)));
-  return { width: rgb.width, height: rgb.height, modelInput, display };
+  return { modelInput, display };
+}
+
+/** One decoded video frame (the caller has checked its size) shrunk as an image is. */
+export function prepareFrame(frame: RawImage, name: string, opts: PrepareOptions): PreparedImage {
+  const rgb = decodeImage(frame, name, { maxPixels: opts.maxPixels });
+  return { width: rgb.width, height: rgb.height, ...shrink(rgb, opts) };
 }
 
 export function checkPixels(width: number, height: number, name: string, max: number): void {

@@ -5,6 +5,7 @@ import { AddressInfo } from 'net';
 import * as path from 'path';
 import { encodePng } from '../pictures/png';
 import { BlipItm } from '../model/blip-itm';
+import { FfmpegDecoder } from '../node/video';
 import { workerPreparer } from './prepare-worker';
 import { DEFAULT_LIMITS, InspectorLimits, InspectorSession, RequestError } from './session';
 
@@ -23,17 +24,28 @@ export interface RunningInspector {
 }
 
 /**
- * A session for the Node server: uploads decode in a worker thread, the model is named by its
- * folder's name (the page needs no path of this machine) or its hub id.
+ * A session for the Node server: image uploads decode in a worker thread; videos decode in
+ * ffmpeg's own processes, checked against the inspector's limits before decoding. The model is
+ * named by its folder's name (the page needs no path of this machine) or its hub id.
  */
 export function nodeSession(model: BlipItm, source: string, texts: string[], limits: InspectorLimits = DEFAULT_LIMITS): InspectorSession {
   const name = fs.existsSync(source) ? path.basename(path.resolve(source)) : source;
-  return new InspectorSession(model, { source: name, backend: model.backend.name }, texts, { limits, prepare: workerPreparer() });
+  const videoDecoder = new FfmpegDecoder({ maxPixels: limits.maxFramePixels, maxFrames: limits.maxVideoLength });
+  return new InspectorSession(model, { source: name, backend: model.backend.name }, texts, {
+    limits,
+    prepare: workerPreparer(),
+    videoDecoder,
+  });
 }
 
 /** Adds an image file named on the command line (the only files the inspector reads). */
 export function addImageFile(session: InspectorSession, file: string): Promise<unknown> {
   return session.addImage(fs.readFileSync(file), path.basename(file), { trusted: true });
+}
+
+/** Adds a video file named on the command line: ffmpeg reads it in place, with the CLI's limits. */
+export function addVideoFile(session: InspectorSession, file: string, frames?: number, decoder = new FfmpegDecoder()): Promise<unknown> {
+  return session.addVideo(file, path.basename(file), { trusted: true, frames, decoder });
 }
 
 /** The page's files, plain HTML/CSS/ES modules shipped as they are. */
@@ -146,20 +158,21 @@ function checkOrigin(allowed: Set<string>, req: http.IncomingMessage): void {
   }
 }
 
-/** PNG encodings of the display copies, made once per image and dropped with it. */
+/** PNG encodings of the display copies (a video's: one per sampled frame), made once and dropped with their image. */
 class DisplayPngs {
-  private readonly cache = new Map<number, Buffer>();
+  private readonly cache = new Map<string, { id: number; png: Buffer }>();
   constructor(private readonly session: InspectorSession) {}
 
-  get(id: number): Buffer {
-    let png = this.cache.get(id);
-    if (!png) {
-      png = encodePng(this.session.display(id));
+  get(id: number, frame: number): Buffer {
+    const key = `${id}-${frame}`;
+    let entry = this.cache.get(key);
+    if (!entry) {
+      entry = { id, png: encodePng(this.session.display(id, frame)) };
       const live = new Set(this.session.imageList().map((i) => i.id));
-      for (const old of this.cache.keys()) if (!live.has(old)) this.cache.delete(old);
-      this.cache.set(id, png);
+      for (const [old, e] of this.cache) if (!live.has(e.id)) this.cache.delete(old);
+      this.cache.set(key, entry);
     }
-    return png;
+    return entry.png;
   }
 }
 
@@ -176,8 +189,8 @@ async function handle(
   const route = `${req.method} ${url.pathname}`;
   const page = PAGE_FILES[url.pathname];
   if (req.method === 'GET' && page) return sendFile(res, page);
-  const imageMatch = /^\/api\/images\/(\d+)\.png$/.exec(url.pathname);
-  if (req.method === 'GET' && imageMatch) return send(res, 200, 'image/png', pngs.get(Number(imageMatch[1])));
+  const imageMatch = /^\/api\/images\/(\d+)(?:-(\d+))?\.png$/.exec(url.pathname);
+  if (req.method === 'GET' && imageMatch) return send(res, 200, 'image/png', pngs.get(Number(imageMatch[1]), Number(imageMatch[2] ?? 0)));
   switch (route) {
     case 'GET /api/session':
       return sendJson(res, session.info());
@@ -189,11 +202,14 @@ async function handle(
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared)) session.checkBytes(declared);
       const bytes = await readBody(req, session.limits.maxUploadBytes, (n) => session.checkBytes(n));
-      const name =
-        String(req.headers['x-image-name'] ?? 'upload')
-          .replace(/[^\w.\- ]+/g, '_')
-          .slice(0, 100) || 'upload';
-      return sendJson(res, await session.addImage(bytes, name));
+      return sendJson(res, await session.addImage(bytes, uploadName(req)));
+    }
+    case 'POST /api/videos': {
+      const frames = url.searchParams.has('frames') ? Number(url.searchParams.get('frames')) : undefined;
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared)) session.checkVideoBytes(declared);
+      const bytes = await readBody(req, session.limits.maxVideoBytes, (n) => session.checkVideoBytes(n));
+      return sendJson(res, await session.addVideo(bytes, uploadName(req), { frames }));
     }
     case 'POST /api/score': {
       const body = await readJson(req);
@@ -211,6 +227,15 @@ async function handle(
     default:
       throw new RequestError(404, `no such page or API: ${req.method} ${url.pathname}`);
   }
+}
+
+/** The upload's name for the page and messages: never a path, never markup. */
+function uploadName(req: http.IncomingMessage): string {
+  return (
+    String(req.headers['x-image-name'] ?? 'upload')
+      .replace(/[^\w.\- ]+/g, '_')
+      .slice(0, 100) || 'upload'
+  );
 }
 
 function intField(body: Record<string, unknown>, name: string): number {

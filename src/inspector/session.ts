@@ -3,71 +3,72 @@
 import { getColormap, isColormapName } from '../pictures/colormap';
 import { defaultSelection, meanRows } from '../pictures/tokens';
 import { DEFAULT_MAX_PIXELS } from '../image/limits';
-import { RgbImage } from '../image';
+import { RawImage, RgbImage } from '../image';
 import { BlipItm, defaultGradcamLayer } from '../model/blip-itm';
 import { ImageEmbedding } from '../model/image-embedding';
+import { DEFAULT_FRAMES, MAX_FRAMES } from '../video/sampling';
+import { VideoDecoder, VideoInput } from '../video/source';
 import { AttentionSet, attentionSet, compact, groupWords } from './analysis';
-import { PrepareOptions, PreparedImage, prepareImage } from './prepare';
+import { PrepareOptions, PreparedImage, prepareFrame, prepareImage } from './prepare';
 import { QueueStatus, SerialQueue } from './queue';
 import { RequestError } from './request-error';
+import {
+  AttentionView,
+  Colormap,
+  DEFAULT_LIMITS,
+  GradcamView,
+  ImageInfo,
+  InspectorLimits,
+  ModelInfo,
+  ScoreResult,
+  SessionInfo,
+  WordMap,
+  WordSpan,
+} from './session-types';
+import { PreparedFrame, prepareVideo } from './video';
 
-export { RequestError, groupWords };
+export { RequestError, groupWords, DEFAULT_LIMITS };
+export type * from './session-types';
 export type { PrepareOptions, PreparedImage, QueueStatus };
-
-export interface InspectorLimits {
-  /** Largest accepted upload, in bytes. */
-  maxUploadBytes: number;
-  /** Largest accepted image, in pixels (width x height as the file declares it). */
-  maxPixels: number;
-  /** Images kept at once; the oldest is dropped past this. */
-  maxImages: number;
-  /** Captions per request. */
-  maxTexts: number;
-  /** Characters per caption. */
-  maxTextLength: number;
-}
-
-/**
- * The decoders accept up to Pillow's limit (~179 MP); a web page has no use for that much, and a
- * 50 MP upload already decodes to 150 MB of pixels, so the inspector stops there.
- */
-export const DEFAULT_LIMITS: InspectorLimits = {
-  maxUploadBytes: 32 * 1024 * 1024,
-  maxPixels: 50_000_000,
-  maxImages: 16,
-  maxTexts: 64,
-  maxTextLength: 2000,
-};
 
 /** Display copies are at most this many pixels on the longer side. */
 export const DISPLAY_SIDE = 768;
+/** A video frame's display copy is smaller: a video shows its frames side by side. */
+export const FRAME_DISPLAY_SIDE = 384;
+/** Video embeddings kept at once (8 frames of the base model: 14 MB each); the others are encoded again when asked. */
+const VIDEO_EMBEDDINGS = 2;
 const ATTENTION_CACHE = 4;
 
 /** What the session uses of a model: the core BlipItm (in the browser, `BlipItm.core`). */
 export type InspectorModel = Pick<
   BlipItm,
-  'config' | 'tokenizer' | 'processor' | 'encodeImages' | 'match' | 'similarity' | 'gradcam' | 'forward'
+  'config' | 'tokenizer' | 'processor' | 'encodeImages' | 'encodeVideos' | 'match' | 'similarity' | 'gradcam' | 'forward'
 >;
 
 /** Decodes and shrinks an upload. The default runs in the calling thread; the Node server passes a worker's. */
 export interface ImagePreparer {
   prepare(bytes: Uint8Array, name: string, opts: PrepareOptions): Promise<PreparedImage>;
+  /** Shrinks one decoded video frame (default: in the calling thread, yielding between frames). */
+  prepareFrame?(frame: RawImage, name: string, opts: PrepareOptions): Promise<PreparedImage>;
   /** Frees what the preparer holds (a worker thread); called by the session's close(). */
   close?(): Promise<void>;
 }
 
-const inThread: ImagePreparer = { prepare: async (bytes, name, opts) => prepareImage(bytes, name, opts) };
+async function prepareFrameInThread(frame: RawImage, name: string, opts: PrepareOptions): Promise<PreparedImage> {
+  await new Promise((resolve) => setTimeout(resolve, 0)); // other work runs between frames
+  return prepareFrame(frame, name, opts);
+}
+
+const inThread: ImagePreparer = {
+  prepare: async (bytes, name, opts) => prepareImage(bytes, name, opts),
+  prepareFrame: prepareFrameInThread,
+};
 
 export interface SessionOptions {
   limits?: InspectorLimits;
   prepare?: ImagePreparer;
-}
-
-export interface ImageInfo {
-  id: number;
-  name: string;
-  width: number;
-  height: number;
+  /** Decodes uploaded videos (default: the platform's, through openVideo). */
+  videoDecoder?: VideoDecoder;
 }
 
 interface StoredImage extends ImageInfo {
@@ -75,80 +76,9 @@ interface StoredImage extends ImageInfo {
   modelInput: RgbImage;
   /** Longer side at most DISPLAY_SIDE. */
   display: RgbImage;
+  /** A video's sampled frames (modelInput and display are then its first). */
+  frames?: PreparedFrame[];
   embedding?: ImageEmbedding;
-}
-
-export interface ScoreResult {
-  image: number;
-  encToken: boolean;
-  texts: string[];
-  /** ITM match probability per text. */
-  probs: number[];
-  /** ITM logits [no match, match] per text. */
-  logits: [number, number][];
-  /** ITC cosine per text. */
-  itc: number[];
-}
-
-/** A run of token positions with its text: one word (word pieces joined) or the whole caption. */
-export interface WordSpan {
-  text: string;
-  positions: number[];
-}
-
-export interface WordMap extends WordSpan {
-  map: number[];
-}
-
-export interface GradcamView {
-  image: number;
-  text: string;
-  encToken: boolean;
-  layer: number;
-  grid: number;
-  probability: number;
-  tokens: string[];
-  /** One grid*grid map per token. */
-  maps: number[][];
-  /** Whole words (word pieces joined), each the mean of its pieces' maps. */
-  words: WordMap[];
-  /** The whole caption: mean over the word tokens (no [CLS]/[SEP]), as LAVIS compute_gradcam row 1. */
-  caption: WordMap;
-}
-
-export interface AttentionView extends AttentionSet {
-  image: number;
-  text: string;
-  encToken: boolean;
-  /** Whole words (word pieces joined) and their token positions. */
-  words: WordSpan[];
-  /** The word tokens of the whole caption (no [CLS]/[SEP]). */
-  caption: WordSpan;
-}
-
-export interface ModelInfo {
-  source: string;
-  backend: string;
-  textLayers: number;
-  textHeads: number;
-  visionLayers: number;
-  visionHeads: number;
-  imageSize: number;
-  grid: number;
-  defaultGradcamLayer: number;
-}
-
-export interface SessionInfo {
-  model: ModelInfo;
-  images: ImageInfo[];
-  texts: string[];
-  limits: InspectorLimits;
-}
-
-export interface Colormap {
-  name: string;
-  /** 256 RGB triples, 0..255. */
-  lut: number[];
 }
 
 /** The caption's words and its whole-caption span, from the ITM input's tokens. */
@@ -166,6 +96,9 @@ export class InspectorSession {
   readonly queue = new SerialQueue();
   readonly limits: InspectorLimits;
   private readonly preparer: ImagePreparer;
+  private readonly videoDecoder?: VideoDecoder;
+  /** Ids of the videos whose embeddings are kept, most recently used last. */
+  private readonly videoEmbeddings: number[] = [];
   private readonly images: StoredImage[] = [];
   private nextId = 0;
   private readonly attentionCache = new Map<string, AttentionSet>();
@@ -179,6 +112,7 @@ export class InspectorSession {
   ) {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.preparer = opts.prepare ?? inThread;
+    this.videoDecoder = opts.videoDecoder;
   }
 
   get modelInfo(): ModelInfo {
@@ -205,41 +139,90 @@ export class InspectorSession {
   }
 
   imageList(): ImageInfo[] {
-    return this.images.map(({ id, name, width, height }) => ({ id, name, width, height }));
+    return this.images.map(info);
   }
 
   /**
-   * Adds an encoded JPEG or PNG after checking its size and declared dimensions. `trusted`
+   * Adds an encoded JPEG, PNG, WebP or GIF after checking its size and declared dimensions. `trusted`
    * (files the user named when starting the inspector) skips the upload limits.
    */
   async addImage(bytes: Uint8Array, name: string, opts: { trusted?: boolean } = {}): Promise<ImageInfo> {
     if (!opts.trusted) this.checkBytes(bytes.length);
-    const { config } = this.model.processor;
-    const prepared = await this.preparer.prepare(bytes, name, {
-      width: config.width,
-      height: config.height,
-      resample: config.resample,
-      doResize: config.doResize,
-      exifTranspose: this.model.processor.exifTranspose,
-      maxPixels: opts.trusted ? DEFAULT_MAX_PIXELS : this.limits.maxPixels,
-      displaySide: DISPLAY_SIDE,
+    const maxPixels = opts.trusted ? DEFAULT_MAX_PIXELS : this.limits.maxPixels;
+    const prepared = await this.preparer.prepare(bytes, name, this.prepareOptions(maxPixels, DISPLAY_SIDE));
+    return this.store({ id: this.nextId++, name, ...prepared });
+  }
+
+  /**
+   * Adds a video: `frames` (default 8, BLIP's) frames sampled as encodeVideos samples them, each
+   * kept at the model's input size plus a display copy; the rest of the video is never held.
+   * `input` is what openVideo takes (bytes; in the browser a File or Blob too). `trusted` (files
+   * the user named when starting the inspector) skips the upload limits and uses `decoder`.
+   */
+  async addVideo(
+    input: VideoInput,
+    name: string,
+    opts: { frames?: unknown; trusted?: boolean; decoder?: VideoDecoder } = {},
+  ): Promise<ImageInfo> {
+    const frames = this.checkFrames(opts.frames, opts.trusted ? MAX_FRAMES : this.limits.maxSampledFrames);
+    if (!opts.trusted) this.checkVideoBytes(byteLength(input) ?? 0);
+    const maxPixels = opts.trusted ? DEFAULT_MAX_PIXELS : this.limits.maxFramePixels;
+    const shrink = this.prepareOptions(maxPixels, FRAME_DISPLAY_SIDE);
+    const video = await prepareVideo(input, name, {
+      frames,
+      maxLength: opts.trusted ? Number.MAX_SAFE_INTEGER : this.limits.maxVideoLength,
+      maxPixels,
+      decoder: opts.trusted ? opts.decoder : this.videoDecoder,
+      prepareFrame: (frame, frameName) =>
+        this.preparer.prepareFrame ? this.preparer.prepareFrame(frame, frameName, shrink) : prepareFrameInThread(frame, frameName, shrink),
     });
-    const image: StoredImage = { id: this.nextId++, name, ...prepared };
+    const { width, height, frameCount, sampled } = video;
+    return this.store({ id: this.nextId++, name, width, height, ...video.frames[0], frames: video.frames, video: { frameCount, sampled } });
+  }
+
+  /** How uploads are shrunk for this model (plain data: it may cross to a worker). */
+  private prepareOptions(maxPixels: number, displaySide: number): PrepareOptions {
+    const { config, exifTranspose } = this.model.processor;
+    const { width, height, resample, doResize } = config;
+    return { width, height, resample, doResize, exifTranspose, maxPixels, displaySide };
+  }
+
+  private store(image: StoredImage): ImageInfo {
     this.images.push(image);
     while (this.images.length > this.limits.maxImages) this.images.shift()?.embedding?.dispose();
-    return { id: image.id, name, width: image.width, height: image.height };
+    return info(image);
+  }
+
+  private checkFrames(frames: unknown, max: number): number {
+    if (frames === undefined || frames === null) return Math.min(DEFAULT_FRAMES, max);
+    if (typeof frames !== 'number' || !Number.isInteger(frames) || frames < 1 || frames > max) {
+      throw new RequestError(
+        400,
+        `frames must be an integer 1..${max}, got ${typeof frames === 'number' ? frames : JSON.stringify(frames)}`,
+      );
+    }
+    return frames;
   }
 
   checkBytes(length: number): void {
     const max = this.limits.maxUploadBytes;
     if (length > max) {
-      throw new RequestError(413, `image too large: ${mb(length)} MB; the inspector accepts files up to ${mb(max)} MB`);
+      throw new RequestError(413, `image too large: ${mb(length)} MB; the inspector accepts images up to ${mb(max)} MB`);
     }
   }
 
-  /** Bytes of pixels held for the images (model inputs and display copies). */
+  checkVideoBytes(length: number): void {
+    const max = this.limits.maxVideoBytes;
+    if (length > max) {
+      throw new RequestError(413, `video too large: ${mb(length)} MB; the inspector accepts videos up to ${mb(max)} MB`);
+    }
+  }
+
+  /** Bytes of pixels held for the images and video frames (model inputs and display copies). */
   storedBytes(): number {
-    return this.images.reduce((n, i) => n + i.modelInput.data.byteLength + (i.display === i.modelInput ? 0 : i.display.data.byteLength), 0);
+    const copies = (f: PreparedFrame) => f.modelInput.data.byteLength + (f.display === f.modelInput ? 0 : f.display.data.byteLength);
+    const distinct = (i: StoredImage) => [...new Set(i.frames ?? [i])];
+    return this.images.reduce((n, i) => n + distinct(i).reduce((m, f) => m + copies(f), 0), 0);
   }
 
   private image(id: unknown): StoredImage {
@@ -248,9 +231,14 @@ export class InspectorSession {
     return found;
   }
 
-  /** The display copy (longer side at most DISPLAY_SIDE), upright RGB. */
-  display(id: number): RgbImage {
-    return this.image(id).display;
+  /** The display copy (longer side at most DISPLAY_SIDE), upright RGB; for a video, of its sampled frame `frame` (0 = first). */
+  display(id: number, frame = 0): RgbImage {
+    const image = this.image(id);
+    const frames = image.frames ?? [image];
+    if (!Number.isInteger(frame) || frame < 0 || frame >= frames.length) {
+      throw new RequestError(404, `${image.name} has no sampled frame ${frame} (it has ${frames.length})`);
+    }
+    return frames[frame].display;
   }
 
   colormap(name: string): Colormap {
@@ -279,7 +267,29 @@ export class InspectorSession {
   }
 
   private async embedding(image: StoredImage): Promise<ImageEmbedding> {
+    if (image.frames) return this.videoEmbedding(image, image.frames);
     if (!image.embedding) [image.embedding] = await this.model.encodeImages([{ ...image.modelInput, channels: 3 }]);
+    return image.embedding;
+  }
+
+  /**
+   * The sampled frames, in order, as a video of exactly those frames: encodeVideos then samples
+   * every one of them (np.arange(0, n, 1)), so the embedding is encodeVideos' of the file.
+   */
+  private async videoEmbedding(image: StoredImage, frames: PreparedFrame[]): Promise<ImageEmbedding> {
+    const order = this.videoEmbeddings;
+    if (order.includes(image.id)) order.splice(order.indexOf(image.id), 1);
+    order.push(image.id);
+    while (order.length > VIDEO_EMBEDDINGS) {
+      const old = this.images.find((i) => i.id === order[0]);
+      old?.embedding?.dispose();
+      if (old) old.embedding = undefined;
+      order.shift();
+    }
+    if (!image.embedding) {
+      const pixels = frames.map((f) => ({ ...f.modelInput, channels: 3 as const }));
+      [image.embedding] = await this.model.encodeVideos([pixels], { frames: frames.length });
+    }
     return image.embedding;
   }
 
@@ -317,6 +327,7 @@ export class InspectorSession {
           encToken,
           layer: r.layer,
           grid: r.grid,
+          frames: r.frames,
           probability: r.probability,
           tokens: r.tokens,
           maps: r.maps.map((m) => Array.from(m, compact)),
@@ -330,6 +341,9 @@ export class InspectorSession {
 
   attention(id: number, text: unknown, encToken: boolean, signal?: AbortSignal): Promise<AttentionView> {
     const image = this.image(id);
+    if (image.video) {
+      throw new RequestError(400, `${image.name} is a video: attention maps are for images only; Grad-CAM shows one map per sampled frame`);
+    }
     const [caption] = this.checkTexts([text]);
     const key = JSON.stringify([id, caption, encToken]);
     return this.queue.run(
@@ -358,6 +372,17 @@ export class InspectorSession {
     this.attentionCache.clear();
     await this.preparer.close?.();
   }
+}
+
+function info({ id, name, width, height, video }: StoredImage): ImageInfo {
+  return video ? { id, name, width, height, video } : { id, name, width, height };
+}
+
+/** The size of bytes or of a Blob (browser), when the input says. */
+function byteLength(input: VideoInput): number | undefined {
+  if (input instanceof Uint8Array) return input.length;
+  const size = typeof input === 'object' && input !== null && 'size' in input ? input.size : undefined;
+  return typeof size === 'number' ? size : undefined;
 }
 
 function mb(bytes: number): string {

@@ -23,7 +23,7 @@ function lib() {
 
 /** @type {InspectorSession | null} */
 let current = null;
-/** Display copies as data URLs, made once per image. @type {Map<number, string>} */
+/** Display copies as data URLs, made once per image (a video's per sampled frame), by "id-frame". @type {Map<string, string>} */
 const urls = new Map();
 
 /** @returns {InspectorSession} */
@@ -69,7 +69,18 @@ async function loadModel({ source, backend, dtype }) {
   }
 }
 
-/** The model from ?model= (and ?backend=), or from the picker until one loads; then ?image= URLs. */
+/**
+ * The file at a URL (?image=, ?video=), named by its last path segment.
+ * @param {string} url
+ */
+async function fetched(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${res.statusText}`);
+  const name = decodeURIComponent(new URL(url, location.href).pathname.split('/').pop() || 'file');
+  return { name, blob: await res.blob() };
+}
+
+/** The model from ?model= (and ?backend=), or from the picker until one loads; then ?image= and ?video= URLs (&frames=). */
 async function openSession() {
   const defaults = { backend: params.get('backend') ?? 'auto', dtype: params.get('dtype') ?? 'float32' };
   const named = params.get('model');
@@ -90,17 +101,22 @@ async function openSession() {
     }
   }
   const source = choice.source;
-  const { InspectorSession } = await lib();
+  const { InspectorSession, BrowserVideoDecoder, DEFAULT_LIMITS } = await lib();
   const session = new InspectorSession(
     model,
     { source: displayName(source), backend: [model.backend.name, model.backend.dtype === 'float16' ? 'float16' : ''].join(' ').trim() },
     params.getAll('text'),
+    // The browser's decoder refuses oversized frames and overlong videos before it reads their pixels.
+    { videoDecoder: new BrowserVideoDecoder({ maxPixels: DEFAULT_LIMITS.maxFramePixels, maxFrames: DEFAULT_LIMITS.maxVideoLength }) },
   );
   for (const url of params.getAll('image')) {
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`${url}: ${res.status} ${res.statusText}`);
-    const name = decodeURIComponent(new URL(url, location.href).pathname.split('/').pop() || 'image');
-    await session.addImage(new Uint8Array(await res.arrayBuffer()), name);
+    const { name, blob } = await fetched(url);
+    await session.addImage(new Uint8Array(await blob.arrayBuffer()), name);
+  }
+  const frames = params.has('frames') ? Number(params.get('frames')) : undefined;
+  for (const url of params.getAll('video')) {
+    const { name, blob } = await fetched(url);
+    await session.addVideo(blob, name, { frames });
   }
   current = session;
   return session;
@@ -132,21 +148,24 @@ export const local = {
   session: async () => (current ?? (await openSession())).info(),
   status: async () => live().status(),
   colormap: async (name) => live().colormap(name),
-  imageUrl: (id) => {
-    let url = urls.get(id);
+  imageUrl: (id, frame = 0) => {
+    const key = `${id}-${frame}`;
+    let url = urls.get(key);
     if (!url) {
-      url = dataUrl(live().display(id));
+      url = dataUrl(live().display(id, frame));
       const kept = new Set(
         live()
           .imageList()
-          .map((i) => i.id),
+          .map((i) => String(i.id)),
       );
-      for (const old of urls.keys()) if (!kept.has(old)) urls.delete(old);
-      urls.set(id, url);
+      for (const old of urls.keys()) if (!kept.has(old.split('-')[0])) urls.delete(old);
+      urls.set(key, url);
     }
     return url;
   },
   upload: async (file) => live().addImage(new Uint8Array(await file.arrayBuffer()), file.name),
+  // The File itself: the browser's decoder reads it, and the session checks its size.
+  uploadVideo: (file, frames) => live().addVideo(file, file.name, { frames }),
   score: (image, texts, encToken) => live().score(image, texts, encToken),
   gradcam: (image, text, layer, encToken) => live().gradcam(image, text, layer, encToken),
   attention: (image, text, encToken) => live().attention(image, text, encToken),

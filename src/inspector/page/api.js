@@ -17,8 +17,9 @@
  * @property {() => Promise<SessionInfo>} session
  * @property {() => Promise<QueueStatus>} status
  * @property {(name: string) => Promise<Colormap>} colormap
- * @property {(id: number) => string} imageUrl a URL for an <img>: the display copy, upright RGB
+ * @property {(id: number, frame?: number) => string} imageUrl a URL for an <img>: the display copy, upright RGB (a video's sampled frame `frame`, default the first)
  * @property {(file: File) => Promise<ImageInfo>} upload
+ * @property {(file: File, frames: number) => Promise<ImageInfo>} uploadVideo `frames` sampled as encodeVideos samples them
  * @property {(image: number, texts: string[], encToken: boolean) => Promise<ScoreResult>} score
  * @property {(image: number, text: string, layer: number | undefined, encToken: boolean) => Promise<GradcamView>} gradcam
  * @property {(image: number, text: string, encToken: boolean) => Promise<AttentionView>} attention
@@ -33,6 +34,15 @@ function serverless() {
   const params = new URLSearchParams(location.search);
   if (params.has('model') || params.has('serverless')) return true;
   return document.querySelector('meta[name="blip-itm-inspector"]')?.getAttribute('content') === 'serverless';
+}
+
+/**
+ * Whether a chosen or dropped file is a video: its type, or (when the browser gives none, e.g.
+ * Matroska) its extension. Anything else goes to the image upload, which names what it accepts.
+ * @param {File} file
+ */
+export function isVideoFile(file) {
+  return file.type.startsWith('video/') || /\.(mp4|m4v|mov|mkv|webm|avi|ogv|mpe?g|3gp)$/i.test(file.name);
 }
 
 /**
@@ -62,8 +72,9 @@ const remote = {
   session: () => request('/api/session'),
   status: () => request('/api/status'),
   colormap: (name) => request(`/api/colormap?name=${encodeURIComponent(name)}`),
-  imageUrl: (id) => `/api/images/${id}.png`,
+  imageUrl: (id, frame = 0) => `/api/images/${id}${frame ? `-${frame}` : ''}.png`,
   upload: (file) => request('/api/images', file),
+  uploadVideo: (file, frames) => request(`/api/videos?frames=${frames}`, file),
   score: (image, texts, encToken) => request('/api/score', { image, texts, encToken }),
   gradcam: (image, text, layer, encToken) => request('/api/gradcam', { image, text, layer, encToken }),
   attention: (image, text, encToken) => request('/api/attention', { image, text, encToken }),
@@ -126,10 +137,14 @@ async function tracked(call) {
 export const session = () => backend.session();
 /** @param {string} name */
 export const colormap = (name) => tracked(() => backend.colormap(name));
-/** @param {number} id */
-export const imageUrl = (id) => backend.imageUrl(id);
-/** @param {File} file */
-export const upload = (file) => tracked(() => backend.upload(file));
+/** @type {Backend['imageUrl']} */
+export const imageUrl = (id, frame) => backend.imageUrl(id, frame);
+/**
+ * An image, or a video with `frames` sampled frames.
+ * @param {File} file
+ * @param {number} frames
+ */
+export const upload = (file, frames) => tracked(() => (isVideoFile(file) ? backend.uploadVideo(file, frames) : backend.upload(file)));
 /** @type {Backend['score']} */
 export const score = (image, texts, encToken) => tracked(() => backend.score(image, texts, encToken));
 /** @type {Backend['gradcam']} */

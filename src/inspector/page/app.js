@@ -1,7 +1,7 @@
 // @ts-check
 // The inspector page: state, controls and views. Data comes only from api.js; pictures from draw.js.
 import * as api from './api.js';
-import { drawColourbar, drawMatrix, drawOverlay, fitCanvas } from './draw.js';
+import { drawColourbar, drawFrames, drawMatrix, drawOverlay, fitCanvas } from './draw.js';
 import { picture, wordSelections } from './views.js';
 
 /** @typedef {import('./views.js').ViewName} ViewName */
@@ -38,7 +38,8 @@ const VIEWS = {
  * @property {string[]} tokens
  * @property {number[][]} [matrix]
  * @property {number} [grid]
- * @property {number[]} [map]
+ * @property {number[]} [map] grid x grid values (a video: frames of them, frame-major)
+ * @property {number} [frames]
  */
 /** @typedef {{ index: number, text: string, prob: number, logitNo: number, logitYes: number, itc: number }} Row */
 /** @typedef {'index' | 'text' | 'prob' | 'logitNo' | 'logitYes' | 'itc'} SortKey */
@@ -46,7 +47,7 @@ const VIEWS = {
 /**
  * @type {{
  *   info: import('./api.js').SessionInfo['model'] | null, images: import('./api.js').ImageInfo[], image: number | null,
- *   imageEl: HTMLImageElement | null, texts: string[], encToken: boolean, scores: import('./api.js').ScoreResult | null,
+ *   imageEl: HTMLImageElement | null, frameEls: HTMLImageElement[] | null, texts: string[], encToken: boolean, scores: import('./api.js').ScoreResult | null,
  *   sort: { key: SortKey, dir: number }, caption: number, view: ViewName, layer: Record<ViewName, number>,
  *   head: Record<ViewName, Head>, token: Selection | null, hover: Selection | null, lut: number[] | null, alpha: number,
  *   redraws: number, shown: Shown | null, renderSeq: number, gradcams: Map<string, GradcamView>, attentions: Map<string, AttentionView>,
@@ -57,6 +58,8 @@ const state = {
   images: [],
   image: null,
   imageEl: null,
+  /** A video's sampled frames (display copies), in order; null for an image. */
+  frameEls: null,
   texts: [],
   encToken: false,
   scores: null,
@@ -128,12 +131,23 @@ function renderImageList() {
   list.replaceChildren(
     ...state.images.map((info) => {
       const b = document.createElement('button');
-      b.title = `${info.name} (${info.width}x${info.height})`;
+      const video = info.video;
+      b.title = video
+        ? `${info.name} (video, ${info.width}x${info.height}, ${video.frameCount} frames, ${video.sampled.length} sampled: ${video.sampled.join(', ')})`
+        : `${info.name} (${info.width}x${info.height})`;
       b.classList.toggle('active', info.id === state.image);
       const img = document.createElement('img');
       img.src = api.imageUrl(info.id);
       img.alt = info.name;
       b.append(img);
+      if (video) {
+        // A video shows its first frame, marked with the number of frames sampled.
+        const badge = document.createElement('span');
+        badge.className = 'badge';
+        badge.textContent = `▶ ${video.sampled.length}`;
+        badge.title = `video: ${video.sampled.length} sampled frames`;
+        b.append(badge);
+      }
       b.addEventListener('click', () => selectImage(info.id).catch(showError));
       return b;
     }),
@@ -143,20 +157,35 @@ function renderImageList() {
 /** @param {number} id */
 async function selectImage(id) {
   state.image = id;
+  const video = state.images.find((i) => i.id === id)?.video;
   const image = await loadImage(api.imageUrl(id));
   state.imageEl = image;
+  state.frameEls = video ? await Promise.all(video.sampled.map((_, k) => loadImage(api.imageUrl(id, k)))) : null;
   /** @type {HTMLImageElement} */ ($('preview')).src = image.src;
-  // The plain image at once; the maps follow when the model has computed them.
-  fitCanvas(canvasEl('canvas'), image, MAIN_SIDE);
-  drawOverlay(canvasEl('canvas'), image, null, 1, state.lut ?? [], 0);
+  /** @type {HTMLImageElement} */ ($('preview')).alt = video ? 'the first sampled frame of the selected video' : 'the selected image';
+  // The plain image (or frames) at once; the maps follow when the model has computed them.
+  if (state.frameEls) {
+    drawFrames(canvasEl('canvas'), state.frameEls, null, 1, state.lut ?? [], 0, { side: MAIN_SIDE, labels: frameLabels() });
+  } else {
+    fitCanvas(canvasEl('canvas'), image, MAIN_SIDE);
+    drawOverlay(canvasEl('canvas'), image, null, 1, state.lut ?? [], 0);
+  }
+  if (video && state.view !== 'gradcam') state.view = 'gradcam';
+  syncControls();
   renderImageList();
   await rescore();
+}
+
+/** "frame N" under each of the current video's sampled frames. */
+function frameLabels() {
+  const video = state.images.find((i) => i.id === state.image)?.video;
+  return video ? video.sampled.map((n) => `frame ${n}`) : null;
 }
 
 /** @param {File[]} files */
 async function uploadFiles(files) {
   for (const file of files) {
-    const info = await api.upload(file);
+    const info = await api.upload(file, Number(inputEl('frames').value));
     state.images.push(info);
     await selectImage(info.id);
   }
@@ -371,6 +400,8 @@ function drawPicture(canvas, pic, data, side, labels) {
   const lut = state.lut ?? [];
   if (pic.matrix) {
     drawMatrix(canvas, pic.matrix, data.tokens, lut, { side, labels });
+  } else if (state.frameEls && 'frames' in data && data.frames === state.frameEls.length) {
+    drawFrames(canvas, state.frameEls, pic.map, data.grid, lut, state.alpha, { side, labels: labels ? frameLabels() : null });
   } else if (state.imageEl) {
     fitCanvas(canvas, state.imageEl, side);
     drawOverlay(canvas, state.imageEl, pic.map, data.grid, lut, state.alpha);
@@ -389,11 +420,12 @@ function thumbnailGrid(view, data, sel) {
   const items = [];
   if (view === 'gradcam') {
     const options = wordSelections(data).filter((o) => !o.special);
-    thumbs.style.gridTemplateColumns = `repeat(auto-fill, ${THUMB_SIDE + 8}px)`;
+    const side = state.frameEls ? 2 * THUMB_SIDE : THUMB_SIDE; // a video's thumbnail is a sheet of its frames
+    thumbs.style.gridTemplateColumns = `repeat(auto-fill, ${side + 8}px)`;
     for (const o of options) {
       const fig = document.createElement('figure');
       const canvas = document.createElement('canvas');
-      drawPicture(canvas, picture(view, data, 0, 'mean', o), data, THUMB_SIDE, false);
+      drawPicture(canvas, picture(view, data, 0, 'mean', o), data, side, false);
       canvas.classList.toggle('active', o.positions.join() === sel.positions.join());
       canvas.addEventListener('mouseenter', () => {
         state.hover = o;
@@ -492,7 +524,7 @@ async function render() {
     layer,
     head: VIEWS[view].heads ? head : 'mean',
     selection: showTokens ? sel : null,
-    ...(pic.matrix ? { matrix: pic.matrix } : { grid: data.grid, map: pic.map }),
+    ...(pic.matrix ? { matrix: pic.matrix } : { grid: data.grid, map: pic.map, frames: 'frames' in data ? data.frames : 1 }),
     tokens: data.tokens,
   };
   // While hovering, the thumbnails stay (rebuilding them under the mouse would flicker).
@@ -539,7 +571,14 @@ function syncControls() {
     );
     selectEl('head').value = String(state.head[view]);
   }
-  for (const b of tabs()) b.classList.toggle('active', b.dataset.view === view);
+  const video = Boolean(state.frameEls);
+  for (const b of tabs()) {
+    b.classList.toggle('active', b.dataset.view === view);
+    // Attention maps come from one image's forward pass; a video has Grad-CAM per frame only.
+    const imagesOnly = video && b.dataset.view !== 'gradcam';
+    b.disabled = imagesOnly;
+    b.title = imagesOnly ? 'attention maps are for images only; a video has Grad-CAM per sampled frame' : '';
+  }
 }
 
 function tabs() {
@@ -637,6 +676,7 @@ async function start() {
   state.info = s.model;
   state.images = s.images;
   state.texts = s.texts;
+  inputEl('frames').max = String(s.limits.maxSampledFrames);
   state.layer = {
     gradcam: s.model.defaultGradcamLayer,
     cross: s.model.defaultGradcamLayer,

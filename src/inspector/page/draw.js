@@ -89,6 +89,56 @@ export function drawOverlay(canvas, image, map, grid, lut, alpha) {
 }
 
 /**
+ * Columns of a video's frame sheet: all in one row up to 4, else rows of at most 4, evenly filled.
+ * @param {number} frames
+ */
+export function frameColumns(frames) {
+  return frames <= 4 ? frames : Math.ceil(frames / Math.ceil(frames / 4));
+}
+
+/**
+ * A video's sampled frames in a sheet, each with its own slice of the map (frame-major, grid x grid
+ * each) over it, normalised on its own as `explain --video` draws them; `labels` under each frame.
+ * @param {HTMLCanvasElement} canvas
+ * @param {HTMLImageElement[]} frames
+ * @param {number[] | null | undefined} map frames x grid x grid values, or none (the frames alone)
+ * @param {number} grid
+ * @param {Lut} lut
+ * @param {number} alpha
+ * @param {{ side: number, labels: string[] | null }} opts side: the sheet's width in CSS pixels
+ */
+export function drawFrames(canvas, frames, map, grid, lut, alpha, { side, labels }) {
+  const columns = frameColumns(frames.length);
+  const rows = Math.ceil(frames.length / columns);
+  const gap = labels ? 6 : 2;
+  const band = labels ? 16 : 0;
+  const tileWidth = (side - gap * (columns - 1)) / columns;
+  const tileHeight = (tileWidth * frames[0].naturalHeight) / frames[0].naturalWidth;
+  const height = Math.round(rows * (tileHeight + band) + gap * (rows - 1));
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(side * ratio);
+  canvas.height = Math.round(height * ratio);
+  canvas.style.width = `${side}px`;
+  canvas.style.height = `${height}px`;
+  const ctx = context2d(canvas);
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, side, height);
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = 'high';
+  ctx.font = '12px system-ui, sans-serif';
+  ctx.fillStyle = '#222';
+  ctx.textBaseline = 'top';
+  const cells = grid * grid;
+  frames.forEach((frame, f) => {
+    const x = (f % columns) * (tileWidth + gap);
+    const y = Math.floor(f / columns) * (tileHeight + band + gap);
+    ctx.drawImage(frame, x, y, tileWidth, tileHeight);
+    if (map) ctx.drawImage(heatTile(map.slice(f * cells, (f + 1) * cells), grid, lut, alpha), x, y, tileWidth, tileHeight);
+    if (labels) ctx.fillText(labels[f], x, y + tileHeight + 2);
+  });
+}
+
+/**
  * Sizes a canvas to the image's aspect with the longer side `side` (CSS pixels x devicePixelRatio).
  * @param {HTMLCanvasElement} canvas
  * @param {HTMLImageElement} image

@@ -54,7 +54,9 @@ export function picture(view, data, layer, head, sel) {
   if ('maps' in data) {
     return {
       map: sel.map ?? data.caption.map,
-      describe: `Grad-CAM of the ITM match logit over text layer ${data.layer}'s cross-attention (heads averaged), ${sel.label}`,
+      describe:
+        `Grad-CAM of the ITM match logit over text layer ${data.layer}'s cross-attention (heads averaged), ${sel.label}` +
+        (data.frames > 1 ? `, one map per sampled frame (the caption attends to all ${data.frames} at once)` : ''),
     };
   }
   if (view === 'cross') {
