@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import { ContainerError, FrameLimitError, FrameTimeline, readFrameTimeline } from '../src/video/containers';
+import { VideoLimitError } from '../src/video/source';
 import { ByteSource } from '../src/weights/source';
 import { rejection } from './helpers/expect';
 import { fixture } from './helpers/fixtures';
@@ -63,7 +64,7 @@ describe('video containers: frame count and times from the index, as ffprobe dec
 
   it('stops at maxFrames before building a table that size', async () => {
     const webm = await rejection(timelineOf(fs.readFileSync(videos['vp9.webm']), 10));
-    expect(webm).to.be.instanceOf(FrameLimitError);
+    expect(webm).to.be.instanceOf(FrameLimitError).and.instanceOf(VideoLimitError);
     expect(webm.message).to.equal('more than 10 frames exceed the 10-frame limit; raise maxFrames if the file is trusted');
     const mp4 = await rejection(timelineOf(fs.readFileSync(videos['h264.mp4']), 10));
     expect(mp4.message).to.equal('20 frames exceed the 10-frame limit; raise maxFrames if the file is trusted');

@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { NodeBlipItm as BlipItm } from '../src/node/platform';
-import { FfmpegDecoder } from '../src/node/video';
+import { FfmpegDecoder, VideoToolMissing } from '../src/node/video';
+import { VideoDecoderUnavailable, VideoLimitError } from '../src/video/source';
 import { decodeImage } from '../src/image/decode';
 import { RawImage } from '../src/image/types';
 import { ImageEmbedding } from '../src/model/image-embedding';
@@ -101,29 +102,35 @@ describe('video: decoding with ffmpeg', () => {
     fs.writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
     const garbage = path.join(dir, 'garbage.mp4');
     fs.writeFileSync(garbage, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)));
-    const cases: [() => Promise<unknown>, RegExp][] = [
+    // The third column: the error's type, for library callers that tell a limit from a bad file.
+    const cases: [() => Promise<unknown>, RegExp, (new (message: string, hint: string) => Error)?][] = [
       [async () => (await new FfmpegDecoder().open(truncated, truncated)).frameCount(), /truncated\.mp4: not a readable video/],
       [async () => (await new FfmpegDecoder().open(garbage, garbage)).frameCount(), /garbage\.mp4: not a readable video/],
       [async () => new FfmpegDecoder().open(path.join(dir, 'none.mp4'), 'none.mp4'), /none\.mp4: no such file/],
       [
         async () => (await new FfmpegDecoder({ ffmpeg: path.join(dir, 'ffmpeg') }).open(CLIP7, CLIP7)).frameCount(),
         /ffprobe not found.*apt-get install ffmpeg/,
+        VideoToolMissing,
       ],
       [
         async () => (await new FfmpegDecoder({ maxFrames: 10 }).open(CLIP20, CLIP20)).frameCount(),
         /clip20\.mkv: 20 frames .* exceed the 10-frame limit/,
+        VideoLimitError,
       ],
       [
         async () => (await new FfmpegDecoder({ maxPixels: 100 }).open(CLIP20, CLIP20)).frameCount(),
         /clip20\.mkv: frames of 32x24 .* 100-pixel limit/,
+        VideoLimitError,
       ],
     ];
-    for (const [call, pattern] of cases) {
+    for (const [call, pattern, type] of cases) {
       const err = await call().then(
         () => undefined,
         (e: Error) => e,
       );
-      expect(err, String(pattern)).to.be.instanceOf(Error);
+      expect(err, String(pattern)).to.be.instanceOf(type ?? Error);
+      if (!type) expect(err).to.not.be.instanceOf(VideoLimitError).and.not.be.instanceOf(VideoDecoderUnavailable);
+      if (type === VideoToolMissing) expect(err).to.be.instanceOf(VideoDecoderUnavailable);
       expect(err!.message).to.match(pattern);
       expect(err!.message).to.not.include('\n');
     }

@@ -25,7 +25,7 @@ export { toImageInput } from './images';
 export { modelBaseUrl } from './model-files';
 export { BrowserVideoDecoder, DEFAULT_VIDEO_TIMEOUT_MS } from './video';
 export type { BrowserVideo, BrowserVideoOptions } from './video';
-export { openVideo, DEFAULT_FRAMES, DEFAULT_MAX_VIDEO_FRAMES } from '../video/source';
+export { openVideo, DEFAULT_FRAMES, DEFAULT_MAX_VIDEO_FRAMES, VideoDecoderUnavailable, VideoLimitError } from '../video/source';
 export { uniformFrameIndices } from '../video/sampling';
 export type { VideoDecoder, VideoInput, VideoOptions, VideoSource } from '../video/source';
 export type { FetchModelOptions } from './model-files';

@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import { RawImage } from '../image/types';
 import { FrameLimitError, FrameTimeline } from '../video/containers';
+import { VideoLimitError } from '../video/source';
 
 const MEDIA_ERRORS: Record<number, string> = {
   1: 'loading was aborted',
@@ -194,8 +195,9 @@ export class MediaElement {
 /** Refuses frames over the pixel limit, in one line naming the video. */
 export function checkPixels(name: string, width: number, height: number, maxPixels: number): void {
   if (width * height > maxPixels) {
-    throw new Error(
-      `${name}: frames of ${width}x${height} = ${width * height} pixels exceed the ${maxPixels}-pixel limit; raise maxPixels if the file is trusted`,
+    throw new VideoLimitError(
+      `${name}: frames of ${width}x${height} = ${width * height} pixels exceed the ${maxPixels}-pixel limit`,
+      'raise maxPixels if the file is trusted',
     );
   }
 }
@@ -210,6 +212,9 @@ export async function estimateTimeline(element: MediaElement, maxFrames: number)
     throw new Error(`${element.name}: the video reports no duration to estimate its frame count from`);
   const step = await element.measureFrameDuration();
   const count = Math.max(1, Math.round(duration / step));
-  if (count > maxFrames) throw new Error(`${element.name}: about ${new FrameLimitError(count, maxFrames).message}`);
+  if (count > maxFrames) {
+    const limit = new FrameLimitError(count, maxFrames);
+    throw new VideoLimitError(`${element.name}: about ${limit.reason}`, limit.hint);
+  }
   return { container: 'estimate', starts: Array.from({ length: count }, (_, i) => i * step), end: duration };
 }

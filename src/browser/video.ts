@@ -2,7 +2,7 @@
 import { resolveMaxPixels } from '../image/decode';
 import { RawImage } from '../image/types';
 import { ContainerError, FrameLimitError, FrameTimeline, READ_CONTAINERS, frameEnd, readFrameTimeline } from '../video/containers';
-import { DEFAULT_MAX_VIDEO_FRAMES, VideoDecoder as BlipVideoDecoder, VideoSource } from '../video/source';
+import { DEFAULT_MAX_VIDEO_FRAMES, VideoDecoder as BlipVideoDecoder, VideoLimitError, VideoSource } from '../video/source';
 import { BlobSource } from './fetch';
 import { MediaElement, checkPixels, estimateTimeline } from './video-element';
 
@@ -108,7 +108,7 @@ class BrowserVideoSource implements VideoSource {
       timeline = await readFrameTimeline(new BlobSource(this.name, this.blob), this.maxFrames);
     } catch (e) {
       if (e instanceof ContainerError) throw new Error(`${this.name}: not a readable video (${e.message})`, { cause: e });
-      if (e instanceof FrameLimitError) throw new Error(`${this.name}: ${e.message}`, { cause: e });
+      if (e instanceof FrameLimitError) throw new VideoLimitError(`${this.name}: ${e.reason}`, e.hint);
       throw e;
     }
     if (!timeline) {
@@ -117,7 +117,8 @@ class BrowserVideoSource implements VideoSource {
       this.estimated = true;
     }
     if (timeline.starts.length > this.maxFrames) {
-      throw new Error(`${this.name}: ${new FrameLimitError(timeline.starts.length, this.maxFrames).message}`);
+      const limit = new FrameLimitError(timeline.starts.length, this.maxFrames);
+      throw new VideoLimitError(`${this.name}: ${limit.reason}`, limit.hint);
     }
     // Refused before the browser decodes anything when the index states the size (the
     // element checks the size it decodes too).

@@ -1,7 +1,7 @@
 // Platform-neutral: the session reads videos through openVideo (Node: ffmpeg; browser: <video>).
 import { RawImage } from '../image';
 import { uniformFrameIndices } from '../video/sampling';
-import { VideoDecoder, VideoInput, openVideo } from '../video/source';
+import { VideoDecoder, VideoDecoderUnavailable, VideoInput, VideoLimitError, openVideo } from '../video/source';
 import { PreparedImage } from './prepare';
 import { RequestError } from './request-error';
 
@@ -86,9 +86,9 @@ async function refusing<T>(step: () => Promise<T>): Promise<T> {
     return await step();
   } catch (e) {
     if (e instanceof RequestError) throw e;
-    const message = e instanceof Error ? e.message : String(e);
-    if (/no video decoder|not found \(|install ffmpeg/.test(message)) throw new RequestError(501, message);
-    // The Node decoder's hint names CLI options; an upload's sender cannot use them.
-    throw new RequestError(/ limit\b/.test(message) ? 413 : 422, message.replace(/; raise it with .*$/, ''));
+    if (e instanceof VideoDecoderUnavailable) throw new RequestError(501, e.message);
+    // Without the hint: it names the decoder's options, which an upload's sender cannot use.
+    if (e instanceof VideoLimitError) throw new RequestError(413, e.reason);
+    throw new RequestError(422, e instanceof Error ? e.message : String(e));
   }
 }

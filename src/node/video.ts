@@ -14,7 +14,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { resolveMaxPixels } from '../image/decode';
 import { RawImage } from '../image/types';
-import { DEFAULT_MAX_VIDEO_FRAMES, VideoDecoder, VideoSource, setDefaultVideoDecoder } from '../video/source';
+import {
+  DEFAULT_MAX_VIDEO_FRAMES,
+  VideoDecoder,
+  VideoDecoderUnavailable,
+  VideoLimitError,
+  VideoSource,
+  setDefaultVideoDecoder,
+} from '../video/source';
 
 export interface FfmpegOptions {
   /** The ffmpeg executable (default: $BLIP_ITM_FFMPEG, else `ffmpeg` on PATH); ffprobe is looked for beside it. */
@@ -42,7 +49,7 @@ export function ffmpegTools(ffmpeg?: string): { ffmpeg: string; ffprobe: string 
 }
 
 /** ffmpeg or ffprobe is not installed where it was looked for: no video can be read (callers skipping bad files stop instead). */
-export class VideoToolMissing extends Error {
+export class VideoToolMissing extends VideoDecoderUnavailable {
   constructor(message: string) {
     super(message);
     this.name = 'VideoToolMissing';
@@ -158,9 +165,9 @@ class FfmpegVideo implements VideoSource {
     const height = positive(s.height);
     if (!width || !height) throw new Error(`${this.name}: the video stream has no frame size`);
     if (width * height > this.maxPixels) {
-      throw new Error(
-        `${this.name}: frames of ${width}x${height} = ${width * height} pixels exceed the ${this.maxPixels}-pixel limit; ` +
-          'raise it with --max-pixels or BLIP_ITM_MAX_PIXELS if the file is trusted',
+      throw new VideoLimitError(
+        `${this.name}: frames of ${width}x${height} = ${width * height} pixels exceed the ${this.maxPixels}-pixel limit`,
+        'raise it with --max-pixels or BLIP_ITM_MAX_PIXELS if the file is trusted',
       );
     }
     const duration = positive(s.duration) ?? positive(s.format_duration);
@@ -173,7 +180,10 @@ class FfmpegVideo implements VideoSource {
 
   private checkFrames(frames: number | undefined, how: string): void {
     if (frames !== undefined && frames > this.maxFrames) {
-      throw new Error(`${this.name}: ${frames} frames ${how} exceed the ${this.maxFrames}-frame limit; raise it with --max-frames`);
+      throw new VideoLimitError(
+        `${this.name}: ${frames} frames ${how} exceed the ${this.maxFrames}-frame limit`,
+        'raise it with --max-frames',
+      );
     }
   }
 

@@ -1,5 +1,4 @@
 import * as crypto from 'crypto';
-import type * as LanceDb from '@lancedb/lancedb';
 import type * as Arrow from 'apache-arrow';
 import { arrow } from './lance';
 import { FORMAT_NAME, FORMAT_VERSION, IMAGES_ONLY_VERSION, IndexEntry, IndexMeta, MediaKind } from './schema';
@@ -96,7 +95,16 @@ export function entryReader(t: Arrow.Table): (i: number) => IndexEntry {
   });
 }
 
-export async function readMeta(uri: string, table: LanceDb.Table): Promise<{ meta: IndexMeta; media: boolean }> {
+/**
+ * What readMeta needs of a LanceDB table. Stated here rather than as `Table` from @lancedb/lancedb because this
+ * module's declarations reach the package's public types, and @lancedb/lancedb is an optional
+ * peer a consumer's tsc may not find.
+ */
+interface SchemaHolder {
+  schema(): Promise<Arrow.Schema>;
+}
+
+export async function readMeta(uri: string, table: SchemaHolder): Promise<{ meta: IndexMeta; media: boolean }> {
   let raw: string | undefined;
   let media: boolean;
   try {

@@ -1,3 +1,3 @@
 export { uniformFrameIndices, checkFrameCount, DEFAULT_FRAMES, MAX_FRAMES } from './sampling';
-export { framesSource, openVideo, setDefaultVideoDecoder, videoName } from './source';
+export { VideoDecoderUnavailable, VideoLimitError, framesSource, openVideo, setDefaultVideoDecoder, videoName } from './source';
 export type { VideoDecoder, VideoInput, VideoOptions, VideoSource } from './source';

@@ -44,6 +44,28 @@ export { DEFAULT_FRAMES };
 /** Videos announcing or counting more frames than this are refused (55 min at 30 fps); decoders take their own. */
 export const DEFAULT_MAX_VIDEO_FRAMES = 100_000;
 
+/**
+ * A video over one of its decoder's limits (pixels per frame, frame count): the file's fault, not
+ * the machine's. `reason` is the refusal; the message adds how a trusting caller raises the limit.
+ */
+export class VideoLimitError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly hint: string,
+  ) {
+    super(`${reason}; ${hint}`);
+    this.name = 'VideoLimitError';
+  }
+}
+
+/** No decoder can run here (none on this platform, or its tools are missing): the machine's problem, not the file's. */
+export class VideoDecoderUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VideoDecoderUnavailable';
+  }
+}
+
 let platformDecoder: VideoDecoder | undefined;
 
 /** Set by the platform entry (Node: the ffmpeg decoder; browser: the <video> decoder). */
@@ -55,7 +77,10 @@ export function setDefaultVideoDecoder(decoder: VideoDecoder): void {
 export function openVideo(input: VideoInput, name: string, decoder?: VideoDecoder): Promise<VideoSource> {
   if (Array.isArray(input)) return Promise.resolve(framesSource(input as RawImage[], name));
   const d = decoder ?? platformDecoder;
-  if (!d) throw new Error(`${name}: no video decoder on this platform; pass the decoded frames ({ data, width, height, channels }[])`);
+  if (!d)
+    throw new VideoDecoderUnavailable(
+      `${name}: no video decoder on this platform; pass the decoded frames ({ data, width, height, channels }[])`,
+    );
   return d.open(input, name);
 }
 

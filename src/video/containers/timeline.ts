@@ -1,3 +1,4 @@
+import { VideoLimitError } from '../source';
 import { ByteSource } from '../../weights/source';
 
 /**
@@ -25,13 +26,14 @@ export function frameEnd(timeline: FrameTimeline, i: number): number {
 export class ContainerError extends Error {}
 
 /** Thrown when an index lists more frames than the limit (before any table that size is built). */
-export class FrameLimitError extends Error {
+export class FrameLimitError extends VideoLimitError {
   constructor(frames: number | undefined, maxFrames: number) {
-    super(
-      `${frames === undefined ? `more than ${maxFrames}` : frames} frames exceed the ${maxFrames}-frame limit; raise maxFrames if the file is trusted`,
-    );
+    super(`${frames === undefined ? `more than ${maxFrames}` : frames} frames exceed the ${maxFrames}-frame limit`, FRAME_LIMIT_HINT);
   }
 }
+
+/** How a library caller raises the browser decoder's frame limit. */
+const FRAME_LIMIT_HINT = 'raise maxFrames if the file is trusted';
 
 /**
  * A ByteSource read through a window of consecutive bytes, so walking many small headers (one
