@@ -7,6 +7,7 @@ import { addImageFile, addVideoFile } from '../src/inspector/server';
 import { DEFAULT_LIMITS, GradcamView, InspectorLimits, InspectorSession, RequestError, ScoreResult } from '../src/inspector/session';
 import { decodeImage } from '../src/node/image';
 import { uniformFrameIndices } from '../src/video/sampling';
+import { VideoDecoderUnavailable } from '../src/video/source';
 import { IMAGES, TEXTS, TINY, fixture } from './helpers/fixtures';
 import { serveForSuite } from './helpers/inspector-server';
 import { httpCall, postJson } from './helpers/http-call';
@@ -130,7 +131,7 @@ describe('inspector: videos in the session', function () {
     expect(garbage.status).to.equal(422);
     expect(garbage.message).to.match(/^junk\.mp4: not a readable video/);
     const noDecoder = new InspectorSession(model, { source: 'tiny', backend: 'test' }, [], {
-      videoDecoder: { open: () => Promise.reject(new Error('x: no video decoder on this platform')) },
+      videoDecoder: { open: () => Promise.reject(new VideoDecoderUnavailable('x: no video decoder on this platform')) },
     });
     expect((await refusal(noDecoder.addVideo(bytes, 'x'))).status).to.equal(501);
   });
