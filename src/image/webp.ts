@@ -1,7 +1,8 @@
 /**
  * WebP: libwebp compiled to WebAssembly (@jsquash/webp, Squoosh's build), so the pixels are
  * libwebp's, as Pillow's. The wasm glue and bytes come from the platform (src/node/image.ts reads
- * the package's file, the browser bundle embeds them): the core holds neither file system nor URL.
+ * the package's file; the browser installs no provider yet, so it refuses WebP in one line): the
+ * core holds neither file system nor URL.
  * The module is compiled synchronously on first use (138 kB, under every browser's main-thread limit).
  */
 import { headerSize } from './header';
