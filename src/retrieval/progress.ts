@@ -4,7 +4,7 @@ import { BuildProgress, BuildReport } from './indexer';
 const REDRAW_MS = 100;
 
 /**
- * The `index` progress display: on a TTY one line redrawn in place (bar, count, images per
+ * The `index` progress display: on a TTY one line redrawn in place (bar, count, files (images and videos) per
  * second, ETA, current file); elsewhere nothing until the summary line.
  */
 export class IndexProgressBar {
@@ -25,7 +25,7 @@ export class IndexProgressBar {
     const width = Math.max(20, (this.stream.columns || 80) - 1);
     const barWidth = 20;
     const filled = Math.round((barWidth * p.done) / p.total);
-    const stats = `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${p.done}/${p.total} ${rate.toFixed(rate < 10 ? 2 : 1)} img/s ETA ${eta} `;
+    const stats = `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${p.done}/${p.total} ${rate.toFixed(rate < 10 ? 2 : 1)} files/s ETA ${eta} `;
     const room = Math.max(0, width - stats.length);
     const name = p.file.length > room ? (room > 1 ? `…${p.file.slice(-(room - 1))}` : '') : p.file;
     this.stream.write(`\r${stats}${name}\x1b[K`);
