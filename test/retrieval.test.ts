@@ -462,7 +462,7 @@ describe('retrieval: image index, search and caption ranking (tiny checkpoint)',
       const bar = new IndexProgressBar(tty);
       bar.update({ done: 3, total: 3, file: '/photos/a.jpg', encoded: 3 });
       bar.break();
-      expect(written[0]).to.match(/^\r\[#{20}\] 3\/3 .* img\/s ETA .*\/photos\/a\.jpg/);
+      expect(written[0]).to.match(/^\r\[#{20}\] 3\/3 .* files\/s ETA .*\/photos\/a\.jpg/);
       expect(written[1]).to.equal('\n');
       const pipe = {
         isTTY: false,
