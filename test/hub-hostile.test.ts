@@ -5,6 +5,7 @@ import { AddressInfo } from 'net';
 import * as path from 'path';
 
 import { HubOptions, downloadModel } from '../src/hub';
+import { rejection } from './helpers/expect';
 import { tempDir } from './helpers/tmp';
 
 /**
@@ -56,15 +57,6 @@ async function hostileHub(weights: Weights): Promise<{ url: string; sent: () => 
       return new Promise((r) => server.close(() => r()));
     },
   };
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 function dirBytes(dir: string): number {

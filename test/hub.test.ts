@@ -7,6 +7,7 @@ import * as path from 'path';
 import { HubOptions, ProgressEvent, downloadModel, resolveModel } from '../src/hub';
 import { createProgress } from '../src/hub/progress';
 import { FakeHub, loadRepoDir, sha256 } from './helpers/fake-hub';
+import { rejection } from './helpers/expect';
 import { tempDir } from './helpers/tmp';
 
 const FIXTURES = path.resolve(__dirname, '../../test/fixtures');
@@ -17,15 +18,6 @@ const SHARDED = 'acme/blip-itm-sharded';
 const NOT_A_MODEL = 'acme/not-a-model';
 const ESCAPING = 'acme/index-escapes';
 const MODEL_FILES = ['config.json', 'preprocessor_config.json', 'special_tokens_map.json', 'tokenizer_config.json', 'vocab.txt'];
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('hub download', function () {
   this.timeout(10_000);

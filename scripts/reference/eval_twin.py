@@ -41,6 +41,21 @@ def top(sims, k):
     return order[: min(k, len(sims))]
 
 
+def shortlist_scores(sims, k, itm):
+    """Both score matrices of itm_eval: per image (row of sims) its k best texts and per text its k
+    best images re-scored as itm(image, text_indices) + ITC, -100 outside the shortlists."""
+    n_img, n_txt = sims.shape
+    i2t = np.full((n_img, n_txt), -100.0)
+    t2i = np.full((n_txt, n_img), -100.0)
+    for i in range(n_img):
+        idx = top(sims[i], k)
+        i2t[i, idx] = itm(i, torch.tensor(idx)) + sims[i, idx]
+    for t in range(n_txt):
+        for i in top(sims[:, t], k):  # one image at a time: the same pairs as the image-major pass
+            t2i[t, i] = itm(int(i), torch.tensor([t]))[0] + sims[i, t]
+    return i2t, t2i
+
+
 def recalls(i2t, t2i, txt2img, img2txt):
     tr = []
     for i, s in enumerate(i2t):
@@ -101,15 +116,7 @@ def main():
 
         runs = []
         for k in a.k_test:
-            i2t = np.full((len(ann), len(texts)), -100.0)
-            t2i = np.full((len(texts), len(ann)), -100.0)
-            for i in range(len(ann)):
-                idx = top(sims[i], k)
-                i2t[i, idx] = itm(i, torch.tensor(idx)) + sims[i, idx]
-            for t in range(len(texts)):
-                idx = top(sims[:, t], k)
-                for i in idx:  # one image at a time: the same pairs as the image-major pass
-                    t2i[t, i] = itm(int(i), torch.tensor([t]))[0] + sims[i, t]
+            i2t, t2i = shortlist_scores(sims, k, itm)
             runs.append({"k_test": k, "recalls": recalls(i2t, t2i, txt2img, img2txt), "i2t": i2t.tolist(), "t2i": t2i.tolist()})
     json.dump({"texts": texts, "sims": sims.tolist(), "runs": runs}, open(a.out, "w"))
 

@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 from transformers import BlipForImageTextRetrieval, BlipProcessor
 
-from eval_twin import ENC_TOKEN_ID, pre_caption, top
+from eval_twin import ENC_TOKEN_ID, pre_caption, shortlist_scores
 
 
 def decode(path):
@@ -112,14 +112,7 @@ def main():
 
         runs = []
         for k in a.k_test:
-            v2t = np.full((len(videos), len(texts)), -100.0)
-            t2v = np.full((len(texts), len(videos)), -100.0)
-            for i in range(len(videos)):
-                idx = top(sims[i], k)
-                v2t[i, idx] = itm(i, torch.tensor(idx)) + sims[i, idx]
-            for t in range(len(texts)):
-                for i in top(sims[:, t], k):
-                    t2v[t, i] = itm(int(i), torch.tensor([t]))[0] + sims[i, t]
+            v2t, t2v = shortlist_scores(sims, k, itm)
             runs.append({"k_test": k, "recalls": recalls(v2t, t2v, txt2vid, vid2txt), "v2t": v2t.tolist(), "t2v": t2v.tolist()})
     json.dump({"texts": texts, "frames": a.frames, "sims": sims.tolist(), "runs": runs}, open(a.out, "w"))
 
